@@ -1,0 +1,560 @@
+//! Configuration: a builder in code, overridable from the environment.
+//!
+//! Operators expect to turn recording on and off and move the files without a rebuild,
+//! so every setting has an environment variable, and the environment wins over the
+//! code when [`ConfigBuilder::with_env`] is used. A value that does not parse is an
+//! error naming the variable and the value; it never falls back to a default silently.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `RETRACE` | master switch (`1`/`0`, `on`/`off`, `true`/`false`) | off |
+//! | `RETRACE_RECORDING_PATH` | root directory of the recordings | `./recordings` |
+//! | `RETRACE_SERVICE` | service name, used in session names and summaries | the executable's name |
+//! | `RETRACE_SAMPLE_RATE` | share of requests recorded by ratio sampling, 0 to 1 | `0` |
+//! | `RETRACE_CHANNEL_CAPACITY` | messages the hand-off channel holds | `1024` |
+//! | `RETRACE_MAX_IN_FLIGHT_BYTES` | bytes allowed between request path and disk | `64MiB` |
+//! | `RETRACE_CHUNK_BYTES` | a long recording is sent in chunks of this size | `1MiB` |
+//! | `RETRACE_SEGMENT_MAX_BYTES` | a segment file is closed past this size | `64MiB` |
+//! | `RETRACE_SEGMENT_MAX_AGE` | a segment file is closed past this age | `10m` |
+//! | `RETRACE_FLUSH` | `batch` (write every batch) or an interval such as `200ms` | `batch` |
+//! | `RETRACE_FSYNC` | fsync after each write (`1`/`0`) | `0` |
+//! | `RETRACE_MAX_DISK_BYTES` | disk budget for the whole recording path | none |
+//! | `RETRACE_DISK_POLICY` | at the budget: `delete-oldest` or `stop` | `delete-oldest` |
+//! | `RETRACE_SHUTDOWN_TIMEOUT` | longest the guard waits for the writer on drop | `5s` |
+//!
+//! Sizes accept a plain byte count or a unit: `512KiB`, `64MiB`, `1GiB`, `10MB`.
+//! Durations use humantime's syntax: `500ms`, `10s`, `5m`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// When the writer hands written frames to the operating system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlushPolicy {
+    /// Write after every batch drained from the channel: a crash loses at most what was
+    /// still in the channel.
+    EveryBatch,
+    /// Accumulate frames and write at most this often: fewer, larger writes.
+    Interval(Duration),
+}
+
+/// What the writer does when the recording path would exceed its disk budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiskPolicy {
+    /// Delete the oldest closed segments under the recording path until it fits.
+    DeleteOldest,
+    /// Stop writing; further recordings are dropped and counted.
+    StopRecording,
+}
+
+/// A bad configuration value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// An environment variable has a value that does not parse or is out of range.
+    #[error("invalid value {value:?} for {var}: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// A value set in code is out of range.
+    #[error("invalid {setting}: {reason}")]
+    Invalid {
+        /// The builder setting.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The recorder's configuration. Build it with [`Config::builder`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Config {
+    /// Master switch; when off the recorder starts no thread and records nothing.
+    pub enabled: bool,
+    /// Root directory of the recordings.
+    pub recording_path: PathBuf,
+    /// Service name.
+    pub service: String,
+    /// Service version, stored in session metadata.
+    pub service_version: String,
+    /// Share of requests recorded by ratio sampling, from 0 to 1.
+    pub sample_rate: f64,
+    /// Messages the hand-off channel holds.
+    pub channel_capacity: usize,
+    /// Bytes allowed in flight between the request path and the disk.
+    pub max_in_flight_bytes: usize,
+    /// Size past which a recording is sent in chunks.
+    pub chunk_bytes: usize,
+    /// Target size of one frame; the writer closes a frame past it.
+    pub frame_target_bytes: usize,
+    /// Segment size past which it is closed.
+    pub segment_max_bytes: u64,
+    /// Segment age past which it is closed.
+    pub segment_max_age: Duration,
+    /// When frames are handed to the OS.
+    pub flush: FlushPolicy,
+    /// Whether to fsync after each write.
+    pub fsync: bool,
+    /// Disk budget for the whole recording path.
+    pub max_disk_bytes: Option<u64>,
+    /// What to do at the disk budget.
+    pub disk_policy: DiskPolicy,
+    /// Longest the guard waits for the writer when dropped.
+    pub shutdown_timeout: Duration,
+    /// Unix permission bits of directories the recorder creates.
+    pub dir_mode: u32,
+    /// Unix permission bits of files the recorder creates.
+    pub file_mode: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            recording_path: PathBuf::from("./recordings"),
+            service: default_service_name(),
+            service_version: String::new(),
+            sample_rate: 0.0,
+            channel_capacity: 1024,
+            max_in_flight_bytes: 64 << 20,
+            chunk_bytes: 1 << 20,
+            frame_target_bytes: 1 << 20,
+            segment_max_bytes: 64 << 20,
+            segment_max_age: Duration::from_secs(600),
+            flush: FlushPolicy::EveryBatch,
+            fsync: false,
+            max_disk_bytes: None,
+            disk_policy: DiskPolicy::DeleteOldest,
+            shutdown_timeout: Duration::from_secs(5),
+            dir_mode: 0o700,
+            file_mode: 0o600,
+        }
+    }
+}
+
+fn default_service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "service".to_owned())
+}
+
+impl Config {
+    /// A builder starting from the defaults (recording off).
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// The defaults overridden by the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::builder().with_env().build()
+    }
+}
+
+#[derive(Debug, Default)]
+enum EnvSource {
+    #[default]
+    None,
+    Process,
+    Map(HashMap<String, String>),
+}
+
+impl EnvSource {
+    fn get(&self, var: &str) -> Option<String> {
+        match self {
+            Self::None => None,
+            Self::Process => std::env::var_os(var).map(|v| v.to_string_lossy().into_owned()),
+            Self::Map(m) => m.get(var).cloned(),
+        }
+    }
+}
+
+/// Builds a [`Config`]; validation happens in [`build`](Self::build), which returns a
+/// `Result` rather than panicking in a setter.
+///
+/// ```
+/// use retrace::Config;
+/// let config = Config::builder()
+///     .enabled(true)
+///     .service("checkout")
+///     .recording_path("/tmp/recordings")
+///     .sample_rate(0.1)
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.sample_rate, 0.1);
+/// assert!(Config::builder().sample_rate(1.5).build().is_err());
+/// ```
+#[derive(Debug, Default)]
+pub struct ConfigBuilder {
+    config: Config,
+    env: EnvSource,
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$name = value;
+            self
+        }
+    };
+}
+
+impl ConfigBuilder {
+    setter!(
+        /// Turns recording on or off.
+        enabled: bool
+    );
+    setter!(
+        /// Share of requests recorded by ratio sampling, from 0 to 1.
+        sample_rate: f64
+    );
+    setter!(
+        /// Messages the hand-off channel holds.
+        channel_capacity: usize
+    );
+    setter!(
+        /// Bytes allowed in flight between the request path and the disk.
+        max_in_flight_bytes: usize
+    );
+    setter!(
+        /// Size past which a recording is sent in chunks.
+        chunk_bytes: usize
+    );
+    setter!(
+        /// Target size of one frame.
+        frame_target_bytes: usize
+    );
+    setter!(
+        /// Segment size past which it is closed.
+        segment_max_bytes: u64
+    );
+    setter!(
+        /// Segment age past which it is closed.
+        segment_max_age: Duration
+    );
+    setter!(
+        /// When frames are handed to the OS.
+        flush: FlushPolicy
+    );
+    setter!(
+        /// Whether to fsync after each write.
+        fsync: bool
+    );
+    setter!(
+        /// Disk budget for the whole recording path.
+        max_disk_bytes: Option<u64>
+    );
+    setter!(
+        /// What to do at the disk budget.
+        disk_policy: DiskPolicy
+    );
+    setter!(
+        /// Longest the guard waits for the writer when dropped.
+        shutdown_timeout: Duration
+    );
+    setter!(
+        /// Unix permission bits of directories the recorder creates.
+        dir_mode: u32
+    );
+    setter!(
+        /// Unix permission bits of files the recorder creates.
+        file_mode: u32
+    );
+
+    /// Root directory of the recordings.
+    pub fn recording_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.recording_path = path.into();
+        self
+    }
+
+    /// Service name.
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.config.service = name.into();
+        self
+    }
+
+    /// Service version, stored in session metadata.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.config.service_version = version.into();
+        self
+    }
+
+    /// Lets the process environment override what was set in code.
+    pub fn with_env(mut self) -> Self {
+        self.env = EnvSource::Process;
+        self
+    }
+
+    /// Lets the given variables override what was set in code, as the environment would
+    /// (for tests and for configuration read from elsewhere).
+    pub fn with_env_vars<K, V>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.env = EnvSource::Map(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// Applies the environment, validates and returns the configuration.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let env = self.env;
+        let mut c = self.config;
+        if let Some(v) = env.get("RETRACE") {
+            c.enabled = parse_bool("RETRACE", &v)?;
+        }
+        if let Some(v) = env.get("RETRACE_RECORDING_PATH") {
+            if v.trim().is_empty() {
+                return Err(invalid_env("RETRACE_RECORDING_PATH", &v, "empty path"));
+            }
+            c.recording_path = PathBuf::from(v);
+        }
+        if let Some(v) = env.get("RETRACE_SERVICE") {
+            c.service = v;
+        }
+        if let Some(v) = env.get("RETRACE_SAMPLE_RATE") {
+            c.sample_rate = v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| invalid_env("RETRACE_SAMPLE_RATE", &v, "expected a number from 0 to 1"))?;
+        }
+        if let Some(v) = env.get("RETRACE_CHANNEL_CAPACITY") {
+            c.channel_capacity = parse_count("RETRACE_CHANNEL_CAPACITY", &v)?;
+        }
+        if let Some(v) = env.get("RETRACE_MAX_IN_FLIGHT_BYTES") {
+            c.max_in_flight_bytes = parse_size("RETRACE_MAX_IN_FLIGHT_BYTES", &v)? as usize;
+        }
+        if let Some(v) = env.get("RETRACE_CHUNK_BYTES") {
+            c.chunk_bytes = parse_size("RETRACE_CHUNK_BYTES", &v)? as usize;
+        }
+        if let Some(v) = env.get("RETRACE_SEGMENT_MAX_BYTES") {
+            c.segment_max_bytes = parse_size("RETRACE_SEGMENT_MAX_BYTES", &v)?;
+        }
+        if let Some(v) = env.get("RETRACE_SEGMENT_MAX_AGE") {
+            c.segment_max_age = parse_duration("RETRACE_SEGMENT_MAX_AGE", &v)?;
+        }
+        if let Some(v) = env.get("RETRACE_FLUSH") {
+            c.flush = if v.trim().eq_ignore_ascii_case("batch") {
+                FlushPolicy::EveryBatch
+            } else {
+                FlushPolicy::Interval(parse_duration("RETRACE_FLUSH", &v).map_err(|_| {
+                    invalid_env("RETRACE_FLUSH", &v, "expected `batch` or a duration such as `200ms`")
+                })?)
+            };
+        }
+        if let Some(v) = env.get("RETRACE_FSYNC") {
+            c.fsync = parse_bool("RETRACE_FSYNC", &v)?;
+        }
+        if let Some(v) = env.get("RETRACE_MAX_DISK_BYTES") {
+            c.max_disk_bytes = Some(parse_size("RETRACE_MAX_DISK_BYTES", &v)?);
+        }
+        if let Some(v) = env.get("RETRACE_DISK_POLICY") {
+            c.disk_policy = match v.trim() {
+                "delete-oldest" => DiskPolicy::DeleteOldest,
+                "stop" => DiskPolicy::StopRecording,
+                _ => {
+                    return Err(invalid_env(
+                        "RETRACE_DISK_POLICY",
+                        &v,
+                        "expected `delete-oldest` or `stop`",
+                    ));
+                }
+            };
+        }
+        if let Some(v) = env.get("RETRACE_SHUTDOWN_TIMEOUT") {
+            c.shutdown_timeout = parse_duration("RETRACE_SHUTDOWN_TIMEOUT", &v)?;
+        }
+        validate(&c)?;
+        Ok(c)
+    }
+}
+
+fn validate(c: &Config) -> Result<(), ConfigError> {
+    let invalid = |setting, reason: &str| {
+        Err(ConfigError::Invalid {
+            setting,
+            reason: reason.to_owned(),
+        })
+    };
+    if !(0.0..=1.0).contains(&c.sample_rate) {
+        return invalid("sample_rate", &format!("{} is not between 0 and 1", c.sample_rate));
+    }
+    if c.service.trim().is_empty() {
+        return invalid("service", "the service name is empty");
+    }
+    if c.channel_capacity == 0 {
+        return invalid("channel_capacity", "must be at least 1");
+    }
+    if c.max_in_flight_bytes == 0 {
+        return invalid("max_in_flight_bytes", "must be at least 1");
+    }
+    if c.chunk_bytes < 1024 {
+        return invalid("chunk_bytes", "must be at least 1 KiB");
+    }
+    if c.frame_target_bytes == 0 || c.frame_target_bytes > crate::segment::MAX_FRAME_BYTES / 2 {
+        return invalid(
+            "frame_target_bytes",
+            &format!("must be between 1 and {}", crate::segment::MAX_FRAME_BYTES / 2),
+        );
+    }
+    if c.segment_max_bytes < 4096 {
+        return invalid("segment_max_bytes", "must be at least 4 KiB");
+    }
+    if let FlushPolicy::Interval(d) = c.flush {
+        if d.is_zero() {
+            return invalid("flush", "the interval must be above zero");
+        }
+    }
+    Ok(())
+}
+
+fn invalid_env(var: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::InvalidEnv {
+        var,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" | "" => Ok(false),
+        _ => Err(invalid_env(var, value, "expected 1/0, true/false, on/off or yes/no")),
+    }
+}
+
+fn parse_count(var: &'static str, value: &str) -> Result<usize, ConfigError> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| invalid_env(var, value, "expected a whole number above zero"))
+}
+
+fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(value.trim())
+        .map_err(|e| invalid_env(var, value, &format!("expected a duration such as `10s`: {e}")))
+}
+
+/// Parses a byte size: a plain count or a number with a unit (`KiB`, `MiB`, `GiB`, `KB`,
+/// `MB`, `GB`, `B`).
+pub fn parse_size(var: &'static str, value: &str) -> Result<u64, ConfigError> {
+    let bad = || invalid_env(var, value, "expected a byte size such as `65536` or `64MiB`");
+    let text = value.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).filter(|&b| b > 0).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(var: &str, value: &str) -> Result<Config, ConfigError> {
+        Config::builder().with_env_vars([(var, value)]).build()
+    }
+
+    #[test]
+    fn env_overrides_code() {
+        let c = Config::builder()
+            .enabled(false)
+            .sample_rate(0.5)
+            .with_env_vars([
+                ("RETRACE", "on"),
+                ("RETRACE_SAMPLE_RATE", "0.25"),
+                ("RETRACE_RECORDING_PATH", "/var/rec"),
+                ("RETRACE_SERVICE", "billing"),
+                ("RETRACE_FLUSH", "250ms"),
+                ("RETRACE_MAX_DISK_BYTES", "2GiB"),
+                ("RETRACE_DISK_POLICY", "stop"),
+            ])
+            .build()
+            .unwrap();
+        assert!(c.enabled);
+        assert_eq!(c.sample_rate, 0.25);
+        assert_eq!(c.recording_path, PathBuf::from("/var/rec"));
+        assert_eq!(c.service, "billing");
+        assert_eq!(c.flush, FlushPolicy::Interval(Duration::from_millis(250)));
+        assert_eq!(c.max_disk_bytes, Some(2 << 30));
+        assert_eq!(c.disk_policy, DiskPolicy::StopRecording);
+    }
+
+    #[test]
+    fn each_bad_env_value_names_the_variable_and_value() {
+        let cases = [
+            ("RETRACE", "maybe"),
+            ("RETRACE_RECORDING_PATH", " "),
+            ("RETRACE_SAMPLE_RATE", "1.5"),
+            ("RETRACE_SAMPLE_RATE", "ten percent"),
+            ("RETRACE_CHANNEL_CAPACITY", "0"),
+            ("RETRACE_CHANNEL_CAPACITY", "-3"),
+            ("RETRACE_MAX_IN_FLIGHT_BYTES", "lots"),
+            ("RETRACE_CHUNK_BYTES", "12XB"),
+            ("RETRACE_SEGMENT_MAX_BYTES", "0"),
+            ("RETRACE_SEGMENT_MAX_AGE", "soon"),
+            ("RETRACE_FLUSH", "sometimes"),
+            ("RETRACE_FSYNC", "2"),
+            ("RETRACE_MAX_DISK_BYTES", "1.5GiB"),
+            ("RETRACE_DISK_POLICY", "panic"),
+            ("RETRACE_SHUTDOWN_TIMEOUT", "forever"),
+        ];
+        for (var, value) in cases {
+            let err = with(var, value).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("invalid value {value:?} for {var}: ")),
+                "{var}={value:?} gave {text:?}"
+            );
+            match err {
+                ConfigError::InvalidEnv { var: v, value: val, .. } => {
+                    assert_eq!((v, val.as_str()), (var, value));
+                }
+                other => panic!("{var}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("X", "65536").unwrap(), 65536);
+        assert_eq!(parse_size("X", "64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("X", "10 MB").unwrap(), 10_000_000);
+        assert!(parse_size("X", "99999999999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn code_values_are_validated() {
+        let err = Config::builder().channel_capacity(0).build().unwrap_err();
+        assert_eq!(err.to_string(), "invalid channel_capacity: must be at least 1");
+        assert!(Config::builder().service(" ").build().is_err());
+    }
+}

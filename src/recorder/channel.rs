@@ -1,0 +1,146 @@
+//! The hand-off from the request path to the writer thread.
+//!
+//! A bounded crossbeam channel carries data and control messages in one order, so a
+//! flush or shutdown acknowledges everything sent before it. On top of the message
+//! count, an in-flight byte budget bounds memory: a message that would exceed it is
+//! dropped and counted, never waited for. Each data message carries a drop guard, so
+//! a message still queued when the writer goes away is counted as lost rather than
+//! vanishing: `started == written + discarded + dropped` holds exactly at shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use crate::event::Chunk;
+use crate::stats::{Counters, DropReason};
+
+/// Counters and the in-flight byte count, shared by producers, messages and the writer.
+#[derive(Debug)]
+pub(crate) struct Accounting {
+    pub(crate) counters: Counters,
+    in_flight: AtomicUsize,
+    budget: usize,
+}
+
+impl Accounting {
+    pub(crate) fn new(budget: usize) -> Self {
+        Self {
+            counters: Counters::default(),
+            in_flight: AtomicUsize::new(0),
+            budget,
+        }
+    }
+
+    fn reserve(&self, bytes: usize) -> bool {
+        let before = self.in_flight.fetch_add(bytes, Ordering::Relaxed);
+        if before + bytes > self.budget {
+            self.in_flight.fetch_sub(bytes, Ordering::Relaxed);
+            return false;
+        }
+        self.counters
+            .in_flight_bytes_high_water
+            .fetch_max((before + bytes) as u64, Ordering::Relaxed);
+        true
+    }
+
+    fn release(&self, bytes: usize) {
+        self.in_flight.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts the loss of a chunk: the whole recording when it was the last chunk.
+    pub(crate) fn count_loss(&self, last: bool, reason: DropReason) {
+        if last {
+            self.counters.drop_recording(reason);
+        } else {
+            self.counters.drop_chunk(reason);
+        }
+    }
+}
+
+/// A chunk on its way to the writer. Releases its bytes from the budget when dropped,
+/// and counts itself as lost if it is dropped before the writer took it.
+#[derive(Debug)]
+pub(crate) struct ChunkMessage {
+    chunk: Option<Chunk>,
+    last: bool,
+    bytes: usize,
+    accounting: Arc<Accounting>,
+}
+
+impl ChunkMessage {
+    /// Takes the chunk out; the writer now answers for counting it. `None` only if it
+    /// was taken before.
+    pub(crate) fn take(&mut self) -> Option<Chunk> {
+        self.chunk.take()
+    }
+
+    /// Whether the chunk ends its recording.
+    pub(crate) fn is_last(&self) -> bool {
+        self.last
+    }
+}
+
+impl Drop for ChunkMessage {
+    fn drop(&mut self) {
+        self.accounting.release(self.bytes);
+        if self.chunk.is_some() {
+            self.accounting.count_loss(self.last, DropReason::WriterGone);
+        }
+    }
+}
+
+/// A message to the writer.
+#[derive(Debug)]
+pub(crate) enum Message {
+    /// Recording data.
+    Chunk(ChunkMessage),
+    /// Write out everything before this, flush, then acknowledge.
+    Flush(Sender<()>),
+    /// Write out everything before this, close the session, acknowledge and exit.
+    Shutdown(Sender<()>),
+}
+
+/// Sends one chunk without blocking. On failure the loss is already counted.
+pub(crate) fn hand_off(
+    tx: &Sender<Message>,
+    accounting: &Arc<Accounting>,
+    chunk: Chunk,
+) -> Result<(), DropReason> {
+    let last = chunk.last;
+    let events = chunk.events.len() as u64;
+    let bytes = chunk.approx_size();
+    if !accounting.reserve(bytes) {
+        accounting.count_loss(last, DropReason::ByteBudget);
+        return Err(DropReason::ByteBudget);
+    }
+    let msg = Message::Chunk(ChunkMessage {
+        chunk: Some(chunk),
+        last,
+        bytes,
+        accounting: Arc::clone(accounting),
+    });
+    match tx.try_send(msg) {
+        Ok(()) => {
+            let c = &accounting.counters;
+            Counters::add(&c.events, events);
+            Counters::add(&c.raw_bytes, bytes as u64);
+            c.queue_high_water
+                .fetch_max(tx.len() as u64, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(err) => {
+            let reason = match err {
+                TrySendError::Full(_) => DropReason::ChannelFull,
+                TrySendError::Disconnected(_) => DropReason::WriterGone,
+            };
+            // Dropping the returned message releases its bytes; mark it taken first so
+            // it is counted once, under the right reason.
+            if let Message::Chunk(mut m) = err.into_inner() {
+                m.chunk = None;
+            }
+            accounting.count_loss(last, reason);
+            Err(reason)
+        }
+    }
+}

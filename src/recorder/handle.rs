@@ -1,0 +1,281 @@
+//! [`RecordingHandle`]: one recording in progress.
+//!
+//! The handle buffers its recording's events and sends them to the writer as one message
+//! when the recording ends, or in chunks once the buffer passes the chunk threshold, so
+//! the request path touches the channel once per request in the common case. Handles are
+//! cheap to clone (an `Arc`), so the server future, the body wrappers and concurrent
+//! outgoing calls can all add to the same recording. A recording whose last handle is
+//! dropped without [`finish`](RecordingHandle::finish) ends as aborted.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use super::Shared;
+use super::channel::hand_off;
+use crate::event::{Begin, Chunk, End, Event, Loss, Outcome, RecordReason};
+use crate::id::{RecordingId, TraceId};
+use crate::stats::{Counters, DropReason};
+
+/// How a recording starts.
+#[derive(Clone, Debug)]
+pub struct StartOptions {
+    /// Why it is recorded (a tentative recording states its reason when kept).
+    pub reason: RecordReason,
+    /// The distributed trace, when known.
+    pub trace_id: Option<TraceId>,
+    /// Record speculatively: buffer everything, write only if
+    /// [`finish_as`](RecordingHandle::finish_as) keeps it; [`discard`](RecordingHandle::discard)
+    /// drops it without a byte written.
+    pub tentative: bool,
+    /// A limit on the recording's buffered size; events past it are dropped and the
+    /// recording is marked truncated. `None`: no limit beyond the chunking.
+    pub max_bytes: Option<usize>,
+}
+
+impl StartOptions {
+    /// Options for a recording started for `reason`.
+    pub fn new(reason: RecordReason) -> Self {
+        Self {
+            reason,
+            trace_id: None,
+            tentative: false,
+            max_bytes: None,
+        }
+    }
+
+    /// Sets the trace id.
+    pub fn trace_id(mut self, trace_id: Option<TraceId>) -> Self {
+        self.trace_id = trace_id;
+        self
+    }
+
+    /// Makes the recording tentative.
+    pub fn tentative(mut self, tentative: bool) -> Self {
+        self.tentative = tentative;
+        self
+    }
+
+    /// Limits the recording's size.
+    pub fn max_bytes(mut self, max: Option<usize>) -> Self {
+        self.max_bytes = max;
+        self
+    }
+}
+
+/// A recording in progress. Clone it freely; the clones share one buffer.
+#[derive(Clone, Debug)]
+pub struct RecordingHandle {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    id: RecordingId,
+    started: Instant,
+    trace_id: Option<TraceId>,
+    reason: RecordReason,
+    tentative: bool,
+    max_bytes: usize,
+    seq: AtomicU32,
+    state: Mutex<State>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    events: Vec<Event>,
+    buffered: usize,
+    total: usize,
+    next_chunk: u32,
+    losses: Vec<Loss>,
+    lost_chunks: u32,
+    first_chunk_loss: Option<DropReason>,
+    dropped_events: u64,
+    ended: bool,
+}
+
+impl RecordingHandle {
+    pub(crate) fn start(shared: Arc<Shared>, options: StartOptions) -> Self {
+        let started_unix_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        let id = RecordingId::from_parts(started_unix_us / 1000, rand::random::<u128>());
+        let mut events = Vec::with_capacity(8);
+        events.push(Event::Begin(Begin {
+            started_unix_us,
+            trace_id: options.trace_id,
+            tentative: options.tentative,
+        }));
+        Counters::add(&shared.accounting.counters.started, 1);
+        Self {
+            inner: Arc::new(Inner {
+                id,
+                started: Instant::now(),
+                trace_id: options.trace_id,
+                reason: options.reason,
+                tentative: options.tentative,
+                max_bytes: options.max_bytes.unwrap_or(usize::MAX),
+                seq: AtomicU32::new(0),
+                state: Mutex::new(State {
+                    events,
+                    ..State::default()
+                }),
+                shared,
+            }),
+        }
+    }
+
+    /// The recording's id.
+    pub fn id(&self) -> RecordingId {
+        self.inner.id
+    }
+
+    /// The recording's trace id, when known.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.inner.trace_id
+    }
+
+    /// Why the recording was started.
+    pub fn reason(&self) -> RecordReason {
+        self.inner.reason
+    }
+
+    /// Whether the recording is tentative.
+    pub fn is_tentative(&self) -> bool {
+        self.inner.tentative
+    }
+
+    /// Microseconds since the recording started.
+    pub fn elapsed_us(&self) -> u64 {
+        self.inner.started.elapsed().as_micros() as u64
+    }
+
+    /// The next sequence number for an outgoing call or a value: unique and increasing
+    /// within the recording, in the order they are asked for, even across threads.
+    pub fn next_seq(&self) -> u32 {
+        self.inner.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether the recording has ended.
+    pub fn is_ended(&self) -> bool {
+        self.inner.state.lock().ended
+    }
+
+    /// Adds an event. Never blocks on I/O and never fails: past the recording's size
+    /// limit the event is counted and left out; after the end it is ignored.
+    pub fn record(&self, event: Event) {
+        let inner = &*self.inner;
+        let size = event.approx_size();
+        let mut state = inner.state.lock();
+        if state.ended {
+            return;
+        }
+        if state.total + size > inner.max_bytes {
+            state.dropped_events += 1;
+            return;
+        }
+        state.total += size;
+        state.buffered += size;
+        state.events.push(event);
+        if !inner.tentative && state.buffered >= inner.shared.chunk_bytes {
+            inner.send(&mut state, false);
+        }
+    }
+
+    /// Notes something cut from the recording (a body past its cap, say).
+    pub fn note_loss(&self, loss: Loss) {
+        let mut state = self.inner.state.lock();
+        if !state.ended {
+            state.losses.push(loss);
+        }
+    }
+
+    /// Ends the recording for the reason it was started with, and sends it.
+    pub fn finish(&self, status: Option<u16>, outcome: Outcome) {
+        self.finish_as(status, outcome, self.inner.reason);
+    }
+
+    /// Ends the recording stating why it was kept (a tentative recording kept on an
+    /// error, say), and sends it. Calls after the first are ignored.
+    pub fn finish_as(&self, status: Option<u16>, outcome: Outcome, reason: RecordReason) {
+        let mut state = self.inner.state.lock();
+        self.inner.end(&mut state, status, outcome, reason);
+    }
+
+    /// Ends a tentative recording without keeping it: nothing is written, and it is
+    /// counted as discarded.
+    pub fn discard(&self) {
+        let mut state = self.inner.state.lock();
+        if state.ended {
+            return;
+        }
+        state.ended = true;
+        state.events = Vec::new();
+        Counters::add(&self.inner.shared.accounting.counters.discarded, 1);
+    }
+}
+
+impl Inner {
+    fn end(&self, state: &mut State, status: Option<u16>, outcome: Outcome, reason: RecordReason) {
+        if state.ended {
+            return;
+        }
+        state.ended = true;
+        let mut losses = std::mem::take(&mut state.losses);
+        if state.dropped_events > 0 {
+            losses.push(Loss::RecordingLimit {
+                dropped_events: state.dropped_events,
+            });
+        }
+        if let Some(reason) = state.first_chunk_loss {
+            losses.push(Loss::ChunksDropped {
+                chunks: state.lost_chunks,
+                reason,
+            });
+        }
+        state.events.push(Event::End(End {
+            status,
+            duration_us: self.started.elapsed().as_micros() as u64,
+            outcome,
+            reason,
+            losses,
+        }));
+        self.send(state, true);
+    }
+
+    fn send(&self, state: &mut State, last: bool) {
+        let chunk = Chunk {
+            id: self.id,
+            seq: state.next_chunk,
+            last,
+            events: std::mem::take(&mut state.events),
+        };
+        state.next_chunk += 1;
+        state.buffered = 0;
+        if let Err(reason) = hand_off(&self.shared.tx, &self.shared.accounting, chunk) {
+            state.lost_chunks += 1;
+            state.first_chunk_loss.get_or_insert(reason);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let mut state = std::mem::take(self.state.get_mut());
+        if state.ended {
+            return;
+        }
+        if self.tentative {
+            // Nobody asked to keep it: abandoned before the outcome was known.
+            state.ended = true;
+            Counters::add(&self.shared.accounting.counters.discarded, 1);
+            return;
+        }
+        let reason = self.reason;
+        self.end(&mut state, None, Outcome::Aborted, reason);
+    }
+}

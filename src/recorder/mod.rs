@@ -1,0 +1,246 @@
+//! The [`Recorder`]: starts recordings and hands them to a background writer.
+//!
+//! Shaped after tracing-appender's non-blocking writer: [`Recorder::new`] returns a
+//! cloneable handle and a `#[must_use]` [`RecorderGuard`] that flushes and closes the
+//! session when dropped. Sending is lossy by default: a full channel or an exhausted byte
+//! budget drops the recording and counts it by reason; nothing on the request path ever
+//! blocks on the disk, returns an error or panics because recording failed.
+//!
+//! ```
+//! use retrace::{Config, Recorder, RecordReason, StartOptions, Outcome};
+//! # let dir = tempfile::tempdir().unwrap();
+//! let config = Config::builder()
+//!     .enabled(true)
+//!     .recording_path(dir.path())
+//!     .service("demo")
+//!     .build()?;
+//! let (recorder, guard) = Recorder::new(config)?;
+//! if let Some(recording) = recorder.start(StartOptions::new(RecordReason::Manual)) {
+//!     // ... record events ...
+//!     recording.finish(Some(200), Outcome::Completed);
+//! }
+//! let stats = guard.shutdown()?;
+//! assert_eq!(stats.written, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod channel;
+mod guard;
+mod handle;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use once_cell::sync::OnceCell;
+use parking_lot::{Condvar, Mutex};
+
+pub(crate) use channel::{Accounting, ChunkMessage, Message};
+pub use guard::{RecorderGuard, ShutdownError};
+pub use handle::{RecordingHandle, StartOptions};
+
+use crate::config::Config;
+use crate::stats::Stats;
+use crate::writer::{self, SessionError};
+
+/// Why a recorder could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RecorderError {
+    /// The session directory could not be created.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The writer thread could not be spawned.
+    #[error("could not start the writer thread: {0}")]
+    Thread(std::io::Error),
+    /// [`Recorder::install`] was called twice.
+    #[error("a process-wide recorder is already installed")]
+    AlreadyInstalled,
+}
+
+/// Why a flush did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FlushError {
+    /// The writer did not answer in time (the channel stayed full or the disk is slow).
+    #[error("the writer did not acknowledge the flush within {0:?}")]
+    Timeout(Duration),
+    /// The writer has shut down.
+    #[error("the writer has shut down")]
+    WriterGone,
+}
+
+/// State shared by the recorder, its handles and its guard.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) tx: Sender<Message>,
+    pub(crate) accounting: Arc<Accounting>,
+    pub(crate) chunk_bytes: usize,
+    pub(crate) closed: AtomicBool,
+    pub(crate) pause: Arc<WriterPause>,
+    pub(crate) session_dir: PathBuf,
+    pub(crate) config: Arc<Config>,
+}
+
+/// A switch the writer checks before each batch; a test hook to simulate a stalled disk.
+#[derive(Debug, Default)]
+pub(crate) struct WriterPause {
+    paused: Mutex<bool>,
+    resumed: Condvar,
+}
+
+impl WriterPause {
+    pub(crate) fn wait_while_paused(&self) {
+        let mut paused = self.paused.lock();
+        while *paused {
+            self.resumed.wait(&mut paused);
+        }
+    }
+
+    fn set(&self, value: bool) {
+        *self.paused.lock() = value;
+        self.resumed.notify_all();
+    }
+}
+
+/// Holds the writer still until dropped (see [`Recorder::pause_writer`]).
+#[derive(Debug)]
+#[must_use = "the writer resumes when this is dropped"]
+pub struct WriterPauseGuard {
+    pause: Arc<WriterPause>,
+}
+
+impl Drop for WriterPauseGuard {
+    fn drop(&mut self) {
+        self.pause.set(false);
+    }
+}
+
+/// Starts recordings and hands them to the background writer. Cheap to clone.
+///
+/// A recorder built from a configuration with recording off is inert: it starts no
+/// thread, creates no file, and [`start`](Self::start) returns `None`.
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
+    shared: Option<Arc<Shared>>,
+}
+
+static GLOBAL: OnceCell<Recorder> = OnceCell::new();
+
+impl Recorder {
+    /// Starts a recorder (and its writer thread, when recording is on).
+    pub fn new(config: Config) -> Result<(Recorder, RecorderGuard), RecorderError> {
+        if !config.enabled {
+            return Ok((Recorder { shared: None }, RecorderGuard::inert()));
+        }
+        let config = Arc::new(config);
+        let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
+        let accounting = Arc::new(Accounting::new(config.max_in_flight_bytes));
+        let pause = Arc::new(WriterPause::default());
+        let session = writer::Session::create(&config)?;
+        let shared = Arc::new(Shared {
+            tx,
+            accounting: Arc::clone(&accounting),
+            chunk_bytes: config.chunk_bytes,
+            closed: AtomicBool::new(false),
+            pause: Arc::clone(&pause),
+            session_dir: session.dir().to_path_buf(),
+            config: Arc::clone(&config),
+        });
+        let thread = writer::spawn(session, Arc::clone(&config), rx, accounting, pause)
+            .map_err(RecorderError::Thread)?;
+        let guard = RecorderGuard::new(Arc::clone(&shared), thread);
+        Ok((
+            Recorder {
+                shared: Some(shared),
+            },
+            guard,
+        ))
+    }
+
+    /// Starts the process-wide recorder that layers use when none is given explicitly.
+    pub fn install(config: Config) -> Result<RecorderGuard, RecorderError> {
+        if GLOBAL.get().is_some() {
+            return Err(RecorderError::AlreadyInstalled);
+        }
+        let (recorder, guard) = Self::new(config)?;
+        GLOBAL
+            .set(recorder)
+            .map_err(|_| RecorderError::AlreadyInstalled)?;
+        Ok(guard)
+    }
+
+    /// The process-wide recorder, if one was installed.
+    pub fn global() -> Option<&'static Recorder> {
+        GLOBAL.get()
+    }
+
+    /// A recorder that records nothing.
+    pub fn disabled() -> Self {
+        Self { shared: None }
+    }
+
+    /// Whether this recorder records (configured on and not shut down).
+    pub fn is_enabled(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|s| !s.closed.load(Ordering::Relaxed))
+    }
+
+    /// The configuration the recorder runs with; `None` when recording is off.
+    pub fn config(&self) -> Option<&Config> {
+        self.shared.as_deref().map(|s| &*s.config)
+    }
+
+    /// Starts a recording; `None` when recording is off or the recorder has shut down.
+    pub fn start(&self, options: StartOptions) -> Option<RecordingHandle> {
+        let shared = self.shared.as_ref()?;
+        if shared.closed.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(RecordingHandle::start(Arc::clone(shared), options))
+    }
+
+    /// A snapshot of the counters; all zero when recording is off.
+    pub fn stats(&self) -> Stats {
+        self.shared
+            .as_ref()
+            .map(|s| s.accounting.counters.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// The directory this process's session writes to.
+    pub fn session_dir(&self) -> Option<&Path> {
+        self.shared.as_deref().map(|s| s.session_dir.as_path())
+    }
+
+    /// Writes out everything sent so far and waits for the writer to confirm, up to
+    /// `timeout`. Blocks the caller: not for the request path.
+    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let shared = self.shared.as_ref().ok_or(FlushError::WriterGone)?;
+        let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
+        shared
+            .tx
+            .send_timeout(Message::Flush(ack_tx), timeout)
+            .map_err(|e| match e {
+                crossbeam_channel::SendTimeoutError::Timeout(_) => FlushError::Timeout(timeout),
+                crossbeam_channel::SendTimeoutError::Disconnected(_) => FlushError::WriterGone,
+            })?;
+        ack_rx.recv_timeout(timeout).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => FlushError::Timeout(timeout),
+            crossbeam_channel::RecvTimeoutError::Disconnected => FlushError::WriterGone,
+        })
+    }
+
+    /// Test hook: holds the writer still until the returned guard is dropped, as a
+    /// stalled disk would. Recordings keep being accepted until the channel or the
+    /// byte budget is full, then are dropped and counted.
+    #[doc(hidden)]
+    pub fn pause_writer(&self) -> Option<WriterPauseGuard> {
+        let shared = self.shared.as_ref()?;
+        shared.pause.set(true);
+        Some(WriterPauseGuard {
+            pause: Arc::clone(&shared.pause),
+        })
+    }
+}

@@ -1,0 +1,71 @@
+//! The segment index: written beside a segment when it closes, so listing reads a few
+//! kilobytes of summaries instead of decompressing every body.
+//!
+//! Layout: the 16-byte header with [`INDEX_MAGIC`], then one frame (same framing and
+//! checksum as segments) holding the postcard-encoded [`SegmentIndex`]. An index that is
+//! missing, unreadable or describes a different segment length is ignored and the
+//! segment is scanned instead.
+
+use serde::{Deserialize, Serialize};
+
+use super::frame::{Frames, encode_frame};
+use super::header::{HEADER_LEN, HeaderError, SegmentHeader};
+use crate::id::RecordingId;
+use crate::summary::Summary;
+
+/// The first eight bytes of every index file.
+pub const INDEX_MAGIC: [u8; 8] = *b"RTINDEX\x01";
+
+/// One recording's part in a segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// The recording.
+    pub id: RecordingId,
+    /// Offsets of the frames holding its chunks, in order.
+    pub frames: Vec<u64>,
+    /// The summary of its chunks in this segment.
+    pub summary: Summary,
+}
+
+/// The index of one closed segment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentIndex {
+    /// The segment's length when it was closed.
+    pub segment_len: u64,
+    /// Its recordings, in the order their first chunk was written.
+    pub entries: Vec<IndexEntry>,
+}
+
+/// Why an index file was not used.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The header is wrong.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// The frame is torn or corrupt.
+    #[error("the index frame is damaged: {0}")]
+    Frame(String),
+    /// The payload does not decode.
+    #[error("the index does not decode: {0}")]
+    Decode(#[from] postcard::Error),
+}
+
+impl SegmentIndex {
+    /// The index file's bytes.
+    pub fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
+        let payload = postcard::to_stdvec(self)?;
+        let mut out = SegmentHeader::CURRENT.encode_with(INDEX_MAGIC).to_vec();
+        encode_frame(&payload, &mut out);
+        Ok(out)
+    }
+
+    /// Reads an index file's bytes.
+    pub fn decode(data: &[u8]) -> Result<Self, IndexError> {
+        SegmentHeader::decode_with(data, INDEX_MAGIC)?;
+        let frame = Frames::new(data, HEADER_LEN)
+            .next()
+            .ok_or_else(|| IndexError::Frame("no frame".to_owned()))?
+            .map_err(|e| IndexError::Frame(e.to_string()))?;
+        Ok(postcard::from_bytes(frame.payload)?)
+    }
+}

@@ -1,0 +1,170 @@
+//! Counters a [`Recorder`](crate::Recorder) keeps, readable at any time.
+//!
+//! Every loss is counted by its reason, so an operator can tell a slow disk (channel
+//! full) from a full one (I/O error) from a deliberate limit (disk budget). The counters
+//! are relaxed atomics: reading them never slows the request path, and a snapshot is
+//! consistent per counter, not across counters, while traffic is flowing.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a recording (or a chunk of one) did not reach disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DropReason {
+    /// The hand-off channel was full.
+    ChannelFull,
+    /// The in-flight byte budget was exhausted.
+    ByteBudget,
+    /// The writer had shut down or was never started.
+    WriterGone,
+    /// Writing to disk failed (disk full, permission denied, ...).
+    IoError,
+    /// The recording could not be encoded.
+    EncodeError,
+    /// The store reached its disk budget and the policy is to stop recording.
+    DiskBudget,
+    /// Too many recordings were in flight; the request was not recorded.
+    InFlightLimit,
+}
+
+impl DropReason {
+    /// Every reason, in a fixed order.
+    pub const ALL: [DropReason; 7] = [
+        Self::ChannelFull,
+        Self::ByteBudget,
+        Self::WriterGone,
+        Self::IoError,
+        Self::EncodeError,
+        Self::DiskBudget,
+        Self::InFlightLimit,
+    ];
+
+    /// A short kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChannelFull => "channel-full",
+            Self::ByteBudget => "byte-budget",
+            Self::WriterGone => "writer-gone",
+            Self::IoError => "io-error",
+            Self::EncodeError => "encode-error",
+            Self::DiskBudget => "disk-budget",
+            Self::InFlightLimit => "in-flight-limit",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The live counters. Shared between the recorder handles and the writer thread.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) started: AtomicU64,
+    pub(crate) written: AtomicU64,
+    pub(crate) discarded: AtomicU64,
+    pub(crate) dropped: [AtomicU64; DropReason::ALL.len()],
+    pub(crate) chunks_dropped: [AtomicU64; DropReason::ALL.len()],
+    pub(crate) events: AtomicU64,
+    pub(crate) raw_bytes: AtomicU64,
+    pub(crate) written_bytes: AtomicU64,
+    pub(crate) write_errors: AtomicU64,
+    pub(crate) segments_deleted: AtomicU64,
+    pub(crate) queue_high_water: AtomicU64,
+    pub(crate) in_flight_bytes_high_water: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn drop_recording(&self, reason: DropReason) {
+        Self::add(&self.dropped[reason.index()], 1);
+    }
+
+    pub(crate) fn drop_chunk(&self, reason: DropReason) {
+        Self::add(&self.chunks_dropped[reason.index()], 1);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let by_reason = |arr: &[AtomicU64; DropReason::ALL.len()]| {
+            DropReason::ALL
+                .iter()
+                .map(|&r| (r, load(&arr[r.index()])))
+                .filter(|&(_, n)| n > 0)
+                .collect()
+        };
+        Stats {
+            started: load(&self.started),
+            written: load(&self.written),
+            discarded: load(&self.discarded),
+            dropped: by_reason(&self.dropped),
+            chunks_dropped: by_reason(&self.chunks_dropped),
+            events: load(&self.events),
+            raw_bytes: load(&self.raw_bytes),
+            written_bytes: load(&self.written_bytes),
+            write_errors: load(&self.write_errors),
+            segments_deleted: load(&self.segments_deleted),
+            queue_high_water: load(&self.queue_high_water),
+            in_flight_bytes_high_water: load(&self.in_flight_bytes_high_water),
+        }
+    }
+}
+
+/// A snapshot of a recorder's counters.
+///
+/// Once the writer has shut down, `started == written + discarded + dropped_total()`
+/// holds exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Recordings started.
+    pub started: u64,
+    /// Recordings whose final chunk reached disk.
+    pub written: u64,
+    /// Tentative recordings discarded because their outcome did not ask to keep them.
+    pub discarded: u64,
+    /// Recordings lost, by reason (reasons with a zero count are left out).
+    pub dropped: Vec<(DropReason, u64)>,
+    /// Intermediate chunks of long recordings lost, by reason; the recording itself is
+    /// then written but marked incomplete.
+    pub chunks_dropped: Vec<(DropReason, u64)>,
+    /// Events handed off.
+    pub events: u64,
+    /// Event bytes handed off, before encoding and compression (estimated).
+    pub raw_bytes: u64,
+    /// Bytes appended to segment files (frames and headers).
+    pub written_bytes: u64,
+    /// Failed writes (each is also logged, once per kind of error).
+    pub write_errors: u64,
+    /// Closed segments deleted to stay within the disk budget.
+    pub segments_deleted: u64,
+    /// The most messages ever waiting in the channel at once.
+    pub queue_high_water: u64,
+    /// The most bytes ever in flight between the request path and the disk.
+    pub in_flight_bytes_high_water: u64,
+}
+
+impl Stats {
+    /// Recordings dropped for one reason.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Recordings dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|(_, n)| n).sum()
+    }
+}

@@ -1,0 +1,387 @@
+//! The background writer: one thread per [`Recorder`](crate::Recorder).
+//!
+//! It blocks for the first message, drains what else is queued, encodes the chunks
+//! into frames (postcard, then lz4 per frame so a batch of similar requests compresses
+//! well), and writes them with one `write` call per batch (or per interval). Control
+//! messages travel on the data channel, so a flush acknowledges everything sent before
+//! it. Frames rotate into a new segment by size and age; a closed segment gets its
+//! index. I/O errors are counted, logged once per kind, and put the writer in a failed
+//! state that drops (and counts) data until a retry, with back-off, succeeds: writing
+//! resumes by itself when the disk has room again.
+
+mod budget;
+mod segment_file;
+mod session;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+pub use session::SessionError;
+pub(crate) use session::Session;
+
+use self::budget::{Admission, DiskBudget};
+use self::segment_file::SegmentFile;
+use crate::config::{Config, FlushPolicy};
+use crate::recorder::{Accounting, ChunkMessage, Message, WriterPause};
+use crate::segment::{MAX_FRAME_BYTES, codec, encode_frame};
+use crate::stats::{Counters, DropReason};
+use crate::summary::Summary;
+
+/// Messages drained per batch at most, so a flood cannot starve flushing.
+const MAX_BATCH_MESSAGES: usize = 4096;
+/// With an interval flush policy, write anyway once this much is buffered.
+const MAX_BUFFERED_BYTES: usize = 8 << 20;
+/// Longest wait between retries after an I/O error.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the writer wakes when idle, to close segments by age.
+const IDLE_TICK: Duration = Duration::from_secs(1);
+
+pub(crate) fn spawn(
+    session: Session,
+    config: Arc<Config>,
+    rx: Receiver<Message>,
+    accounting: Arc<Accounting>,
+    pause: Arc<WriterPause>,
+) -> std::io::Result<JoinHandle<()>> {
+    let budget = config
+        .max_disk_bytes
+        .map(|max| DiskBudget::new(&config.recording_path, max, config.disk_policy));
+    let writer = Writer {
+        config,
+        session,
+        rx,
+        accounting,
+        pause,
+        budget,
+        segment: None,
+        next_segment: 1,
+        frame: FrameBuilder::default(),
+        out: Vec::new(),
+        out_frames: Vec::new(),
+        last_write: Instant::now(),
+        retry_at: None,
+        backoff: Duration::from_millis(100),
+        logged: HashSet::new(),
+    };
+    std::thread::Builder::new()
+        .name("retrace-writer".to_owned())
+        .spawn(move || writer.run())
+}
+
+/// The chunks of the frame being built.
+#[derive(Default)]
+struct FrameBuilder {
+    raw: Vec<u8>,
+    scratch: Vec<u8>,
+    parts: Vec<Summary>,
+    lasts: u64,
+    others: u64,
+}
+
+/// A frame encoded into the output buffer but not yet written.
+struct PendingFrame {
+    rel_offset: usize,
+    parts: Vec<Summary>,
+    lasts: u64,
+    others: u64,
+}
+
+struct Writer {
+    config: Arc<Config>,
+    session: Session,
+    rx: Receiver<Message>,
+    accounting: Arc<Accounting>,
+    pause: Arc<WriterPause>,
+    budget: Option<DiskBudget>,
+    segment: Option<SegmentFile>,
+    next_segment: u32,
+    frame: FrameBuilder,
+    out: Vec<u8>,
+    out_frames: Vec<PendingFrame>,
+    last_write: Instant,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    logged: HashSet<String>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        loop {
+            let first = match self.rx.recv_timeout(self.next_wake()) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.on_tick();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    // Every recorder handle is gone without a shutdown: close cleanly.
+                    self.finish();
+                    return;
+                }
+            };
+            self.pause.wait_while_paused();
+            let mut next = Some(first);
+            let mut drained = 0;
+            while let Some(msg) = next.take() {
+                drained += 1;
+                match msg {
+                    Message::Chunk(m) => self.on_chunk(m),
+                    Message::Flush(ack) => {
+                        self.write_out();
+                        if let Some(seg) = self.segment.as_mut() {
+                            if let Err(e) = seg.sync() {
+                                self.io_error("fsync", &e);
+                            }
+                        }
+                        let _ = ack.send(());
+                    }
+                    Message::Shutdown(ack) => {
+                        self.finish();
+                        let _ = ack.send(());
+                        // Dropping the receiver counts anything still queued as lost.
+                        return;
+                    }
+                }
+                if drained < MAX_BATCH_MESSAGES {
+                    next = self.rx.try_recv().ok();
+                }
+            }
+            self.seal_frame();
+            if self.flush_due() {
+                self.write_out();
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Duration {
+        match self.config.flush {
+            FlushPolicy::Interval(d) if !self.out.is_empty() => {
+                d.saturating_sub(self.last_write.elapsed())
+            }
+            _ => IDLE_TICK,
+        }
+    }
+
+    fn flush_due(&self) -> bool {
+        match self.config.flush {
+            FlushPolicy::EveryBatch => true,
+            FlushPolicy::Interval(d) => {
+                self.last_write.elapsed() >= d || self.out.len() >= MAX_BUFFERED_BYTES
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if self.flush_due() || matches!(self.config.flush, FlushPolicy::EveryBatch) {
+            self.write_out();
+        }
+        self.rotate_if_due();
+    }
+
+    fn finish(&mut self) {
+        self.seal_frame();
+        self.write_out();
+        self.close_segment();
+        let stats = self.accounting.counters.snapshot();
+        if let Err(e) = self.session.update(stats, true) {
+            self.log_once("metadata", &e.to_string());
+        }
+    }
+
+    fn on_chunk(&mut self, mut msg: ChunkMessage) {
+        let last = msg.is_last();
+        let Some(chunk) = msg.take() else {
+            return;
+        };
+        drop(msg);
+        if self.retry_at.is_some_and(|t| Instant::now() < t) {
+            self.accounting.count_loss(last, DropReason::IoError);
+            return;
+        }
+        let f = &mut self.frame;
+        f.scratch.clear();
+        match postcard::to_extend(&chunk, std::mem::take(&mut f.scratch)) {
+            Ok(encoded) => {
+                f.scratch = encoded;
+                if f.scratch.len() > MAX_FRAME_BYTES {
+                    self.accounting.count_loss(last, DropReason::EncodeError);
+                    self.log_once("encode", "a chunk exceeds the frame size limit");
+                    return;
+                }
+                if f.raw.len() + f.scratch.len() > self.config.frame_target_bytes {
+                    self.seal_frame();
+                }
+                let f = &mut self.frame;
+                f.raw.extend_from_slice(&f.scratch);
+                let mut summary = Summary::new(chunk.id);
+                summary.absorb(&chunk);
+                f.parts.push(summary);
+                if last {
+                    f.lasts += 1;
+                } else {
+                    f.others += 1;
+                }
+            }
+            Err(e) => {
+                self.accounting.count_loss(last, DropReason::EncodeError);
+                self.log_once("encode", &e.to_string());
+            }
+        }
+    }
+
+    /// Compresses the frame being built into the output buffer.
+    fn seal_frame(&mut self) {
+        if self.frame.raw.is_empty() {
+            return;
+        }
+        let f = &mut self.frame;
+        let mut payload = Vec::with_capacity(f.raw.len() / 2 + 16);
+        let compressed = codec::compress_batch(&f.raw, &mut payload)
+            .ok()
+            .filter(|()| payload.len() <= MAX_FRAME_BYTES);
+        let parts = std::mem::take(&mut f.parts);
+        let (lasts, others) = (std::mem::take(&mut f.lasts), std::mem::take(&mut f.others));
+        f.raw.clear();
+        if compressed.is_none() {
+            self.count_losses(lasts, others, DropReason::EncodeError);
+            self.log_once("encode", "a frame could not be compressed within the size limit");
+            return;
+        }
+        let rel_offset = self.out.len();
+        encode_frame(&payload, &mut self.out);
+        self.out_frames.push(PendingFrame {
+            rel_offset,
+            parts,
+            lasts,
+            others,
+        });
+    }
+
+    fn count_losses(&self, lasts: u64, others: u64, reason: DropReason) {
+        let c = &self.accounting.counters;
+        for _ in 0..lasts {
+            c.drop_recording(reason);
+        }
+        for _ in 0..others {
+            c.drop_chunk(reason);
+        }
+    }
+
+    fn drop_pending(&mut self, reason: DropReason) {
+        self.out.clear();
+        for f in std::mem::take(&mut self.out_frames) {
+            self.count_losses(f.lasts, f.others, reason);
+        }
+    }
+
+    /// Writes the output buffer to the current segment (opening one if needed).
+    fn write_out(&mut self) {
+        self.last_write = Instant::now();
+        if self.out.is_empty() {
+            return;
+        }
+        if let Some(budget) = self.budget.as_mut() {
+            match budget.admit(self.out.len() as u64) {
+                Admission::Fits { deleted } => {
+                    Counters::add(&self.accounting.counters.segments_deleted, deleted);
+                }
+                Admission::Full => {
+                    self.log_once("budget", "the disk budget is reached; recordings are dropped");
+                    self.drop_pending(DropReason::DiskBudget);
+                    return;
+                }
+            }
+        }
+        if self.segment.is_none() {
+            match SegmentFile::create(self.session.dir(), self.next_segment, self.session.file_mode()) {
+                Ok(seg) => {
+                    self.next_segment += 1;
+                    Counters::add(&self.accounting.counters.written_bytes, seg.len());
+                    if let Some(b) = self.budget.as_mut() {
+                        b.add(seg.len());
+                    }
+                    self.segment = Some(seg);
+                }
+                Err(e) => {
+                    self.next_segment += 1;
+                    self.io_error("create segment", &e);
+                    self.drop_pending(DropReason::IoError);
+                    return;
+                }
+            }
+        }
+        let Some(seg) = self.segment.as_mut() else {
+            return;
+        };
+        let base = seg.len();
+        match seg.append(&self.out, self.config.fsync) {
+            Ok(()) => {
+                let c = &self.accounting.counters;
+                Counters::add(&c.written_bytes, self.out.len() as u64);
+                if let Some(b) = self.budget.as_mut() {
+                    b.add(self.out.len() as u64);
+                }
+                for f in std::mem::take(&mut self.out_frames) {
+                    let offset = base + f.rel_offset as u64;
+                    for part in f.parts {
+                        seg.note(offset, part);
+                    }
+                    Counters::add(&c.written, f.lasts);
+                }
+                self.out.clear();
+                self.retry_at = None;
+                self.backoff = Duration::from_millis(100);
+                self.rotate_if_due();
+            }
+            Err(e) => {
+                self.io_error("write", &e);
+                self.drop_pending(DropReason::IoError);
+                // Start afresh in a new segment after the back-off.
+                self.close_segment();
+            }
+        }
+    }
+
+    fn rotate_if_due(&mut self) {
+        let due = self.segment.as_ref().is_some_and(|s| {
+            s.len() >= self.config.segment_max_bytes || s.age() >= self.config.segment_max_age
+        });
+        if due {
+            self.close_segment();
+            let stats = self.accounting.counters.snapshot();
+            if let Err(e) = self.session.update(stats, false) {
+                self.log_once("metadata", &e.to_string());
+            }
+        }
+    }
+
+    fn close_segment(&mut self) {
+        if let Some(seg) = self.segment.take() {
+            let path = seg.path().display().to_string();
+            if let Err(e) = seg.close(self.config.fsync) {
+                Counters::add(&self.accounting.counters.write_errors, 1);
+                self.log_once("index", &format!("cannot write the index of {path}: {e}"));
+            }
+        }
+    }
+
+    fn io_error(&mut self, what: &str, e: &std::io::Error) {
+        Counters::add(&self.accounting.counters.write_errors, 1);
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.log_once(&format!("{what}:{:?}", e.kind()), &format!("{what} failed: {e}"));
+    }
+
+    fn log_once(&mut self, key: &str, message: &str) {
+        if self.logged.insert(key.to_owned()) {
+            tracing::error!(
+                session = %self.session.dir().display(),
+                "retrace writer: {message} (further errors of this kind are counted, not logged)"
+            );
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! One open segment file: appends frames, remembers what went where, writes the index
+//! when it closes.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::session::{create_file, write_atomically};
+use crate::id::RecordingId;
+use crate::segment::{HEADER_LEN, INDEX_EXT, IndexEntry, SEGMENT_EXT, SegmentHeader, SegmentIndex};
+use crate::summary::Summary;
+
+/// The file name of segment number `n`.
+pub(crate) fn segment_name(n: u32) -> String {
+    format!("seg-{n:06}.{SEGMENT_EXT}")
+}
+
+/// A segment being written.
+#[derive(Debug)]
+pub(crate) struct SegmentFile {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    opened: Instant,
+    entries: Vec<IndexEntry>,
+    positions: HashMap<RecordingId, usize>,
+    file_mode: u32,
+}
+
+impl SegmentFile {
+    /// Creates the file and writes its header.
+    pub(crate) fn create(dir: &Path, number: u32, file_mode: u32) -> io::Result<Self> {
+        let path = dir.join(segment_name(number));
+        let mut file = create_file(&path, file_mode)?;
+        file.write_all(&SegmentHeader::CURRENT.encode())?;
+        Ok(Self {
+            file,
+            path,
+            len: HEADER_LEN as u64,
+            opened: Instant::now(),
+            entries: Vec::new(),
+            positions: HashMap::new(),
+            file_mode,
+        })
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn age(&self) -> std::time::Duration {
+        self.opened.elapsed()
+    }
+
+    /// Appends bytes holding whole frames. On failure, cuts the file back to its last
+    /// good length so no half frame stays in the middle of the segment.
+    pub(crate) fn append(&mut self, bytes: &[u8], fsync: bool) -> io::Result<()> {
+        let result = self.file.write_all(bytes).and_then(|()| {
+            if fsync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Best effort: a failed write may have left part of a frame behind.
+                let _ = self.file.set_len(self.len);
+                let _ = io::Seek::seek(&mut self.file, io::SeekFrom::Start(self.len));
+                Err(e)
+            }
+        }
+    }
+
+    /// Records that a frame at `offset` holds a chunk of `summary.id`.
+    pub(crate) fn note(&mut self, offset: u64, summary: Summary) {
+        match self.positions.get(&summary.id) {
+            Some(&i) => {
+                let entry = &mut self.entries[i];
+                if entry.frames.last() != Some(&offset) {
+                    entry.frames.push(offset);
+                }
+                entry.summary.merge(&summary);
+            }
+            None => {
+                self.positions.insert(summary.id, self.entries.len());
+                self.entries.push(IndexEntry {
+                    id: summary.id,
+                    frames: vec![offset],
+                    summary,
+                });
+            }
+        }
+    }
+
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Closes the segment: writes its index beside it.
+    pub(crate) fn close(self, fsync: bool) -> io::Result<()> {
+        if fsync {
+            self.file.sync_all()?;
+        }
+        let index = SegmentIndex {
+            segment_len: self.len,
+            entries: self.entries,
+        };
+        let bytes = index.encode().map_err(io::Error::other)?;
+        write_atomically(&self.path.with_extension(INDEX_EXT), &bytes, self.file_mode, fsync)
+    }
+}
