@@ -330,7 +330,9 @@ impl ConfigBuilder {
                 .parse::<f64>()
                 .ok()
                 .filter(|r| (0.0..=1.0).contains(r))
-                .ok_or_else(|| invalid_env("RETRACE_SAMPLE_RATE", &v, "expected a number from 0 to 1"))?;
+                .ok_or_else(|| {
+                    invalid_env("RETRACE_SAMPLE_RATE", &v, "expected a number from 0 to 1")
+                })?;
         }
         if let Some(v) = env.get("RETRACE_CHANNEL_CAPACITY") {
             c.channel_capacity = parse_count("RETRACE_CHANNEL_CAPACITY", &v)?;
@@ -352,7 +354,11 @@ impl ConfigBuilder {
                 FlushPolicy::EveryBatch
             } else {
                 FlushPolicy::Interval(parse_duration("RETRACE_FLUSH", &v).map_err(|_| {
-                    invalid_env("RETRACE_FLUSH", &v, "expected `batch` or a duration such as `200ms`")
+                    invalid_env(
+                        "RETRACE_FLUSH",
+                        &v,
+                        "expected `batch` or a duration such as `200ms`",
+                    )
                 })?)
             };
         }
@@ -391,7 +397,10 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         })
     };
     if !(0.0..=1.0).contains(&c.sample_rate) {
-        return invalid("sample_rate", &format!("{} is not between 0 and 1", c.sample_rate));
+        return invalid(
+            "sample_rate",
+            &format!("{} is not between 0 and 1", c.sample_rate),
+        );
     }
     if c.service.trim().is_empty() {
         return invalid("service", "the service name is empty");
@@ -408,16 +417,19 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     if c.frame_target_bytes == 0 || c.frame_target_bytes > crate::segment::MAX_FRAME_BYTES / 2 {
         return invalid(
             "frame_target_bytes",
-            &format!("must be between 1 and {}", crate::segment::MAX_FRAME_BYTES / 2),
+            &format!(
+                "must be between 1 and {}",
+                crate::segment::MAX_FRAME_BYTES / 2
+            ),
         );
     }
     if c.segment_max_bytes < 4096 {
         return invalid("segment_max_bytes", "must be at least 4 KiB");
     }
-    if let FlushPolicy::Interval(d) = c.flush {
-        if d.is_zero() {
-            return invalid("flush", "the interval must be above zero");
-        }
+    if let FlushPolicy::Interval(d) = c.flush
+        && d.is_zero()
+    {
+        return invalid("flush", "the interval must be above zero");
     }
     Ok(())
 }
@@ -434,7 +446,11 @@ fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "on" | "yes" => Ok(true),
         "0" | "false" | "off" | "no" | "" => Ok(false),
-        _ => Err(invalid_env(var, value, "expected 1/0, true/false, on/off or yes/no")),
+        _ => Err(invalid_env(
+            var,
+            value,
+            "expected 1/0, true/false, on/off or yes/no",
+        )),
     }
 }
 
@@ -448,14 +464,25 @@ fn parse_count(var: &'static str, value: &str) -> Result<usize, ConfigError> {
 }
 
 fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(value.trim())
-        .map_err(|e| invalid_env(var, value, &format!("expected a duration such as `10s`: {e}")))
+    humantime::parse_duration(value.trim()).map_err(|e| {
+        invalid_env(
+            var,
+            value,
+            &format!("expected a duration such as `10s`: {e}"),
+        )
+    })
 }
 
 /// Parses a byte size: a plain count or a number with a unit (`KiB`, `MiB`, `GiB`, `KB`,
 /// `MB`, `GB`, `B`).
 pub fn parse_size(var: &'static str, value: &str) -> Result<u64, ConfigError> {
-    let bad = || invalid_env(var, value, "expected a byte size such as `65536` or `64MiB`");
+    let bad = || {
+        invalid_env(
+            var,
+            value,
+            "expected a byte size such as `65536` or `64MiB`",
+        )
+    };
     let text = value.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -535,7 +562,9 @@ mod tests {
                 "{var}={value:?} gave {text:?}"
             );
             match err {
-                ConfigError::InvalidEnv { var: v, value: val, .. } => {
+                ConfigError::InvalidEnv {
+                    var: v, value: val, ..
+                } => {
                     assert_eq!((v, val.as_str()), (var, value));
                 }
                 other => panic!("{var}: unexpected {other:?}"),
@@ -554,7 +583,10 @@ mod tests {
     #[test]
     fn code_values_are_validated() {
         let err = Config::builder().channel_capacity(0).build().unwrap_err();
-        assert_eq!(err.to_string(), "invalid channel_capacity: must be at least 1");
+        assert_eq!(
+            err.to_string(),
+            "invalid channel_capacity: must be at least 1"
+        );
         assert!(Config::builder().service(" ").build().is_err());
     }
 }

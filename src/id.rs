@@ -242,7 +242,9 @@ impl SpanId {
 
 /// The character starting at byte `i`, or U+FFFD when `i` falls inside one.
 fn char_at(s: &str, i: usize) -> char {
-    s.get(i..).and_then(|t| t.chars().next()).unwrap_or('\u{fffd}')
+    s.get(i..)
+        .and_then(|t| t.chars().next())
+        .unwrap_or('\u{fffd}')
 }
 
 fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
@@ -369,7 +371,11 @@ impl TraceParent {
 
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "00-{}-{}-{:02x}", self.trace_id, self.parent_id, self.flags)
+        write!(
+            f,
+            "00-{}-{}-{:02x}",
+            self.trace_id, self.parent_id, self.flags
+        )
     }
 }
 
@@ -437,9 +443,13 @@ mod tests {
             err.to_string(),
             "recording id \"abc\" has 3 characters, expected 26"
         );
-        let err = "0000000000000000000000000U".parse::<RecordingId>().unwrap_err();
+        let err = "0000000000000000000000000U"
+            .parse::<RecordingId>()
+            .unwrap_err();
         assert!(err.to_string().contains("invalid character 'U'"), "{err}");
-        let err = "8ZZZZZZZZZZZZZZZZZZZZZZZZZ".parse::<RecordingId>().unwrap_err();
+        let err = "8ZZZZZZZZZZZZZZZZZZZZZZZZZ"
+            .parse::<RecordingId>()
+            .unwrap_err();
         assert!(err.to_string().contains("exceeds 128 bits"), "{err}");
     }
 

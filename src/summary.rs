@@ -126,9 +126,7 @@ impl Summary {
                         }
                     }
                 }
-                Event::RequestBody(_)
-                | Event::ResponseBody(_)
-                | Event::CallResult(_) => {}
+                Event::RequestBody(_) | Event::ResponseBody(_) | Event::CallResult(_) => {}
             }
         }
     }
@@ -168,7 +166,9 @@ impl Summary {
     /// Whether every part of the recording reached disk: it ended, no chunk is missing
     /// and the recorder reported no loss.
     pub fn complete(&self) -> bool {
-        self.last_chunk.is_some_and(|last| last + 1 == self.chunks_seen) && !self.lost_chunks
+        self.last_chunk
+            .is_some_and(|last| last + 1 == self.chunks_seen)
+            && !self.lost_chunks
     }
 
     /// The path part of the request target.

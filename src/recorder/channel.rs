@@ -85,7 +85,8 @@ impl Drop for ChunkMessage {
     fn drop(&mut self) {
         self.accounting.release(self.bytes);
         if self.chunk.is_some() {
-            self.accounting.count_loss(self.last, DropReason::WriterGone);
+            self.accounting
+                .count_loss(self.last, DropReason::WriterGone);
         }
     }
 }

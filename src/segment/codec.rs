@@ -57,7 +57,10 @@ pub fn compress_batch(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     let start = out.len();
     out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
     let body = start + 4;
-    out.resize(body + lz4_flex::block::get_maximum_output_size(raw.len()), 0);
+    out.resize(
+        body + lz4_flex::block::get_maximum_output_size(raw.len()),
+        0,
+    );
     let written = lz4_flex::block::compress_into(raw, &mut out[body..])
         .map_err(|e| CodecError::Decompress(e.to_string()))?;
     out.truncate(body + written);

@@ -276,7 +276,11 @@ mod tests {
         let (ok, errs) = payloads(&data);
         assert_eq!(ok.len(), 2);
         assert_eq!(errs[0].offset(), offsets[1] as u64);
-        assert!(errs[0].to_string().contains("frame size limit"), "{}", errs[0]);
+        assert!(
+            errs[0].to_string().contains("frame size limit"),
+            "{}",
+            errs[0]
+        );
         assert_eq!(frame_len(u32::MAX.to_le_bytes()), None);
     }
 

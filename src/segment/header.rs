@@ -102,7 +102,13 @@ mod tests {
         );
         let newer_minor = SegmentHeader { major: 1, minor: 9 }.encode();
         assert!(SegmentHeader::decode(&newer_minor).is_ok());
-        assert_eq!(SegmentHeader::decode(b"short"), Err(HeaderError::Short { len: 5 }));
-        assert_eq!(SegmentHeader::decode(&[0u8; 16]), Err(HeaderError::BadMagic));
+        assert_eq!(
+            SegmentHeader::decode(b"short"),
+            Err(HeaderError::Short { len: 5 })
+        );
+        assert_eq!(
+            SegmentHeader::decode(&[0u8; 16]),
+            Err(HeaderError::BadMagic)
+        );
     }
 }

@@ -10,6 +10,8 @@
 
 mod problem;
 mod recording;
+mod segment_check;
+mod segment_list;
 mod segment_reader;
 
 use std::collections::HashMap;
@@ -20,7 +22,11 @@ use std::sync::Arc;
 
 pub use problem::Problem;
 pub use recording::{CallRecord, Recording};
-pub use segment_reader::{SegmentContents, read_frame_chunks, read_segment, scan_segment, segment_files};
+pub use segment_check::{SegmentCheck, check_segment};
+pub use segment_list::{SegmentInfo, SegmentListing};
+pub use segment_reader::{
+    SegmentContents, read_frame_chunks, read_segment, scan_segment, segment_files,
+};
 
 use crate::event::Chunk;
 use crate::id::{RecordingId, normalize_id_prefix};
@@ -45,7 +51,9 @@ pub enum StoreError {
     #[error("no recording matches {0:?}")]
     UnknownId(String),
     /// The text cannot be part of a recording id.
-    #[error("{0:?} is not a recording id or prefix (ids use the characters 0-9 and A-Z without I, L, O, U)")]
+    #[error(
+        "{0:?} is not a recording id or prefix (ids use the characters 0-9 and A-Z without I, L, O, U)"
+    )]
     InvalidId(String),
     /// Several recordings share the prefix.
     #[error("{prefix:?} is ambiguous; it matches {}{}", candidates.join(", "), if *more > 0 { format!(" and {more} more") } else { String::new() })]
@@ -199,7 +207,7 @@ impl Store {
         }
         listing
             .recordings
-            .sort_by(|a, b| b.summary.id.cmp(&a.summary.id));
+            .sort_by_key(|r| std::cmp::Reverse(r.summary.id));
         listing
     }
 
@@ -244,7 +252,10 @@ impl Store {
     }
 
     /// Finds a listed recording by full id or unique prefix.
-    pub fn find<'a>(listing: &'a Listing, id_or_prefix: &str) -> Result<&'a RecordingInfo, StoreError> {
+    pub fn find<'a>(
+        listing: &'a Listing,
+        id_or_prefix: &str,
+    ) -> Result<&'a RecordingInfo, StoreError> {
         let text = id_or_prefix.trim();
         let prefix = normalize_id_prefix(text)
             .filter(|p| !p.is_empty() && p.len() <= crate::id::RECORDING_ID_LEN)
@@ -266,7 +277,10 @@ impl Store {
                 let shown = 10.min(many.len());
                 Err(StoreError::AmbiguousPrefix {
                     prefix: text.to_owned(),
-                    candidates: many[..shown].iter().map(|r| r.summary.id.to_string()).collect(),
+                    candidates: many[..shown]
+                        .iter()
+                        .map(|r| r.summary.id.to_string())
+                        .collect(),
                     more: many.len() - shown,
                 })
             }
@@ -290,15 +304,21 @@ impl Store {
         let mut listing = self.list();
         listing.recordings.reverse();
         let mut loader = Loader::default();
-        listing.recordings.into_iter().map(move |info| loader.load(&info))
+        listing
+            .recordings
+            .into_iter()
+            .map(move |info| loader.load(&info))
     }
 }
 
 /// Loads recordings, keeping the last few decoded frames, since the recordings of one
 /// frame are usually read one after another.
+/// A frame: its segment and offset.
+type FrameKey = (PathBuf, u64);
+
 #[derive(Default)]
 struct Loader {
-    cache: Vec<((PathBuf, u64), Arc<Vec<Chunk>>)>,
+    cache: Vec<(FrameKey, Arc<Vec<Chunk>>)>,
 }
 
 impl Loader {

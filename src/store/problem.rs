@@ -90,15 +90,32 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TornTail { file, offset, len, reason } => write!(
+            Self::TornTail {
+                file,
+                offset,
+                len,
+                reason,
+            } => write!(
                 f,
                 "{}: torn tail at offset {offset} ({len} bytes unusable: {reason})",
                 file.display()
             ),
-            Self::Corrupt { file, offset, reason } => {
-                write!(f, "{}: corrupt frame at offset {offset}: {reason}", file.display())
+            Self::Corrupt {
+                file,
+                offset,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "{}: corrupt frame at offset {offset}: {reason}",
+                    file.display()
+                )
             }
-            Self::Undecodable { file, offset, reason } => write!(
+            Self::Undecodable {
+                file,
+                offset,
+                reason,
+            } => write!(
                 f,
                 "{}: frame at offset {offset} does not decode: {reason}",
                 file.display()
@@ -113,7 +130,11 @@ impl fmt::Display for Problem {
                 file.display()
             ),
             Self::BadMetadata { file, reason } => {
-                write!(f, "{}: unreadable session metadata: {reason}", file.display())
+                write!(
+                    f,
+                    "{}: unreadable session metadata: {reason}",
+                    file.display()
+                )
             }
         }
     }

@@ -7,8 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::SessionInfo;
 use crate::event::{
-    Begin, BodyEnd, End, Event, NamedValue, OutboundCall, OutboundResult, RequestHead,
-    ResponseHead,
+    Begin, BodyEnd, End, Event, NamedValue, OutboundCall, OutboundResult, RequestHead, ResponseHead,
 };
 use crate::id::RecordingId;
 use crate::summary::Summary;
@@ -121,10 +120,10 @@ impl Recording {
             })
             .collect();
         for e in &self.events {
-            if let Event::CallResult(r) = e {
-                if let Some(c) = calls.iter_mut().find(|c| c.call.call_id == r.call_id) {
-                    c.result = Some(r);
-                }
+            if let Event::CallResult(r) = e
+                && let Some(c) = calls.iter_mut().find(|c| c.call.call_id == r.call_id)
+            {
+                c.result = Some(r);
             }
         }
         calls.sort_by_key(|c| c.call.call_id);

@@ -144,7 +144,11 @@ pub fn scan_segment(path: &Path) -> SegmentContents {
 
 fn frame_problem(path: &Path, e: FrameError) -> Problem {
     match e {
-        FrameError::TornTail { offset, len, reason } => Problem::TornTail {
+        FrameError::TornTail {
+            offset,
+            len,
+            reason,
+        } => Problem::TornTail {
             file: path.to_path_buf(),
             offset,
             len,
@@ -198,7 +202,10 @@ pub fn segment_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == crate::segment::SEGMENT_EXT))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == crate::segment::SEGMENT_EXT)
+        })
         .collect();
     files.sort();
     Ok(files)

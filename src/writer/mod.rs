@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-pub use session::SessionError;
 pub(crate) use session::Session;
+pub use session::SessionError;
 
 use self::budget::{Admission, DiskBudget};
 use self::segment_file::SegmentFile;
@@ -131,11 +131,10 @@ impl Writer {
                 match msg {
                     Message::Chunk(m) => self.on_chunk(m),
                     Message::Flush(ack) => {
+                        self.seal_frame();
                         self.write_out();
-                        if let Some(seg) = self.segment.as_mut() {
-                            if let Err(e) = seg.sync() {
-                                self.io_error("fsync", &e);
-                            }
+                        if let Some(Err(e)) = self.segment.as_mut().map(SegmentFile::sync) {
+                            self.io_error("fsync", &e);
                         }
                         let _ = ack.send(());
                     }
@@ -248,7 +247,10 @@ impl Writer {
         f.raw.clear();
         if compressed.is_none() {
             self.count_losses(lasts, others, DropReason::EncodeError);
-            self.log_once("encode", "a frame could not be compressed within the size limit");
+            self.log_once(
+                "encode",
+                "a frame could not be compressed within the size limit",
+            );
             return;
         }
         let rel_offset = self.out.len();
@@ -290,14 +292,21 @@ impl Writer {
                     Counters::add(&self.accounting.counters.segments_deleted, deleted);
                 }
                 Admission::Full => {
-                    self.log_once("budget", "the disk budget is reached; recordings are dropped");
+                    self.log_once(
+                        "budget",
+                        "the disk budget is reached; recordings are dropped",
+                    );
                     self.drop_pending(DropReason::DiskBudget);
                     return;
                 }
             }
         }
         if self.segment.is_none() {
-            match SegmentFile::create(self.session.dir(), self.next_segment, self.session.file_mode()) {
+            match SegmentFile::create(
+                self.session.dir(),
+                self.next_segment,
+                self.session.file_mode(),
+            ) {
                 Ok(seg) => {
                     self.next_segment += 1;
                     Counters::add(&self.accounting.counters.written_bytes, seg.len());
@@ -362,9 +371,16 @@ impl Writer {
     fn close_segment(&mut self) {
         if let Some(seg) = self.segment.take() {
             let path = seg.path().display().to_string();
-            if let Err(e) = seg.close(self.config.fsync) {
-                Counters::add(&self.accounting.counters.write_errors, 1);
-                self.log_once("index", &format!("cannot write the index of {path}: {e}"));
+            match seg.close(self.config.fsync) {
+                Ok(index_len) => {
+                    if let Some(b) = self.budget.as_mut() {
+                        b.add(index_len);
+                    }
+                }
+                Err(e) => {
+                    Counters::add(&self.accounting.counters.write_errors, 1);
+                    self.log_once("index", &format!("cannot write the index of {path}: {e}"));
+                }
             }
         }
     }
@@ -373,7 +389,10 @@ impl Writer {
         Counters::add(&self.accounting.counters.write_errors, 1);
         self.retry_at = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-        self.log_once(&format!("{what}:{:?}", e.kind()), &format!("{what} failed: {e}"));
+        self.log_once(
+            &format!("{what}:{:?}", e.kind()),
+            &format!("{what} failed: {e}"),
+        );
     }
 
     fn log_once(&mut self, key: &str, message: &str) {

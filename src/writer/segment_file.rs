@@ -61,13 +61,10 @@ impl SegmentFile {
     /// Appends bytes holding whole frames. On failure, cuts the file back to its last
     /// good length so no half frame stays in the middle of the segment.
     pub(crate) fn append(&mut self, bytes: &[u8], fsync: bool) -> io::Result<()> {
-        let result = self.file.write_all(bytes).and_then(|()| {
-            if fsync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let result = self
+            .file
+            .write_all(bytes)
+            .and_then(|()| if fsync { self.file.sync_data() } else { Ok(()) });
         match result {
             Ok(()) => {
                 self.len += bytes.len() as u64;
@@ -107,8 +104,8 @@ impl SegmentFile {
         self.file.sync_data()
     }
 
-    /// Closes the segment: writes its index beside it.
-    pub(crate) fn close(self, fsync: bool) -> io::Result<()> {
+    /// Closes the segment: writes its index beside it. Returns the index's size.
+    pub(crate) fn close(self, fsync: bool) -> io::Result<u64> {
         if fsync {
             self.file.sync_all()?;
         }
@@ -117,6 +114,12 @@ impl SegmentFile {
             entries: self.entries,
         };
         let bytes = index.encode().map_err(io::Error::other)?;
-        write_atomically(&self.path.with_extension(INDEX_EXT), &bytes, self.file_mode, fsync)
+        write_atomically(
+            &self.path.with_extension(INDEX_EXT),
+            &bytes,
+            self.file_mode,
+            fsync,
+        )?;
+        Ok(bytes.len() as u64)
     }
 }

@@ -1,0 +1,151 @@
+//! Helpers shared by the core integration tests: a recorder on a temporary directory
+//! and realistic recordings of JSON HTTP traffic.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use bytes::Bytes;
+use retrace::{
+    Body, BodyChunk, BodyEnd, CallOutcome, Config, ConfigBuilder, Event, Header, OutboundCall,
+    OutboundResult, Outcome, RecordReason, Recorder, RecorderGuard, RecordingHandle, RecordingId,
+    RequestHead, ResponseHead, StartOptions,
+};
+
+pub fn config(dir: &Path) -> ConfigBuilder {
+    Config::builder()
+        .enabled(true)
+        .service("test-svc")
+        .recording_path(dir)
+}
+
+pub fn recorder(builder: ConfigBuilder) -> (Recorder, RecorderGuard) {
+    Recorder::new(builder.build().expect("valid config")).expect("recorder starts")
+}
+
+fn headers(pairs: &[(&str, String)]) -> Vec<Header> {
+    pairs
+        .iter()
+        .map(|(n, v)| Header::new(*n, Bytes::from(v.clone())))
+        .collect()
+}
+
+/// A JSON body of roughly `size` bytes that looks like an API answer.
+pub fn json_body(i: usize, size: usize) -> Bytes {
+    let mut s = format!("{{\"order\":{i},\"customer\":\"c-{}\",\"items\":[", i % 97);
+    let mut n = 0;
+    while s.len() < size.saturating_sub(40) {
+        s.push_str(&format!(
+            "{{\"sku\":\"SKU-{:05}\",\"qty\":{},\"price\":{}.{:02}}},",
+            (i * 7 + n) % 10_000,
+            n % 5 + 1,
+            (i + n) % 300,
+            n % 100
+        ));
+        n += 1;
+    }
+    s.push_str("{}],\"status\":\"ok\"}");
+    Bytes::from(s)
+}
+
+/// The events of one realistic request: head, body, one outgoing call, response.
+pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> Vec<Event> {
+    let req_body = json_body(i, body_size / 2);
+    let resp_body = json_body(i + 1, body_size / 2);
+    let call_id = handle.next_seq();
+    vec![
+        Event::Request(RequestHead {
+            method: if i.is_multiple_of(3) { "POST" } else { "GET" }.to_owned(),
+            uri: format!("/orders/{i}?expand=items"),
+            version: "HTTP/1.1".to_owned(),
+            headers: headers(&[
+                ("host", "shop.local".to_owned()),
+                ("content-type", "application/json".to_owned()),
+                ("user-agent", "load/1.0".to_owned()),
+                ("x-request-id", format!("req-{i}")),
+            ]),
+        }),
+        Event::RequestBody(BodyChunk {
+            at_us: 10,
+            data: req_body.clone(),
+        }),
+        Event::RequestEnd(BodyEnd {
+            at_us: 11,
+            total_len: req_body.len() as u64,
+            captured_len: req_body.len() as u64,
+            finished: true,
+            ..BodyEnd::default()
+        }),
+        Event::Call(OutboundCall {
+            call_id,
+            target: "inventory.local:8080".to_owned(),
+            at_us: 20,
+            head: RequestHead {
+                method: "GET".to_owned(),
+                uri: format!("http://inventory.local:8080/stock/{i}"),
+                version: "HTTP/1.1".to_owned(),
+                headers: headers(&[("accept", "application/json".to_owned())]),
+            },
+            body: Body::default(),
+        }),
+        Event::CallResult(OutboundResult {
+            call_id,
+            duration_us: 300,
+            outcome: CallOutcome::Response {
+                head: ResponseHead {
+                    status: 200,
+                    version: "HTTP/1.1".to_owned(),
+                    headers: headers(&[("content-type", "application/json".to_owned())]),
+                },
+                body: Body {
+                    data: Bytes::from(format!("{{\"sku\":{i},\"available\":{}}}", i % 13)),
+                    end: BodyEnd::default(),
+                },
+            },
+        }),
+        Event::Response(ResponseHead {
+            status: if i.is_multiple_of(10) { 500 } else { 200 },
+            version: "HTTP/1.1".to_owned(),
+            headers: headers(&[
+                ("content-type", "application/json".to_owned()),
+                ("content-length", resp_body.len().to_string()),
+            ]),
+        }),
+        Event::ResponseBody(BodyChunk {
+            at_us: 400,
+            data: resp_body.clone(),
+        }),
+        Event::ResponseEnd(BodyEnd {
+            at_us: 401,
+            total_len: resp_body.len() as u64,
+            captured_len: resp_body.len() as u64,
+            finished: true,
+            ..BodyEnd::default()
+        }),
+    ]
+}
+
+/// Records one realistic request; returns its id and the events it holds (Begin and
+/// End excluded, since they carry times).
+pub fn record_one(
+    recorder: &Recorder,
+    i: usize,
+    body_size: usize,
+) -> Option<(RecordingId, Vec<Event>)> {
+    let handle = recorder.start(StartOptions::new(RecordReason::Sampled))?;
+    let events = request_events(&handle, i, body_size);
+    for e in &events {
+        handle.record(e.clone());
+    }
+    let status = if i.is_multiple_of(10) { 500 } else { 200 };
+    handle.finish(Some(status), Outcome::Completed);
+    Some((handle.id(), events))
+}
+
+/// The events of a recording without its Begin and End.
+pub fn middle(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| !matches!(e, Event::Begin(_) | Event::End(_)))
+        .cloned()
+        .collect()
+}
