@@ -321,10 +321,11 @@ pub enum Event {
     RequestBody(BodyChunk),
     /// The incoming request's body ended.
     RequestEnd(BodyEnd),
-    /// An outgoing call started.
-    Call(OutboundCall),
+    /// An outgoing call started (boxed: it is the largest event, and keeping `Event`
+    /// small keeps a recording's event buffer in the allocator's thread cache).
+    Call(Box<OutboundCall>),
     /// An outgoing call answered or failed.
-    CallResult(OutboundResult),
+    CallResult(Box<OutboundResult>),
     /// A value the code asked for (clock, randomness, a boundary).
     Value(NamedValue),
     /// The response head.

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crossbeam_utils::CachePadded;
 use serde::{Deserialize, Serialize};
 
 /// Why a recording (or a chunk of one) did not reach disk.
@@ -66,9 +67,12 @@ impl fmt::Display for DropReason {
 }
 
 /// The live counters. Shared between the recorder handles and the writer thread.
+///
+/// The request path touches `started` and the high-water marks; the writer thread
+/// everything else. The padded fields keep the two sides off each other's cache lines.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) started: AtomicU64,
+    pub(crate) started: CachePadded<AtomicU64>,
     pub(crate) written: AtomicU64,
     pub(crate) discarded: AtomicU64,
     pub(crate) dropped: [AtomicU64; DropReason::ALL.len()],
@@ -78,13 +82,20 @@ pub(crate) struct Counters {
     pub(crate) written_bytes: AtomicU64,
     pub(crate) write_errors: AtomicU64,
     pub(crate) segments_deleted: AtomicU64,
-    pub(crate) queue_high_water: AtomicU64,
-    pub(crate) in_flight_bytes_high_water: AtomicU64,
+    pub(crate) queue_high_water: CachePadded<AtomicU64>,
+    pub(crate) in_flight_bytes_high_water: CachePadded<AtomicU64>,
 }
 
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Raises a high-water mark; reads first, so the common case writes nothing.
+    pub(crate) fn raise(counter: &AtomicU64, value: u64) {
+        if value > counter.load(Ordering::Relaxed) {
+            counter.fetch_max(value, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn drop_recording(&self, reason: DropReason) {
@@ -138,9 +149,9 @@ pub struct Stats {
     /// Intermediate chunks of long recordings lost, by reason; the recording itself is
     /// then written but marked incomplete.
     pub chunks_dropped: Vec<(DropReason, u64)>,
-    /// Events handed off.
+    /// Events the writer received.
     pub events: u64,
-    /// Event bytes handed off, before encoding and compression (estimated).
+    /// Event bytes the writer received, before encoding and compression (estimated).
     pub raw_bytes: u64,
     /// Bytes appended to segment files (frames and headers).
     pub written_bytes: u64,

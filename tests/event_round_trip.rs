@@ -117,15 +117,15 @@ fn event() -> impl Strategy<Value = Event> {
             request_head(),
             body()
         )
-            .prop_map(
-                |(call_id, target, at_us, head, body)| Event::Call(OutboundCall {
+            .prop_map(|(call_id, target, at_us, head, body)| Event::Call(Box::new(
+                OutboundCall {
                     call_id,
                     target,
                     at_us,
                     head,
                     body,
-                })
-            ),
+                }
+            ))),
         (
             any::<u32>(),
             any::<u64>(),
@@ -135,13 +135,13 @@ fn event() -> impl Strategy<Value = Event> {
                 ".{0,60}".prop_map(CallOutcome::Error),
             ]
         )
-            .prop_map(|(call_id, duration_us, outcome)| Event::CallResult(
-                OutboundResult {
+            .prop_map(
+                |(call_id, duration_us, outcome)| Event::CallResult(Box::new(OutboundResult {
                     call_id,
                     duration_us,
                     outcome,
-                }
-            )),
+                }))
+            ),
         (
             any::<u32>(),
             prop_oneof![

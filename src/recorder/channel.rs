@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_utils::CachePadded;
 
 use crate::event::Chunk;
 use crate::stats::{Counters, DropReason};
@@ -19,7 +20,7 @@ use crate::stats::{Counters, DropReason};
 #[derive(Debug)]
 pub(crate) struct Accounting {
     pub(crate) counters: Counters,
-    in_flight: AtomicUsize,
+    in_flight: CachePadded<AtomicUsize>,
     budget: usize,
 }
 
@@ -27,7 +28,7 @@ impl Accounting {
     pub(crate) fn new(budget: usize) -> Self {
         Self {
             counters: Counters::default(),
-            in_flight: AtomicUsize::new(0),
+            in_flight: CachePadded::new(AtomicUsize::new(0)),
             budget,
         }
     }
@@ -38,9 +39,10 @@ impl Accounting {
             self.in_flight.fetch_sub(bytes, Ordering::Relaxed);
             return false;
         }
-        self.counters
-            .in_flight_bytes_high_water
-            .fetch_max((before + bytes) as u64, Ordering::Relaxed);
+        Counters::raise(
+            &self.counters.in_flight_bytes_high_water,
+            (before + bytes) as u64,
+        );
         true
     }
 
@@ -79,6 +81,11 @@ impl ChunkMessage {
     pub(crate) fn is_last(&self) -> bool {
         self.last
     }
+
+    /// The chunk's estimated size.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 impl Drop for ChunkMessage {
@@ -102,15 +109,15 @@ pub(crate) enum Message {
     Shutdown(Sender<()>),
 }
 
-/// Sends one chunk without blocking. On failure the loss is already counted.
+/// Sends one chunk of `bytes` estimated bytes without blocking. On failure the loss is
+/// already counted.
 pub(crate) fn hand_off(
     tx: &Sender<Message>,
     accounting: &Arc<Accounting>,
     chunk: Chunk,
+    bytes: usize,
 ) -> Result<(), DropReason> {
     let last = chunk.last;
-    let events = chunk.events.len() as u64;
-    let bytes = chunk.approx_size();
     if !accounting.reserve(bytes) {
         accounting.count_loss(last, DropReason::ByteBudget);
         return Err(DropReason::ByteBudget);
@@ -123,11 +130,7 @@ pub(crate) fn hand_off(
     });
     match tx.try_send(msg) {
         Ok(()) => {
-            let c = &accounting.counters;
-            Counters::add(&c.events, events);
-            Counters::add(&c.raw_bytes, bytes as u64);
-            c.queue_high_water
-                .fetch_max(tx.len() as u64, Ordering::Relaxed);
+            Counters::raise(&accounting.counters.queue_high_water, tx.len() as u64);
             Ok(())
         }
         Err(err) => {

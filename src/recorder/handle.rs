@@ -248,6 +248,7 @@ impl Inner {
     }
 
     fn send(&self, state: &mut State, last: bool) {
+        let bytes = state.buffered + 64;
         let chunk = Chunk {
             id: self.id,
             seq: state.next_chunk,
@@ -256,7 +257,7 @@ impl Inner {
         };
         state.next_chunk += 1;
         state.buffered = 0;
-        if let Err(reason) = hand_off(&self.shared.tx, &self.shared.accounting, chunk) {
+        if let Err(reason) = hand_off(&self.shared.tx, &self.shared.accounting, chunk, bytes) {
             state.lost_chunks += 1;
             state.first_chunk_loss.get_or_insert(reason);
         }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 pub(crate) use session::Session;
 pub use session::SessionError;
@@ -39,6 +39,12 @@ const MAX_BUFFERED_BYTES: usize = 8 << 20;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often the writer wakes when idle, to close segments by age.
 const IDLE_TICK: Duration = Duration::from_secs(1);
+/// While traffic flows, the writer polls the channel at this pace instead of parking
+/// on it: a parked receiver makes every send a futex wake-up (a system call on the
+/// request path); a polling one costs the sender nothing.
+const POLL_INTERVAL: Duration = Duration::from_millis(2);
+/// Empty polls in a row before the writer parks until the next message.
+const POLLS_BEFORE_PARKING: u32 = 50;
 
 pub(crate) fn spawn(
     session: Session,
@@ -109,19 +115,44 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self) {
+    /// The next message: polled while traffic flows, waited for once it stops.
+    fn next_message(&mut self, idle_polls: &mut u32) -> Option<Message> {
         loop {
-            let first = match self.rx.recv_timeout(self.next_wake()) {
-                Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.on_tick();
-                    continue;
+            if *idle_polls < POLLS_BEFORE_PARKING {
+                match self.rx.try_recv() {
+                    Ok(m) => {
+                        *idle_polls = 0;
+                        return Some(m);
+                    }
+                    Err(TryRecvError::Empty) => {
+                        *idle_polls += 1;
+                        std::thread::sleep(POLL_INTERVAL);
+                        if self.flush_due() && !self.out.is_empty() {
+                            self.write_out();
+                        }
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => return None,
                 }
-                Err(RecvTimeoutError::Disconnected) => {
-                    // Every recorder handle is gone without a shutdown: close cleanly.
-                    self.finish();
-                    return;
+            }
+            match self.rx.recv_timeout(self.next_wake()) {
+                Ok(m) => {
+                    *idle_polls = 0;
+                    return Some(m);
                 }
+                Err(RecvTimeoutError::Timeout) => self.on_tick(),
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    fn run(mut self) {
+        let mut idle_polls = POLLS_BEFORE_PARKING;
+        loop {
+            let Some(first) = self.next_message(&mut idle_polls) else {
+                // Every recorder handle is gone without a shutdown: close cleanly.
+                self.finish();
+                return;
             };
             self.pause.wait_while_paused();
             let mut next = Some(first);
@@ -193,10 +224,14 @@ impl Writer {
 
     fn on_chunk(&mut self, mut msg: ChunkMessage) {
         let last = msg.is_last();
+        let bytes = msg.bytes();
         let Some(chunk) = msg.take() else {
             return;
         };
         drop(msg);
+        let c = &self.accounting.counters;
+        Counters::add(&c.events, chunk.events.len() as u64);
+        Counters::add(&c.raw_bytes, bytes as u64);
         if self.retry_at.is_some_and(|t| Instant::now() < t) {
             self.accounting.count_loss(last, DropReason::IoError);
             return;

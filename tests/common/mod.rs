@@ -75,7 +75,7 @@ pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> V
             finished: true,
             ..BodyEnd::default()
         }),
-        Event::Call(OutboundCall {
+        Event::Call(Box::new(OutboundCall {
             call_id,
             target: "inventory.local:8080".to_owned(),
             at_us: 20,
@@ -86,8 +86,8 @@ pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> V
                 headers: headers(&[("accept", "application/json".to_owned())]),
             },
             body: Body::default(),
-        }),
-        Event::CallResult(OutboundResult {
+        })),
+        Event::CallResult(Box::new(OutboundResult {
             call_id,
             duration_us: 300,
             outcome: CallOutcome::Response {
@@ -101,7 +101,7 @@ pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> V
                     end: BodyEnd::default(),
                 },
             },
-        }),
+        })),
         Event::Response(ResponseHead {
             status: if i.is_multiple_of(10) { 500 } else { 200 },
             version: "HTTP/1.1".to_owned(),
