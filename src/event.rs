@@ -339,10 +339,10 @@ pub enum Event {
 }
 
 impl Event {
-    /// A cheap estimate of the event's size in memory and on the wire before
-    /// compression, used for the in-flight byte budget and the chunk threshold.
+    /// A cheap estimate of the event's size in memory (the event itself plus what it
+    /// owns), used for the in-flight byte budget and the chunk threshold.
     pub fn approx_size(&self) -> usize {
-        const BASE: usize = 32;
+        const BASE: usize = std::mem::size_of::<Event>();
         fn headers(h: &[Header]) -> usize {
             h.iter().map(|h| h.name.len() + h.value.len() + 4).sum()
         }

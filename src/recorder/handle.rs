@@ -248,7 +248,11 @@ impl Inner {
     }
 
     fn send(&self, state: &mut State, last: bool) {
-        let bytes = state.buffered + 64;
+        // What the message holds in memory: the events' contents, the buffer's slots
+        // (used or not) and the chunk itself.
+        let bytes = state.buffered
+            + (state.events.capacity() - state.events.len() + 2) * std::mem::size_of::<Event>()
+            + std::mem::size_of::<Chunk>();
         let chunk = Chunk {
             id: self.id,
             seq: state.next_chunk,
