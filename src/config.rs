@@ -21,6 +21,10 @@
 //! | `RETRACE_MAX_DISK_BYTES` | disk budget for the whole recording path | none |
 //! | `RETRACE_DISK_POLICY` | at the budget: `delete-oldest` or `stop` | `delete-oldest` |
 //! | `RETRACE_SHUTDOWN_TIMEOUT` | longest the guard waits for the writer on drop | `5s` |
+//! | `RETRACE_TRIGGER_HEADER` | header that asks for a request to be recorded | `x-retrace-record` |
+//! | `RETRACE_TRIGGER_TOKEN` | value the trigger header must carry (and parent-header key) | none: any value |
+//! | `RETRACE_KEEP` | tail keep: record the rest tentatively, keep these statuses (`5xx,429`); `off` | off |
+//! | `RETRACE_KEEP_LATENCY` | tail keep also keeps requests slower than this (`2s`) | none |
 //!
 //! Sizes accept a plain byte count or a unit: `512KiB`, `64MiB`, `1GiB`, `10MB`.
 //! Durations use humantime's syntax: `500ms`, `10s`, `5m`.
@@ -112,6 +116,15 @@ pub struct Config {
     pub dir_mode: u32,
     /// Unix permission bits of files the recorder creates.
     pub file_mode: u32,
+    /// The trigger header's name.
+    pub trigger_header: String,
+    /// The token the trigger header must carry; `None` accepts any value.
+    #[serde(skip_serializing)]
+    pub trigger_token: Option<String>,
+    /// Tail keep's status set (`5xx,429`); `None`: tail keep off.
+    pub keep_statuses: Option<String>,
+    /// Tail keep's latency threshold.
+    pub keep_latency: Option<Duration>,
 }
 
 impl Default for Config {
@@ -135,6 +148,10 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(5),
             dir_mode: 0o700,
             file_mode: 0o600,
+            trigger_header: crate::policy::TRIGGER_HEADER.to_owned(),
+            trigger_token: None,
+            keep_statuses: None,
+            keep_latency: None,
         }
     }
 }
@@ -281,6 +298,30 @@ impl ConfigBuilder {
         self
     }
 
+    /// The trigger header's name.
+    pub fn trigger_header(mut self, name: impl Into<String>) -> Self {
+        self.config.trigger_header = name.into();
+        self
+    }
+
+    /// The token the trigger header must carry.
+    pub fn trigger_token(mut self, token: Option<String>) -> Self {
+        self.config.trigger_token = token;
+        self
+    }
+
+    /// Turns tail keep on with a status set such as `5xx,429` (`None`: off).
+    pub fn keep_statuses(mut self, set: Option<String>) -> Self {
+        self.config.keep_statuses = set;
+        self
+    }
+
+    /// Tail keep's latency threshold.
+    pub fn keep_latency(mut self, threshold: Option<Duration>) -> Self {
+        self.config.keep_latency = threshold;
+        self
+    }
+
     /// Service version, stored in session metadata.
     pub fn service_version(mut self, version: impl Into<String>) -> Self {
         self.config.service_version = version.into();
@@ -381,6 +422,43 @@ impl ConfigBuilder {
                 }
             };
         }
+        if let Some(v) = env.get("RETRACE_TRIGGER_HEADER") {
+            if http::HeaderName::from_bytes(v.trim().as_bytes()).is_err() {
+                return Err(invalid_env(
+                    "RETRACE_TRIGGER_HEADER",
+                    &v,
+                    "not a valid header name",
+                ));
+            }
+            c.trigger_header = v.trim().to_ascii_lowercase();
+        }
+        if let Some(v) = env.get("RETRACE_TRIGGER_TOKEN") {
+            if v.trim().is_empty() {
+                return Err(invalid_env(
+                    "RETRACE_TRIGGER_TOKEN",
+                    &v,
+                    "the token is empty",
+                ));
+            }
+            c.trigger_token = Some(v);
+        }
+        if let Some(v) = env.get("RETRACE_KEEP") {
+            c.keep_statuses = if v.trim().eq_ignore_ascii_case("off") {
+                None
+            } else {
+                crate::policy::parse_status_set(&v).map_err(|_| {
+                    invalid_env(
+                        "RETRACE_KEEP",
+                        &v,
+                        "expected `off` or statuses such as `5xx,429`",
+                    )
+                })?;
+                Some(v)
+            };
+        }
+        if let Some(v) = env.get("RETRACE_KEEP_LATENCY") {
+            c.keep_latency = Some(parse_duration("RETRACE_KEEP_LATENCY", &v)?);
+        }
         if let Some(v) = env.get("RETRACE_SHUTDOWN_TIMEOUT") {
             c.shutdown_timeout = parse_duration("RETRACE_SHUTDOWN_TIMEOUT", &v)?;
         }
@@ -422,6 +500,11 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
                 crate::segment::MAX_FRAME_BYTES / 2
             ),
         );
+    }
+    if let Some(set) = &c.keep_statuses
+        && let Err(e) = crate::policy::parse_status_set(set)
+    {
+        return invalid("keep_statuses", &e.to_string());
     }
     if c.segment_max_bytes < 4096 {
         return invalid("segment_max_bytes", "must be at least 4 KiB");
@@ -553,6 +636,10 @@ mod tests {
             ("RETRACE_MAX_DISK_BYTES", "1.5GiB"),
             ("RETRACE_DISK_POLICY", "panic"),
             ("RETRACE_SHUTDOWN_TIMEOUT", "forever"),
+            ("RETRACE_TRIGGER_HEADER", "bad header"),
+            ("RETRACE_TRIGGER_TOKEN", ""),
+            ("RETRACE_KEEP", "errors"),
+            ("RETRACE_KEEP_LATENCY", "slow"),
         ];
         for (var, value) in cases {
             let err = with(var, value).unwrap_err();

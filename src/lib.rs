@@ -24,9 +24,12 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod context;
+pub mod diff;
 pub mod event;
 pub mod id;
 pub mod metadata;
+pub mod policy;
 pub mod recorder;
 pub mod segment;
 pub mod stats;
@@ -35,6 +38,7 @@ pub mod summary;
 mod writer;
 
 pub use config::{Config, ConfigBuilder, ConfigError, DiskPolicy, FlushPolicy};
+pub use diff::{Diff, NoiseRuleError, NoiseRules, ResponseView, diff_responses};
 pub use event::{
     Begin, Body, BodyChunk, BodyEnd, CallOutcome, Chunk, End, Event, Header, KeepCause, Loss,
     NamedValue, OutboundCall, OutboundResult, Outcome, RecordReason, RequestHead, ResponseHead,

@@ -1,0 +1,123 @@
+//! The current recording: which recording (or replay) the code running now belongs to.
+//!
+//! While the server layer polls a recorded request's future, that recording is
+//! "current" on the polling thread, the way tracing's `Instrumented` enters a span.
+//! Client layers, [`now`](crate::now) and [`random`](crate::random) deep inside the
+//! handler find it without any plumbing. A task spawned from the handler runs elsewhere,
+//! so it opts in by wrapping its future with [`FutureExt::with_current_context`].
+//!
+//! With no current context, looking it up is one thread-local read.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use pin_project::pin_project;
+
+use crate::recorder::RecordingHandle;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
+}
+
+/// What the running code belongs to.
+#[derive(Clone, Debug)]
+pub enum Context {
+    /// A request being recorded.
+    Recording(RecordingHandle),
+}
+
+impl Context {
+    /// The current context, if any.
+    pub fn current() -> Option<Context> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// Runs `f` with the current context without cloning it.
+    pub fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
+        CURRENT.with(|c| f(c.borrow().as_ref()))
+    }
+
+    /// The recording, when this is a recording context.
+    pub fn recording(&self) -> Option<&RecordingHandle> {
+        match self {
+            Self::Recording(r) => Some(r),
+        }
+    }
+
+    /// Makes this context current on this thread until the guard is dropped.
+    pub fn enter(&self) -> EnterGuard {
+        let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
+        EnterGuard { previous }
+    }
+}
+
+/// Restores the previous context when dropped.
+#[derive(Debug)]
+#[must_use = "the context is current only while the guard lives"]
+pub struct EnterGuard {
+    previous: Option<Context>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // The thread-local may already be gone if the thread is exiting.
+        let _ = CURRENT.try_with(|c| c.replace(previous));
+    }
+}
+
+/// A future that makes a context current each time it is polled.
+#[pin_project]
+#[derive(Debug)]
+pub struct WithContext<F> {
+    #[pin]
+    inner: F,
+    context: Option<Context>,
+}
+
+impl<F> WithContext<F> {
+    /// Wraps `inner`; `None` polls it with no context change.
+    pub fn new(inner: F, context: Option<Context>) -> Self {
+        Self { inner, context }
+    }
+
+    /// The context this future runs in.
+    pub fn context(&self) -> Option<&Context> {
+        self.context.as_ref()
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _guard = this.context.as_ref().map(Context::enter);
+        this.inner.poll(cx)
+    }
+}
+
+/// Carries the current recording into futures that run elsewhere (spawned tasks).
+pub trait FutureExt: Future + Sized {
+    /// Runs this future in the context that is current now, wherever it is polled.
+    ///
+    /// ```
+    /// use retrace::context::FutureExt;
+    /// # async fn work() {}
+    /// # fn spawn<F: std::future::Future>(_: F) {}
+    /// // Inside a recorded handler:
+    /// spawn(work().with_current_context());
+    /// ```
+    fn with_current_context(self) -> WithContext<Self> {
+        WithContext::new(self, Context::current())
+    }
+
+    /// Runs this future in the given context.
+    fn with_context(self, context: Context) -> WithContext<Self> {
+        WithContext::new(self, Some(context))
+    }
+}
+
+impl<F: Future> FutureExt for F {}

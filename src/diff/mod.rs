@@ -1,0 +1,124 @@
+//! Response diffs: what changed between a recorded response and a replayed one.
+//!
+//! Replay is only useful if it says exactly what changed, and only what matters. This
+//! module is that comparison, shared by in-process replay (`ReplayReport`) and the
+//! CLI's traffic replay so both speak the same report. It is pure: no runtime, no I/O,
+//! plain values in and a [`Diff`] out.
+//!
+//! What it promises:
+//! - **Status** is compared as a number; a different status is always a change.
+//! - **Headers** are compared by name, case-insensitively, each name's values as a set:
+//!   neither the order of headers nor that of a repeated header's values counts.
+//! - **Bodies** that both parse as JSON are compared structurally, each change named by
+//!   its path (`$.user.name`) with both values; object member order does not count;
+//!   numbers compare by value (`1 == 1.0 == 1e0`: JSON has one number type and
+//!   serialisers differ in how they print it; integers are compared exactly, never
+//!   through `f64`); arrays compare index by index, extra elements reported as added or
+//!   removed (so an insertion at the front shows as a change at every later index).
+//!   The bytes decide, not `content-type`, which is often missing or wrong and is
+//!   compared as a header anyway: both bodies must parse as JSON. Other UTF-8 bodies
+//!   report their first differing line (line, column, an excerpt of each side); anything
+//!   else its lengths and first differing byte.
+//! - **Noise** ([`NoiseRules`]): ignored headers (by default, [`DEFAULT_IGNORED_HEADERS`]
+//!   such as `date`), ignored JSON paths ([`PathPattern`]: `$.meta.generated_at`,
+//!   `$.items[*].id`, `$..timestamp`), and noise learned from two replays
+//!   ([`NoiseRules::learn`]). Ignored differences go to [`Diff::noise`], not
+//!   [`Diff::changes`], so rules stay visible.
+//! - **Bounded**: each list keeps the first [`DEFAULT_MAX_CHANGES`] entries and counts
+//!   the rest; values are copied only for kept entries, and equal bodies are recognised
+//!   without parsing.
+//!
+//! ```
+//! use retrace::Header;
+//! use retrace::diff::{NoiseRules, ResponseView, diff_responses};
+//!
+//! let recorded_headers = [Header::new("date", "Mon, 01 Jan 2024 00:00:00 GMT")];
+//! let replayed_headers = [Header::new("date", "Tue, 02 Jan 2024 00:00:00 GMT")];
+//! let recorded = ResponseView::new(200, &recorded_headers, br#"{"total":42,"at":1}"#);
+//! let replayed = ResponseView::new(200, &replayed_headers, br#"{"total":43,"at":2}"#);
+//!
+//! let rules = NoiseRules::builder().ignore_path("$.at").build()?;
+//! let diff = diff_responses(&recorded, &replayed, &rules);
+//! assert_eq!(
+//!     diff.to_string(),
+//!     "body $.total: 42 -> 43\nnoise: header date, body $.at"
+//! );
+//! # Ok::<(), retrace::diff::NoiseRuleError>(())
+//! ```
+
+mod body;
+mod change;
+mod headers;
+mod json;
+mod node;
+mod noise;
+mod path;
+mod report;
+#[cfg(test)]
+mod tests;
+
+pub use change::{Change, ChangeKind, DEFAULT_MAX_CHANGES, Diff};
+pub use noise::{DEFAULT_IGNORED_HEADERS, NoiseRuleError, NoiseRules, NoiseRulesBuilder};
+pub use path::{MAX_PATTERN_STEPS, PathPattern};
+pub use report::Location;
+
+use crate::event::{Header, ResponseHead};
+
+use change::Collector;
+
+/// A borrowed view of one response: what the comparison reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseView<'a> {
+    /// The status code.
+    pub status: u16,
+    /// The headers in order, duplicates as separate entries.
+    pub headers: &'a [Header],
+    /// The whole body (as captured).
+    pub body: &'a [u8],
+}
+
+impl<'a> ResponseView<'a> {
+    /// A view of a status, headers and body.
+    pub fn new(status: u16, headers: &'a [Header], body: &'a [u8]) -> Self {
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A view of a recorded or replayed response head and its body.
+    pub fn from_head(head: &'a ResponseHead, body: &'a [u8]) -> Self {
+        Self::new(head.status, &head.headers, body)
+    }
+}
+
+/// Compares a recorded (`expected`) and a replayed (`actual`) response under `rules`,
+/// keeping at most [`DEFAULT_MAX_CHANGES`] changes and as many noise entries.
+pub fn diff_responses(
+    expected: &ResponseView<'_>,
+    actual: &ResponseView<'_>,
+    rules: &NoiseRules,
+) -> Diff {
+    diff_responses_with_limit(expected, actual, rules, DEFAULT_MAX_CHANGES)
+}
+
+/// Like [`diff_responses`], keeping at most `max_changes` changes and as many noise
+/// entries; the rest are only counted.
+pub fn diff_responses_with_limit(
+    expected: &ResponseView<'_>,
+    actual: &ResponseView<'_>,
+    rules: &NoiseRules,
+    max_changes: usize,
+) -> Diff {
+    let mut collector = Collector::new(max_changes);
+    if expected.status != actual.status {
+        collector.record(false, || Change::Status {
+            expected: expected.status,
+            actual: actual.status,
+        });
+    }
+    headers::diff_headers(expected.headers, actual.headers, rules, &mut collector);
+    body::diff_bodies(expected.body, actual.body, rules, &mut collector);
+    collector.finish()
+}

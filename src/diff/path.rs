@@ -1,0 +1,481 @@
+//! JSON paths: the concrete location of a change (`$.items[2].id`) and the patterns that
+//! mark locations as noise (`$.items[*].id`, `$..timestamp`).
+//!
+//! Both share one spelling, so a path printed in a report can be pasted into a rule as it
+//! is, and learned noise is stored as ordinary patterns. Matching runs as a small
+//! automaton advanced one step per level while the JSON walker descends, so checking a
+//! node costs a few bit operations per pattern rather than a comparison of whole paths.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::noise::NoiseRuleError;
+
+/// The most steps a pattern may have: its matching state is one bit per position.
+pub const MAX_PATTERN_STEPS: usize = 63;
+
+/// One level of a concrete location inside a JSON document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Segment<'a> {
+    /// An object member, by name.
+    Key(&'a str),
+    /// An array element, by index.
+    Index(usize),
+}
+
+/// Renders a concrete location in pattern syntax, such as `$.items[2]["first name"]`.
+pub(crate) fn render_path(segments: &[Segment<'_>]) -> String {
+    let mut out = String::with_capacity(1 + segments.len() * 8);
+    out.push('$');
+    for segment in segments {
+        match *segment {
+            Segment::Key(key) => push_key(&mut out, key, false),
+            Segment::Index(index) => push_index(&mut out, index),
+        }
+    }
+    out
+}
+
+/// A pattern over JSON locations, used to ignore parts of a body.
+///
+/// # Syntax
+///
+/// A pattern starts with `$`, the whole body, followed by steps:
+///
+/// | step            | matches                                                    |
+/// |-----------------|------------------------------------------------------------|
+/// | `.name`         | the object member `name`                                   |
+/// | `["any name"]`  | the object member with that name (a JSON string literal)   |
+/// | `[3]`           | the array element at index 3 (counting from 0)             |
+/// | `.*` or `[*]`   | any single member or element                               |
+/// | `..` + step     | that step at any depth: zero or more levels, then the step |
+///
+/// A bare `.name` is one or more characters other than `.`, `[`, `]` and white space;
+/// any other name, including `*` itself, takes the quoted form. Examples:
+/// `$.meta.generated_at`, `$.items[*].id`, `$..timestamp`, `$..["created at"]`,
+/// `$.rows[0]`, and `$` alone.
+///
+/// # Meaning
+///
+/// A pattern ignores the location it matches **and everything below it**: `$.meta`
+/// ignores `$.meta.generated_at`, and `$` ignores the whole body, whatever its kind
+/// (text and binary bodies too). A pattern has at most [`MAX_PATTERN_STEPS`] steps.
+///
+/// Patterns print in a canonical form (`$.items.*` prints as `$.items[*]`), and every
+/// location in a [`Diff`](super::Diff) report is itself a valid pattern.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PathPattern {
+    steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Step {
+    descend: bool,
+    selector: Selector,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Selector {
+    Key(String),
+    Index(usize),
+    Any,
+}
+
+impl Selector {
+    fn matches(&self, segment: Segment<'_>) -> bool {
+        match (self, segment) {
+            (Self::Any, _) => true,
+            (Self::Key(name), Segment::Key(key)) => name == key,
+            (Self::Index(wanted), Segment::Index(index)) => *wanted == index,
+            _ => false,
+        }
+    }
+}
+
+impl PathPattern {
+    /// Parses a pattern; see the type's documentation for the syntax.
+    pub fn parse(pattern: &str) -> Result<Self, NoiseRuleError> {
+        PatternParser::new(pattern).parse()
+    }
+
+    /// The pattern `$`: the whole body.
+    pub fn root() -> Self {
+        Self { steps: Vec::new() }
+    }
+
+    /// Whether this is `$`, which ignores the whole body.
+    pub fn is_root(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The same pattern with every array index replaced by `[*]`, so a rule learned from
+    /// one element applies to its siblings.
+    pub(crate) fn with_any_index(mut self) -> Self {
+        for step in &mut self.steps {
+            if matches!(step.selector, Selector::Index(_)) {
+                step.selector = Selector::Any;
+            }
+        }
+        self
+    }
+
+    /// The matching state before any step: only the start position is active.
+    pub(crate) fn start_state(&self) -> u64 {
+        1
+    }
+
+    /// Whether `state` has reached the end of the pattern.
+    pub(crate) fn accepts(&self, state: u64) -> bool {
+        state & (1 << self.steps.len()) != 0
+    }
+
+    /// The state after descending one level into `segment`.
+    pub(crate) fn advance(&self, state: u64, segment: Segment<'_>) -> u64 {
+        let mut next = 0;
+        let mut active = state;
+        while active != 0 {
+            let position = active.trailing_zeros() as usize;
+            active &= active - 1;
+            let Some(step) = self.steps.get(position) else {
+                continue;
+            };
+            if step.descend {
+                next |= 1 << position;
+            }
+            if step.selector.matches(segment) {
+                next |= 1 << (position + 1);
+            }
+        }
+        next
+    }
+}
+
+impl FromStr for PathPattern {
+    type Err = NoiseRuleError;
+
+    fn from_str(pattern: &str) -> Result<Self, Self::Err> {
+        Self::parse(pattern)
+    }
+}
+
+impl TryFrom<String> for PathPattern {
+    type Error = NoiseRuleError;
+
+    fn try_from(pattern: String) -> Result<Self, Self::Error> {
+        Self::parse(&pattern)
+    }
+}
+
+impl From<PathPattern> for String {
+    fn from(pattern: PathPattern) -> Self {
+        pattern.to_string()
+    }
+}
+
+impl fmt::Display for PathPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::from("$");
+        for step in &self.steps {
+            if step.descend {
+                out.push_str("..");
+            }
+            match &step.selector {
+                Selector::Key(key) => push_key(&mut out, key, step.descend),
+                Selector::Index(index) => push_index(&mut out, *index),
+                Selector::Any if step.descend => out.push('*'),
+                Selector::Any => out.push_str("[*]"),
+            }
+        }
+        f.write_str(&out)
+    }
+}
+
+/// Appends a member step: `.name` when the name is plain, `["..."]` otherwise. After
+/// `..` the leading dot is already written.
+fn push_key(out: &mut String, key: &str, after_descend: bool) {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        if !after_descend {
+            out.push('.');
+        }
+        out.push_str(key);
+    } else {
+        out.push('[');
+        push_json_string(out, key);
+        out.push(']');
+    }
+}
+
+fn push_index(out: &mut String, index: usize) {
+    use fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "[{index}]");
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                use fmt::Write as _;
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A hand-written parser: the grammar is tiny and errors should name the byte offset.
+struct PatternParser<'a> {
+    source: &'a str,
+    at: usize,
+    steps: Vec<Step>,
+}
+
+impl<'a> PatternParser<'a> {
+    fn new(source: &'a str) -> Self {
+        Self {
+            source,
+            at: 0,
+            steps: Vec::new(),
+        }
+    }
+
+    fn parse(mut self) -> Result<PathPattern, NoiseRuleError> {
+        if !self.source.starts_with('$') {
+            return Err(self.error("a path starts with `$`"));
+        }
+        self.at = 1;
+        while self.at < self.source.len() {
+            let step = self.step()?;
+            self.steps.push(step);
+        }
+        if self.steps.len() > MAX_PATTERN_STEPS {
+            return Err(NoiseRuleError::PathTooLong {
+                pattern: self.source.to_owned(),
+                steps: self.steps.len(),
+                max: MAX_PATTERN_STEPS,
+            });
+        }
+        Ok(PathPattern { steps: self.steps })
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.source[self.at..]
+    }
+
+    fn step(&mut self) -> Result<Step, NoiseRuleError> {
+        if self.rest().starts_with("..") {
+            self.at += 2;
+            let selector = if self.rest().starts_with('[') {
+                self.bracket()?
+            } else {
+                self.name()?
+            };
+            Ok(Step {
+                descend: true,
+                selector,
+            })
+        } else if self.rest().starts_with('.') {
+            self.at += 1;
+            Ok(Step {
+                descend: false,
+                selector: self.name()?,
+            })
+        } else if self.rest().starts_with('[') {
+            Ok(Step {
+                descend: false,
+                selector: self.bracket()?,
+            })
+        } else {
+            Err(self.error("expected `.`, `..` or `[`"))
+        }
+    }
+
+    /// A bare name or `*`, after a dot.
+    fn name(&mut self) -> Result<Selector, NoiseRuleError> {
+        let rest = self.rest();
+        let len = rest
+            .find(|c: char| c == '.' || c == '[' || c == ']' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        if len == 0 {
+            return Err(self.error("expected a member name or `*`"));
+        }
+        self.at += len;
+        Ok(match &rest[..len] {
+            "*" => Selector::Any,
+            name => Selector::Key(name.to_owned()),
+        })
+    }
+
+    /// `[*]`, `[digits]` or `["name"]`.
+    fn bracket(&mut self) -> Result<Selector, NoiseRuleError> {
+        self.at += 1;
+        let rest = self.rest();
+        let (selector, len) = if rest.starts_with('*') {
+            (Selector::Any, 1)
+        } else if rest.starts_with('"') {
+            let len = quoted_len(rest).ok_or_else(|| self.error("unterminated string"))?;
+            let name: String = serde_json::from_str(&rest[..len])
+                .map_err(|_| self.error("invalid string literal"))?;
+            (Selector::Key(name), len)
+        } else {
+            let len = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let index = rest[..len]
+                .parse()
+                .map_err(|_| self.error("expected an index, `*` or a quoted name"))?;
+            (Selector::Index(index), len)
+        };
+        self.at += len;
+        if !self.rest().starts_with(']') {
+            return Err(self.error("expected `]`"));
+        }
+        self.at += 1;
+        Ok(selector)
+    }
+
+    fn error(&self, reason: &'static str) -> NoiseRuleError {
+        NoiseRuleError::InvalidPath {
+            pattern: self.source.to_owned(),
+            at: self.at,
+            reason,
+        }
+    }
+}
+
+/// The length of the JSON string literal at the start of `text`, quotes included.
+fn quoted_len(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (offset, byte) in text.bytes().enumerate().skip(1) {
+        match byte {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'"' => return Some(offset + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(pattern: &str, path: &[Segment<'_>]) -> bool {
+        let pattern = PathPattern::parse(pattern).expect("valid pattern");
+        let mut state = pattern.start_state();
+        if pattern.accepts(state) {
+            return true;
+        }
+        for segment in path {
+            state = pattern.advance(state, *segment);
+            if pattern.accepts(state) {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn canonical_forms_round_trip() {
+        for (input, canonical) in [
+            ("$", "$"),
+            ("$.meta.generated_at", "$.meta.generated_at"),
+            ("$.items[*].id", "$.items[*].id"),
+            ("$.items.*", "$.items[*]"),
+            ("$..timestamp", "$..timestamp"),
+            ("$..*", "$..*"),
+            ("$..[2]", "$..[2]"),
+            ("$[\"first name\"]", "$[\"first name\"]"),
+            ("$..[\"a.b\"]", "$..[\"a.b\"]"),
+            ("$[\"plain\"]", "$.plain"),
+            ("$[\"*\"]", "$[\"*\"]"),
+            ("$[\"q\\\"uote\"]", "$[\"q\\\"uote\"]"),
+        ] {
+            let pattern = PathPattern::parse(input).expect(input);
+            assert_eq!(pattern.to_string(), canonical, "{input}");
+            assert_eq!(PathPattern::parse(canonical).expect(canonical), pattern);
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_patterns_with_offsets() {
+        for (input, at) in [
+            ("meta", 0),
+            ("$meta", 1),
+            ("$.", 2),
+            ("$.a..", 5),
+            ("$[", 2),
+            ("$[x]", 2),
+            ("$[1", 3),
+            ("$[\"open]", 2),
+            ("$.a b", 3),
+        ] {
+            match PathPattern::parse(input) {
+                Err(NoiseRuleError::InvalidPath { at: got, .. }) => {
+                    assert_eq!(got, at, "{input}")
+                }
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+        let long = format!("${}", ".a".repeat(MAX_PATTERN_STEPS + 1));
+        assert!(matches!(
+            PathPattern::parse(&long),
+            Err(NoiseRuleError::PathTooLong { steps: 64, .. })
+        ));
+    }
+
+    #[test]
+    fn matching_covers_the_location_and_below() {
+        use Segment::{Index, Key};
+        assert!(matches("$", &[]));
+        assert!(matches("$.meta", &[Key("meta"), Key("generated_at")]));
+        assert!(!matches("$.meta.generated_at", &[Key("meta")]));
+        assert!(matches(
+            "$.items[*].id",
+            &[Key("items"), Index(7), Key("id")]
+        ));
+        assert!(!matches(
+            "$.items[*].id",
+            &[Key("items"), Index(7), Key("name")]
+        ));
+        assert!(matches("$.items[1]", &[Key("items"), Index(1), Key("x")]));
+        assert!(!matches("$.items[1]", &[Key("items"), Index(2)]));
+        assert!(!matches("$.items", &[Key("other"), Key("items")]));
+        assert!(matches("$..ts", &[Key("ts")]));
+        assert!(matches("$..ts", &[Key("a"), Index(0), Key("b"), Key("ts")]));
+        assert!(!matches("$..ts", &[Key("a"), Key("tsx")]));
+        assert!(matches(
+            "$..a..b",
+            &[Key("x"), Key("a"), Key("y"), Key("b")]
+        ));
+        assert!(!matches("$..a..b", &[Key("b"), Key("a")]));
+        assert!(matches("$.*", &[Index(0)]));
+        assert!(!matches("$.0", &[Index(0)]));
+    }
+
+    #[test]
+    fn rendered_paths_parse_back() {
+        use Segment::{Index, Key};
+        let path = [Key("a b"), Index(3), Key("x"), Key("*"), Key("")];
+        let rendered = render_path(&path);
+        assert_eq!(rendered, r#"$["a b"][3].x["*"][""]"#);
+        let pattern = PathPattern::parse(&rendered).expect("rendered path parses");
+        assert_eq!(pattern.to_string(), rendered);
+        assert!(matches(&rendered, &path));
+    }
+}

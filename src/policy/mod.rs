@@ -1,0 +1,484 @@
+//! The per-request decision: record, skip, or record tentatively.
+//!
+//! Sources are asked in order and the first definite answer wins:
+//! 1. the master switch (off: skip, at the cost of one atomic load);
+//! 2. the parent: an upstream service recorded this trace ([`PARENT_HEADER`]);
+//! 3. the trigger header, with its token when one is set;
+//! 4. the [`FlagSource`], returning a rate;
+//! 5. open investigation [windows](WindowSpec);
+//! 6. ratio sampling at the runtime sample rate;
+//! 7. tail keep: when configured, everything else is recorded [tentatively](Decision::Tentative)
+//!    and kept only if the outcome asks for it.
+//!
+//! Every rate is applied [deterministically on the trace id](ratio_sampled), so all
+//! services of one flow agree. Deciding "skip" allocates nothing. A panicking flag
+//! source is treated as having no opinion; it never reaches the request.
+//!
+//! [`Policy`] is also the runtime handle: clone it, keep it, and switch recording on and
+//! off, change the sample rate or open windows while the service runs.
+
+mod flags;
+mod sampler;
+mod tail;
+mod trigger;
+mod window;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use http::{HeaderMap, HeaderName, Method, Uri};
+
+pub use flags::FlagSource;
+pub use sampler::ratio_sampled;
+pub use tail::{StatusSetError, TailKeep, parse_status_set};
+pub use trigger::{PARENT_HEADER, TRIGGER_HEADER, parent_header_value};
+pub use window::{WindowId, WindowInfo, WindowSpec};
+
+use self::trigger::{Trigger, verify_parent};
+use self::window::Windows;
+use crate::config::Config;
+use crate::event::RecordReason;
+use crate::id::TraceId;
+
+/// What to do with one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Do not record.
+    Skip,
+    /// Record, for this reason.
+    Record(RecordReason),
+    /// Record speculatively; keep only if the outcome asks for it.
+    Tentative,
+}
+
+/// The parts of a request the decision may look at.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The target.
+    pub uri: &'a Uri,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+}
+
+impl<'a> RequestView<'a> {
+    /// A view of an `http` request.
+    pub fn of<B>(request: &'a http::Request<B>) -> Self {
+        Self {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        }
+    }
+}
+
+/// A bad policy setting.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    /// A rate outside 0 to 1.
+    #[error("invalid {what} {value}: a rate is a number from 0 to 1")]
+    Rate {
+        /// Which rate.
+        what: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// A header name that is not valid HTTP.
+    #[error("invalid header name {0:?}")]
+    HeaderName(String),
+    /// A bad keep-status set.
+    #[error(transparent)]
+    Status(#[from] StatusSetError),
+}
+
+struct Inner {
+    enabled: AtomicBool,
+    sample_rate: AtomicU64,
+    trigger: Option<Trigger>,
+    parent_token: Option<String>,
+    accept_parent: bool,
+    flags: Option<Box<dyn FlagSource>>,
+    windows: Windows,
+    tail: Option<TailKeep>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("enabled", &self.enabled.load(Ordering::Relaxed))
+            .field(
+                "sample_rate",
+                &f64::from_bits(self.sample_rate.load(Ordering::Relaxed)),
+            )
+            .field("trigger", &self.trigger.as_ref().map(|t| &t.header))
+            .field("flags", &self.flags.is_some())
+            .field("tail", &self.tail)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The decision policy and its runtime handle. Cheap to clone; clones share state.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    inner: Arc<Inner>,
+}
+
+impl Policy {
+    /// A builder starting from: on, sample rate 0, trigger header `x-retrace-record`
+    /// without a token, parents honoured, no flags, no tail keep.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// A builder seeded from a [`Config`]: master switch, sample rate, trigger header and
+    /// token, tail keep.
+    pub fn from_config(config: &Config) -> Result<PolicyBuilder, PolicyError> {
+        let mut b = Self::builder()
+            .enabled(config.enabled)
+            .sample_rate(config.sample_rate)
+            .trigger_header(&config.trigger_header)
+            .trigger_token(config.trigger_token.clone());
+        if let Some(set) = &config.keep_statuses {
+            b = b.tail(Some(
+                TailKeep::default()
+                    .statuses(set)?
+                    .latency(config.keep_latency),
+            ));
+        }
+        Ok(b)
+    }
+
+    /// Decides for one request, whose trace id the caller read from `traceparent` or
+    /// made up.
+    pub fn decide(
+        &self,
+        req: &RequestView<'_>,
+        trace_id: TraceId,
+        from_traceparent: bool,
+    ) -> Decision {
+        let p = &*self.inner;
+        if !p.enabled.load(Ordering::Relaxed) {
+            return Decision::Skip;
+        }
+        if p.accept_parent
+            && from_traceparent
+            && let Some(v) = req.headers.get(PARENT_HEADER)
+            && verify_parent(v.as_bytes(), p.parent_token.as_deref(), trace_id).is_some()
+        {
+            return Decision::Record(RecordReason::Parent);
+        }
+        if p.trigger.as_ref().is_some_and(|t| t.fires(req.headers)) {
+            return Decision::Record(RecordReason::Header);
+        }
+        if let Some(flags) = &p.flags {
+            let rate = catch_unwind(AssertUnwindSafe(|| flags.rate(req)))
+                .ok()
+                .flatten();
+            if rate.is_some_and(|r| ratio_sampled(trace_id, r)) {
+                return Decision::Record(RecordReason::Flag);
+            }
+        }
+        if p.windows
+            .rate_for(req)
+            .is_some_and(|r| ratio_sampled(trace_id, r))
+        {
+            return Decision::Record(RecordReason::Window);
+        }
+        if ratio_sampled(trace_id, self.sample_rate()) {
+            return Decision::Record(RecordReason::Sampled);
+        }
+        if p.tail.is_some() {
+            return Decision::Tentative;
+        }
+        Decision::Skip
+    }
+
+    /// Whether recording is on.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Turns recording on or off at run time.
+    pub fn set_enabled(&self, on: bool) {
+        self.inner.enabled.store(on, Ordering::Relaxed);
+    }
+
+    /// The ratio sampling rate.
+    pub fn sample_rate(&self) -> f64 {
+        f64::from_bits(self.inner.sample_rate.load(Ordering::Relaxed))
+    }
+
+    /// Changes the ratio sampling rate at run time.
+    pub fn set_sample_rate(&self, rate: f64) -> Result<(), PolicyError> {
+        check_rate("sample rate", rate)?;
+        self.inner
+            .sample_rate
+            .store(rate.to_bits(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Opens an investigation window.
+    pub fn open_window(&self, spec: WindowSpec) -> Result<WindowId, PolicyError> {
+        check_rate("window rate", spec.rate)?;
+        Ok(self.inner.windows.open(spec))
+    }
+
+    /// Closes a window; false when it was not open (or had expired).
+    pub fn close_window(&self, id: WindowId) -> bool {
+        self.inner.windows.close(id)
+    }
+
+    /// The open windows; expired ones are gone.
+    pub fn windows(&self) -> Vec<WindowInfo> {
+        self.inner.windows.list()
+    }
+
+    /// The tail-keep rule, when tail keep is on.
+    pub fn tail(&self) -> Option<&TailKeep> {
+        self.inner.tail.as_ref()
+    }
+
+    /// The trigger header, whose value is always redacted.
+    pub fn trigger_header(&self) -> Option<&HeaderName> {
+        self.inner.trigger.as_ref().map(|t| &t.header)
+    }
+
+    /// The shared token parent headers are signed with, when set.
+    pub fn propagation_token(&self) -> Option<&str> {
+        self.inner.parent_token.as_deref()
+    }
+}
+
+fn check_rate(what: &'static str, value: f64) -> Result<(), PolicyError> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(PolicyError::Rate { what, value })
+    }
+}
+
+/// Builds a [`Policy`].
+///
+/// ```
+/// use retrace::policy::{Policy, TailKeep, RequestView};
+/// let policy = Policy::builder()
+///     .sample_rate(0.01)
+///     .trigger_token(Some("let-me-in".to_owned()))
+///     .flags(|req: &RequestView<'_>| req.uri.path().starts_with("/beta").then_some(1.0))
+///     .tail(Some(TailKeep::default()))
+///     .build()
+///     .unwrap();
+/// assert_eq!(policy.sample_rate(), 0.01);
+/// ```
+pub struct PolicyBuilder {
+    enabled: bool,
+    sample_rate: f64,
+    trigger_header: Option<String>,
+    trigger_token: Option<String>,
+    accept_parent: bool,
+    flags: Option<Box<dyn FlagSource>>,
+    tail: Option<TailKeep>,
+}
+
+impl std::fmt::Debug for PolicyBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyBuilder").finish_non_exhaustive()
+    }
+}
+
+impl Default for PolicyBuilder {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            sample_rate: 0.0,
+            trigger_header: Some(TRIGGER_HEADER.to_owned()),
+            trigger_token: None,
+            accept_parent: true,
+            flags: None,
+            tail: None,
+        }
+    }
+}
+
+impl PolicyBuilder {
+    /// The master switch.
+    pub fn enabled(mut self, on: bool) -> Self {
+        self.enabled = on;
+        self
+    }
+
+    /// The ratio sampling rate.
+    pub fn sample_rate(mut self, rate: f64) -> Self {
+        self.sample_rate = rate;
+        self
+    }
+
+    /// The trigger header's name.
+    pub fn trigger_header(mut self, name: &str) -> Self {
+        self.trigger_header = Some(name.to_owned());
+        self
+    }
+
+    /// No trigger header at all.
+    pub fn without_trigger(mut self) -> Self {
+        self.trigger_header = None;
+        self
+    }
+
+    /// The shared token the trigger header must carry; it also signs parent headers.
+    pub fn trigger_token(mut self, token: Option<String>) -> Self {
+        self.trigger_token = token;
+        self
+    }
+
+    /// Whether to honour upstream recording decisions (default: yes).
+    pub fn accept_parent(mut self, accept: bool) -> Self {
+        self.accept_parent = accept;
+        self
+    }
+
+    /// The feature-flag source.
+    pub fn flags(mut self, source: impl FlagSource) -> Self {
+        self.flags = Some(Box::new(source));
+        self
+    }
+
+    /// Tail keep: record everything else tentatively under this rule (`None`: off).
+    pub fn tail(mut self, tail: Option<TailKeep>) -> Self {
+        self.tail = tail;
+        self
+    }
+
+    /// Validates and builds.
+    pub fn build(self) -> Result<Policy, PolicyError> {
+        check_rate("sample rate", self.sample_rate)?;
+        let trigger = match self.trigger_header {
+            Some(name) => Some(Trigger {
+                header: HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| PolicyError::HeaderName(name.clone()))?,
+                token: self.trigger_token.clone(),
+            }),
+            None => None,
+        };
+        Ok(Policy {
+            inner: Arc::new(Inner {
+                enabled: AtomicBool::new(self.enabled),
+                sample_rate: AtomicU64::new(self.sample_rate.to_bits()),
+                trigger,
+                parent_token: self.trigger_token,
+                accept_parent: self.accept_parent,
+                flags: self.flags,
+                windows: Windows::default(),
+                tail: self.tail,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn req(method: Method, uri: &str, headers: &[(&str, &str)]) -> http::Request<()> {
+        let mut b = http::Request::builder().method(method).uri(uri);
+        for (n, v) in headers {
+            b = b.header(*n, *v);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn first_definite_answer_wins() {
+        let policy = Policy::builder()
+            .trigger_token(Some("tok".into()))
+            .flags(|r: &RequestView<'_>| (r.uri.path() == "/flagged").then_some(1.0))
+            .tail(Some(TailKeep::default()))
+            .build()
+            .unwrap();
+        let t = TraceId::random();
+        let d = |r: &http::Request<()>| policy.decide(&RequestView::of(r), t, false);
+        assert_eq!(
+            d(&req(Method::GET, "/", &[("x-retrace-record", "tok")])),
+            Decision::Record(RecordReason::Header)
+        );
+        assert_eq!(
+            d(&req(Method::GET, "/", &[("x-retrace-record", "wrong")])),
+            Decision::Tentative
+        );
+        assert_eq!(
+            d(&req(Method::GET, "/flagged", &[])),
+            Decision::Record(RecordReason::Flag)
+        );
+        let w = policy
+            .open_window(
+                WindowSpec::new(Duration::from_secs(60))
+                    .method(Method::POST)
+                    .path_prefix("/checkout"),
+            )
+            .unwrap();
+        assert_eq!(
+            d(&req(Method::POST, "/checkout/1", &[])),
+            Decision::Record(RecordReason::Window)
+        );
+        assert_eq!(
+            d(&req(Method::GET, "/checkout/1", &[])),
+            Decision::Tentative
+        );
+        assert_eq!(policy.windows().len(), 1);
+        assert!(policy.close_window(w));
+        assert_eq!(
+            d(&req(Method::POST, "/checkout/1", &[])),
+            Decision::Tentative
+        );
+        policy.set_enabled(false);
+        assert_eq!(
+            d(&req(Method::GET, "/", &[("x-retrace-record", "tok")])),
+            Decision::Skip
+        );
+    }
+
+    #[test]
+    fn expired_windows_vanish() {
+        let policy = Policy::builder().build().unwrap();
+        policy
+            .open_window(WindowSpec::new(Duration::from_millis(1)))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let r = req(Method::GET, "/", &[]);
+        assert_eq!(
+            policy.decide(&RequestView::of(&r), TraceId::random(), false),
+            Decision::Skip
+        );
+        assert!(policy.windows().is_empty());
+    }
+
+    #[test]
+    fn a_panicking_flag_source_has_no_opinion() {
+        let policy = Policy::builder()
+            .flags(|_: &RequestView<'_>| -> Option<f64> { panic!("flag service down") })
+            .build()
+            .unwrap();
+        let r = req(Method::GET, "/", &[]);
+        assert_eq!(
+            policy.decide(&RequestView::of(&r), TraceId::random(), false),
+            Decision::Skip
+        );
+    }
+
+    #[test]
+    fn rates_are_validated() {
+        let policy = Policy::builder().build().unwrap();
+        assert_eq!(
+            policy.set_sample_rate(2.0).unwrap_err().to_string(),
+            "invalid sample rate 2: a rate is a number from 0 to 1"
+        );
+        assert!(
+            policy
+                .open_window(WindowSpec::new(Duration::from_secs(1)).rate(-1.0))
+                .is_err()
+        );
+    }
+}
