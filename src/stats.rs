@@ -77,6 +77,7 @@ pub(crate) struct Counters {
     pub(crate) discarded: AtomicU64,
     pub(crate) dropped: [AtomicU64; DropReason::ALL.len()],
     pub(crate) chunks_dropped: [AtomicU64; DropReason::ALL.len()],
+    pub(crate) declined: [AtomicU64; DropReason::ALL.len()],
     pub(crate) events: AtomicU64,
     pub(crate) raw_bytes: AtomicU64,
     pub(crate) written_bytes: AtomicU64,
@@ -102,6 +103,10 @@ impl Counters {
         Self::add(&self.dropped[reason.index()], 1);
     }
 
+    pub(crate) fn decline(&self, reason: DropReason) {
+        Self::add(&self.declined[reason.index()], 1);
+    }
+
     pub(crate) fn drop_chunk(&self, reason: DropReason) {
         Self::add(&self.chunks_dropped[reason.index()], 1);
     }
@@ -121,6 +126,7 @@ impl Counters {
             discarded: load(&self.discarded),
             dropped: by_reason(&self.dropped),
             chunks_dropped: by_reason(&self.chunks_dropped),
+            declined: by_reason(&self.declined),
             events: load(&self.events),
             raw_bytes: load(&self.raw_bytes),
             written_bytes: load(&self.written_bytes),
@@ -149,6 +155,9 @@ pub struct Stats {
     /// Intermediate chunks of long recordings lost, by reason; the recording itself is
     /// then written but marked incomplete.
     pub chunks_dropped: Vec<(DropReason, u64)>,
+    /// Requests chosen for recording that were not started, by reason (too many
+    /// recordings in flight, say). They are not counted in `started`.
+    pub declined: Vec<(DropReason, u64)>,
     /// Events the writer received.
     pub events: u64,
     /// Event bytes the writer received, before encoding and compression (estimated).

@@ -201,6 +201,14 @@ impl Recorder {
         Some(RecordingHandle::start(Arc::clone(shared), options))
     }
 
+    /// Counts a request that was chosen for recording but not started (by a layer
+    /// enforcing a limit, say).
+    pub fn count_declined(&self, reason: crate::stats::DropReason) {
+        if let Some(s) = &self.shared {
+            s.accounting.counters.decline(reason);
+        }
+    }
+
     /// A snapshot of the counters; all zero when recording is off.
     pub fn stats(&self) -> Stats {
         self.shared

@@ -1,0 +1,145 @@
+//! Column-aligned text tables. Widths come from the cells (counted in characters, so
+//! `µs` lines up); a column may cap its width, cutting longer cells with `…`.
+
+use std::io::{self, Write};
+
+/// How a column aligns its cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Align {
+    /// Text.
+    Left,
+    /// Numbers.
+    Right,
+}
+
+/// One column's heading and layout.
+#[derive(Clone, Debug)]
+pub(crate) struct Column {
+    heading: &'static str,
+    align: Align,
+    max_width: Option<usize>,
+}
+
+impl Column {
+    /// A left-aligned column.
+    pub(crate) fn left(heading: &'static str) -> Self {
+        Self {
+            heading,
+            align: Align::Left,
+            max_width: None,
+        }
+    }
+
+    /// A right-aligned column.
+    pub(crate) fn right(heading: &'static str) -> Self {
+        Self {
+            heading,
+            align: Align::Right,
+            max_width: None,
+        }
+    }
+
+    /// Caps the column's width.
+    pub(crate) fn max_width(mut self, width: usize) -> Self {
+        self.max_width = Some(width);
+        self
+    }
+}
+
+/// A table being filled.
+#[derive(Debug)]
+pub(crate) struct Table {
+    columns: Vec<Column>,
+    rows: Vec<Vec<String>>,
+}
+
+/// Cuts `text` to `width` characters, ending with `…` when cut.
+pub(crate) fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+impl Table {
+    /// An empty table with these columns.
+    pub(crate) fn new(columns: Vec<Column>) -> Self {
+        Self {
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row, cutting cells to their column's width; missing cells are empty.
+    pub(crate) fn row(&mut self, mut cells: Vec<String>) {
+        cells.resize(self.columns.len(), String::new());
+        for (cell, column) in cells.iter_mut().zip(&self.columns) {
+            if let Some(w) = column.max_width
+                && cell.len() > w
+            {
+                *cell = truncate(cell, w);
+            }
+        }
+        self.rows.push(cells);
+    }
+
+    /// Writes the heading and the rows. The last column is not padded, so lines carry no
+    /// trailing spaces.
+    pub(crate) fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        let headings: Vec<String> = self.columns.iter().map(|c| c.heading.to_owned()).collect();
+        let mut widths: Vec<usize> = headings.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut line = String::new();
+        for cells in std::iter::once(&headings).chain(&self.rows) {
+            line.clear();
+            for (i, (column, text)) in self.columns.iter().zip(cells).enumerate() {
+                let pad = widths[i] - text.chars().count();
+                let last = i + 1 == self.columns.len();
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                match column.align {
+                    Align::Left if last => line.push_str(text),
+                    Align::Left => {
+                        line.push_str(text);
+                        line.extend(std::iter::repeat_n(' ', pad));
+                    }
+                    Align::Right => {
+                        line.extend(std::iter::repeat_n(' ', pad));
+                        line.push_str(text);
+                    }
+                }
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_align_and_cap() {
+        let mut t = Table::new(vec![
+            Column::left("NAME").max_width(5),
+            Column::right("N"),
+            Column::left("NOTE"),
+        ]);
+        t.row(vec!["alpha-beta".into(), "7".into(), "x".into()]);
+        t.row(vec!["b".into(), "1200µs".into(), String::new()]);
+        let mut out = Vec::new();
+        t.write(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NAME        N  NOTE\nalph…       7  x\nb      1200µs\n"
+        );
+    }
+}
