@@ -11,11 +11,13 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use pin_project::pin_project;
 
 use crate::recorder::RecordingHandle;
+use crate::replay::ReplaySession;
 
 thread_local! {
     static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
@@ -26,6 +28,8 @@ thread_local! {
 pub enum Context {
     /// A request being recorded.
     Recording(RecordingHandle),
+    /// A recorded request being replayed: boundaries answer from the recording.
+    Replay(Arc<ReplaySession>),
 }
 
 impl Context {
@@ -43,6 +47,15 @@ impl Context {
     pub fn recording(&self) -> Option<&RecordingHandle> {
         match self {
             Self::Recording(r) => Some(r),
+            Self::Replay(_) => None,
+        }
+    }
+
+    /// The replay session, when this is a replay context.
+    pub fn replay(&self) -> Option<&Arc<ReplaySession>> {
+        match self {
+            Self::Replay(s) => Some(s),
+            Self::Recording(_) => None,
         }
     }
 

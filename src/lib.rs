@@ -23,6 +23,7 @@
 #![deny(rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+mod boundary;
 pub mod config;
 pub mod context;
 pub mod diff;
@@ -31,12 +32,15 @@ pub mod id;
 pub mod metadata;
 pub mod policy;
 pub mod recorder;
+pub mod redaction;
+pub mod replay;
 pub mod segment;
 pub mod stats;
 pub mod store;
 pub mod summary;
 mod writer;
 
+pub use boundary::{boundary, boundary_async, now, random};
 pub use config::{Config, ConfigBuilder, ConfigError, DiskPolicy, FlushPolicy};
 pub use diff::{Diff, NoiseRuleError, NoiseRules, ResponseView, diff_responses};
 pub use event::{
@@ -49,6 +53,7 @@ pub use recorder::{
     FlushError, Recorder, RecorderError, RecorderGuard, RecordingHandle, ShutdownError,
     StartOptions,
 };
+pub use redaction::{Redaction, RedactionBuilder, RedactionError, RedactionMode};
 pub use stats::{DropReason, Stats};
 pub use store::{Listing, Problem, Recording, RecordingInfo, Store, StoreError};
 pub use summary::Summary;

@@ -1,1 +1,25 @@
-//! x
+//! # retrace-tower: the tower face of Retrace
+//!
+//! Layers that record what crosses a service's boundary, for the core recorder in
+//! [`retrace`]:
+//! - [`RecordLayer`]: the server layer a team adds to its axum or hyper server;
+//! - [`ClientLayer`]: wraps an HTTP client so outgoing calls are recorded, and answered
+//!   from the recording during replay;
+//! - [`replay`]: runs a recording through a service in-process and reports the diff.
+//!
+//! Everything here is runtime-agnostic: no tokio, only `tower`, `http` and
+//! `http-body`.
+
+#![deny(missing_docs)]
+#![deny(unreachable_pub)]
+#![deny(rust_2018_idioms)]
+#![forbid(unsafe_code)]
+
+mod capture;
+pub mod client;
+pub mod record;
+pub mod replay;
+
+pub use client::{Client, ClientError, ClientLayer};
+pub use record::{RecordBody, RecordLayer};
+pub use replay::{Replay, ReplayError, ReplayReport, replay};

@@ -59,6 +59,7 @@ mod tests;
 
 pub use change::{Change, ChangeKind, DEFAULT_MAX_CHANGES, Diff};
 pub use noise::{DEFAULT_IGNORED_HEADERS, NoiseRuleError, NoiseRules, NoiseRulesBuilder};
+pub(crate) use path::Segment;
 pub use path::{MAX_PATTERN_STEPS, PathPattern};
 pub use report::Location;
 

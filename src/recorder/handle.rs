@@ -144,6 +144,12 @@ impl RecordingHandle {
         self.inner.reason
     }
 
+    /// The shared token that signs the parent header on outgoing calls, from the
+    /// recorder's configuration (`RETRACE_TRIGGER_TOKEN`).
+    pub fn propagation_token(&self) -> Option<&str> {
+        self.inner.shared.config.trigger_token.as_deref()
+    }
+
     /// Whether the recording is tentative.
     pub fn is_tentative(&self) -> bool {
         self.inner.tentative

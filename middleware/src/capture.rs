@@ -1,0 +1,277 @@
+//! Capture shared by every layer: request and response heads as events (redacted
+//! before they are buffered), and the body tap that tees frames into a recording.
+//!
+//! The tap keeps frames by reference (`Bytes::slice`, a reference count, never a copy)
+//! up to the per-body cap; past it the rest is only counted, and a digest of the whole
+//! body is kept so the body can still be matched. A JSON body is held back until it
+//! ends when JSON field redaction is configured, since a field can only be redacted
+//! once the document is whole.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+use retrace::event::{BodyChunk, BodyEnd, Event, Header, Loss, RequestHead, ResponseHead};
+use retrace::{Recorder, RecordingHandle, Redaction};
+
+/// How a layer captures: redaction, caps and limits. Shared by all requests.
+#[derive(Clone, Debug)]
+pub(crate) struct CaptureSettings {
+    pub(crate) recorder: Recorder,
+    pub(crate) redaction: Redaction,
+    /// Headers whose value is redacted on top of the redaction list (the trigger).
+    pub(crate) extra_secret_headers: Vec<http::HeaderName>,
+    pub(crate) body_cap: usize,
+    pub(crate) max_recording_bytes: usize,
+}
+
+impl CaptureSettings {
+    pub(crate) fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
+        let mut out = self.redaction.headers(headers);
+        if !self.extra_secret_headers.is_empty() {
+            for h in &mut out {
+                if self
+                    .extra_secret_headers
+                    .iter()
+                    .any(|n| n.as_str() == h.name)
+                {
+                    h.value = self.redaction.replace(&h.value);
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn request_head<B>(&self, req: &http::Request<B>) -> RequestHead {
+        self.request_parts_head(req.method(), req.uri(), req.version(), req.headers())
+    }
+
+    pub(crate) fn request_parts_head(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        v: http::Version,
+        headers: &HeaderMap,
+    ) -> RequestHead {
+        RequestHead {
+            method: method.as_str().to_owned(),
+            uri: self.redaction.uri(uri),
+            version: version(v).to_owned(),
+            headers: self.headers(headers),
+        }
+    }
+
+    pub(crate) fn response_head<B>(&self, resp: &http::Response<B>) -> ResponseHead {
+        ResponseHead {
+            status: resp.status().as_u16(),
+            version: version(resp.version()).to_owned(),
+            headers: self.headers(resp.headers()),
+        }
+    }
+}
+
+/// The printed form of an HTTP version.
+pub(crate) fn version(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/?",
+    }
+}
+
+/// Whether a content type is JSON (`application/json`, `application/problem+json`...).
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            let mime = ct.split(';').next().unwrap_or("").trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
+/// Which body a tap sees, and so where its frames go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The incoming request's body: one event per frame.
+    Request,
+    /// The response's body: one event per frame.
+    Response,
+    /// An outgoing call's answer: collected, and handed whole to the end hook.
+    Collect,
+}
+
+/// What happens when a body ends.
+pub(crate) trait BodyEndHook: Send + 'static {
+    /// Called exactly once, with how the body ended and, for a collecting tap, the kept
+    /// bytes.
+    fn body_ended(self: Box<Self>, end: &BodyEnd, collected: Bytes);
+}
+
+/// Tees one body's frames into a recording.
+pub(crate) struct Tap {
+    handle: RecordingHandle,
+    side: Side,
+    cap: usize,
+    captured: usize,
+    total: u64,
+    hasher: Option<blake3::Hasher>,
+    held: Option<BytesMut>,
+    trailers: Vec<Header>,
+    settings: Arc<CaptureSettings>,
+    on_end: Option<Box<dyn BodyEndHook>>,
+    ended: bool,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tap")
+            .field("side", &self.side)
+            .field("captured", &self.captured)
+            .field("total", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tap {
+    /// A tap for a body whose head carried `headers`; `exact_len` is the body's exact
+    /// size when known (no digest is needed when it fits under the cap).
+    pub(crate) fn new(
+        handle: RecordingHandle,
+        side: Side,
+        settings: &Arc<CaptureSettings>,
+        headers: &HeaderMap,
+        exact_len: Option<u64>,
+        started: Instant,
+    ) -> Self {
+        let cap = settings.body_cap;
+        let may_exceed = exact_len.is_none_or(|n| n > cap as u64);
+        let held = (side == Side::Collect
+            || (settings.redaction.redacts_json() && is_json(headers)))
+        .then(BytesMut::new);
+        Self {
+            handle,
+            side,
+            cap,
+            captured: 0,
+            total: 0,
+            hasher: may_exceed.then(blake3::Hasher::new),
+            held,
+            trailers: Vec::new(),
+            settings: Arc::clone(settings),
+            on_end: None,
+            ended: false,
+            started,
+        }
+    }
+
+    /// Runs `hook` when the body ends (or is dropped).
+    pub(crate) fn on_end(mut self, hook: impl BodyEndHook) -> Self {
+        self.on_end = Some(Box::new(hook));
+        self
+    }
+
+    fn at_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    pub(crate) fn data(&mut self, data: &Bytes) {
+        self.total += data.len() as u64;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(data);
+        }
+        if self.captured >= self.cap {
+            return;
+        }
+        let take = data.len().min(self.cap - self.captured);
+        self.captured += take;
+        let kept = data.slice(..take);
+        if let Some(buf) = self.held.as_mut() {
+            buf.extend_from_slice(&kept);
+            return;
+        }
+        let chunk = BodyChunk {
+            at_us: self.at_us(),
+            data: kept,
+        };
+        self.handle.record(match self.side {
+            Side::Request => Event::RequestBody(chunk),
+            Side::Response | Side::Collect => Event::ResponseBody(chunk),
+        });
+    }
+
+    pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {
+        let redacted = self.settings.headers(trailers);
+        self.trailers.extend(redacted);
+    }
+
+    /// Ends the body: `finished` is false when it was dropped or failed mid-way.
+    pub(crate) fn end(&mut self, finished: bool) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let at_us = self.at_us();
+        let mut collected = Bytes::new();
+        if let Some(buf) = self.held.take() {
+            let buf = buf.freeze();
+            let data = self.settings.redaction.json_body(&buf).unwrap_or(buf);
+            match self.side {
+                Side::Request => self
+                    .handle
+                    .record(Event::RequestBody(BodyChunk { at_us, data })),
+                Side::Response => self
+                    .handle
+                    .record(Event::ResponseBody(BodyChunk { at_us, data })),
+                Side::Collect => collected = data,
+            }
+        }
+        let truncated = (self.captured as u64) < self.total;
+        let end = BodyEnd {
+            at_us,
+            total_len: self.total,
+            captured_len: self.captured as u64,
+            digest: if truncated {
+                self.hasher.take().map(|h| *h.finalize().as_bytes())
+            } else {
+                None
+            },
+            trailers: std::mem::take(&mut self.trailers),
+            finished,
+        };
+        let dropped_bytes = self.total - self.captured as u64;
+        match self.side {
+            Side::Request => {
+                if truncated {
+                    self.handle
+                        .note_loss(Loss::RequestBodyTruncated { dropped_bytes });
+                }
+                self.handle.record(Event::RequestEnd(end.clone()));
+            }
+            Side::Response => {
+                if truncated {
+                    self.handle
+                        .note_loss(Loss::ResponseBodyTruncated { dropped_bytes });
+                }
+                self.handle.record(Event::ResponseEnd(end.clone()));
+            }
+            // The end hook records the whole call with its body.
+            Side::Collect => {}
+        }
+        if let Some(hook) = self.on_end.take() {
+            hook.body_ended(&end, collected);
+        }
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        self.end(false);
+    }
+}

@@ -1,0 +1,190 @@
+//! [`ResponseFuture`]: polls the inner service with the recording current, records the
+//! response head and wraps the response body; ends the recording if dropped early.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context as TaskContext, Poll, ready};
+use std::time::Instant;
+
+use http::{HeaderValue, Response};
+use http_body::Body;
+use pin_project::{pin_project, pinned_drop};
+use retrace::context::Context;
+use retrace::event::{BodyEnd, Event, Outcome};
+use retrace::{RecordReason, RecordingHandle};
+
+use super::body::RecordBody;
+use super::layer::{RECORDING_ID_HEADER, Shared};
+use crate::capture::{BodyEndHook, Side, Tap};
+
+/// Holds one of the layer's in-flight places until the recording ends.
+#[derive(Debug)]
+pub(crate) struct InFlightSlot {
+    shared: Arc<Shared>,
+}
+
+impl InFlightSlot {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A recording waiting for its response.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) handle: RecordingHandle,
+    pub(crate) context: Context,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) _slot: InFlightSlot,
+    pub(crate) tentative: bool,
+    pub(crate) started: Instant,
+}
+
+impl Pending {
+    /// Ends the recording without a response.
+    fn end_without_response(self, outcome: Outcome) {
+        let failed = matches!(outcome, Outcome::Failed(_));
+        if self.tentative {
+            let keep = self
+                .shared
+                .policy
+                .tail()
+                .and_then(|t| t.keep(None, failed, self.started.elapsed()));
+            match keep {
+                Some(cause) => {
+                    self.handle
+                        .finish_as(None, outcome, RecordReason::KeptOnError(cause))
+                }
+                None => self.handle.discard(),
+            }
+        } else {
+            self.handle.finish(None, outcome);
+        }
+    }
+}
+
+/// Ends the recording when the response body ends.
+struct FinishOnBodyEnd {
+    pending: Pending,
+    status: u16,
+}
+
+impl BodyEndHook for FinishOnBodyEnd {
+    fn body_ended(self: Box<Self>, end: &BodyEnd, _collected: bytes::Bytes) {
+        let Self { pending, status } = *self;
+        let outcome = if end.finished {
+            Outcome::Completed
+        } else {
+            Outcome::Aborted
+        };
+        if pending.tentative {
+            let keep = pending
+                .shared
+                .policy
+                .tail()
+                .and_then(|t| t.keep(Some(status), false, pending.started.elapsed()));
+            match keep {
+                Some(cause) => pending.handle.finish_as(
+                    Some(status),
+                    outcome,
+                    RecordReason::KeptOnError(cause),
+                ),
+                None => pending.handle.discard(),
+            }
+        } else {
+            pending.handle.finish(Some(status), outcome);
+        }
+    }
+}
+
+/// The future of a [`Record`](super::Record) service.
+#[pin_project(PinnedDrop)]
+#[derive(Debug)]
+pub struct ResponseFuture<F> {
+    #[pin]
+    inner: F,
+    pending: Option<Pending>,
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn passthrough(inner: F) -> Self {
+        Self {
+            inner,
+            pending: None,
+        }
+    }
+
+    pub(crate) fn recording(inner: F, pending: Pending) -> Self {
+        Self {
+            inner,
+            pending: Some(pending),
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body<Data = bytes::Bytes>,
+    E: std::fmt::Display,
+{
+    type Output = Result<Response<RecordBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _entered = this.pending.as_ref().map(|p| p.context.enter());
+            ready!(this.inner.poll(cx))
+        };
+        let Some(pending) = this.pending.take() else {
+            return Poll::Ready(result.map(|r| r.map(RecordBody::passthrough)));
+        };
+        match result {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let head = pending.shared.capture.response_head(&response);
+                pending.handle.record(Event::Response(head));
+                if pending.shared.echo_id
+                    && let Ok(v) = HeaderValue::from_str(&pending.handle.id().to_string())
+                {
+                    response.headers_mut().insert(RECORDING_ID_HEADER, v);
+                }
+                let (parts, body) = response.into_parts();
+                let tap = Tap::new(
+                    pending.handle.clone(),
+                    Side::Response,
+                    &pending.shared.capture,
+                    &parts.headers,
+                    body.size_hint().exact(),
+                    pending.started,
+                )
+                .on_end(FinishOnBodyEnd { pending, status });
+                Poll::Ready(Ok(Response::from_parts(
+                    parts,
+                    RecordBody::tapped(body, tap),
+                )))
+            }
+            Err(e) => {
+                pending.end_without_response(Outcome::Failed(e.to_string()));
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+}
+
+#[pinned_drop]
+impl<F> PinnedDrop for ResponseFuture<F> {
+    fn drop(self: Pin<&mut Self>) {
+        if let Some(pending) = self.project().pending.take() {
+            pending.end_without_response(Outcome::Aborted);
+        }
+    }
+}

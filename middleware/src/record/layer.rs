@@ -1,0 +1,169 @@
+//! [`RecordLayer`] and its builder.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use retrace::policy::{Policy, PolicyError};
+use retrace::{Recorder, Redaction};
+use tower_layer::Layer;
+
+use super::service::Record;
+use crate::capture::CaptureSettings;
+
+/// The response header that carries the recording id when echoing is on.
+pub const RECORDING_ID_HEADER: &str = "x-retrace-recording-id";
+
+/// Settings shared by every request through one layer.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) capture: Arc<CaptureSettings>,
+    pub(crate) policy: Policy,
+    pub(crate) max_in_flight: usize,
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) echo_id: bool,
+}
+
+/// Why a layer could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// The policy taken from the recorder's configuration is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A limit is zero.
+    #[error("invalid {0}: must be above zero")]
+    ZeroLimit(&'static str),
+}
+
+/// Records the requests of the service it wraps (see the [module docs](super)).
+#[derive(Clone, Debug)]
+pub struct RecordLayer {
+    shared: Arc<Shared>,
+}
+
+impl RecordLayer {
+    /// A layer recording through `recorder`, with the policy from the recorder's
+    /// configuration and the default redaction and limits.
+    pub fn new(recorder: Recorder) -> Result<Self, LayerError> {
+        Self::builder(recorder).build()
+    }
+
+    /// A layer recording through the process-wide recorder
+    /// ([`Recorder::install`]); a pass-through when none is installed.
+    pub fn global() -> Result<Self, LayerError> {
+        Self::new(Recorder::global().cloned().unwrap_or_default())
+    }
+
+    /// A builder.
+    pub fn builder(recorder: Recorder) -> RecordLayerBuilder {
+        RecordLayerBuilder {
+            recorder,
+            policy: None,
+            redaction: Redaction::default(),
+            body_cap: 256 * 1024,
+            max_recording_bytes: 8 << 20,
+            max_in_flight: 4096,
+            echo_id: false,
+        }
+    }
+
+    /// The policy: the runtime handle to switch recording, change the sample rate and
+    /// open investigation windows.
+    pub fn policy(&self) -> &Policy {
+        &self.shared.policy
+    }
+}
+
+impl<S> Layer<S> for RecordLayer {
+    type Service = Record<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Record::new(inner, Arc::clone(&self.shared))
+    }
+}
+
+/// Builds a [`RecordLayer`].
+#[derive(Debug)]
+pub struct RecordLayerBuilder {
+    recorder: Recorder,
+    policy: Option<Policy>,
+    redaction: Redaction,
+    body_cap: usize,
+    max_recording_bytes: usize,
+    max_in_flight: usize,
+    echo_id: bool,
+}
+
+impl RecordLayerBuilder {
+    /// The decision policy (default: from the recorder's configuration).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// What to redact (default: [`Redaction::default`]).
+    pub fn redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+
+    /// Bytes kept of each request and response body (default 256 KiB); the rest is
+    /// counted and digested.
+    pub fn body_cap(mut self, bytes: usize) -> Self {
+        self.body_cap = bytes;
+        self
+    }
+
+    /// Bytes kept of one recording (default 8 MiB); later events are counted and left
+    /// out.
+    pub fn max_recording_bytes(mut self, bytes: usize) -> Self {
+        self.max_recording_bytes = bytes;
+        self
+    }
+
+    /// Recordings in flight at once through this layer (default 4096); beyond it,
+    /// requests are not recorded and are counted as declined.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// Echo the recording id in an `x-retrace-recording-id` response header (default
+    /// off), so an incident ticket can link to the recording.
+    pub fn echo_recording_id(mut self, on: bool) -> Self {
+        self.echo_id = on;
+        self
+    }
+
+    /// Validates and builds.
+    pub fn build(self) -> Result<RecordLayer, LayerError> {
+        if self.max_in_flight == 0 {
+            return Err(LayerError::ZeroLimit("max_in_flight"));
+        }
+        if self.max_recording_bytes == 0 {
+            return Err(LayerError::ZeroLimit("max_recording_bytes"));
+        }
+        let policy = match self.policy {
+            Some(p) => p,
+            None => match self.recorder.config() {
+                Some(config) => Policy::from_config(config)?.build()?,
+                None => Policy::builder().enabled(false).build()?,
+            },
+        };
+        let extra_secret_headers = policy.trigger_header().cloned().into_iter().collect();
+        Ok(RecordLayer {
+            shared: Arc::new(Shared {
+                capture: Arc::new(CaptureSettings {
+                    recorder: self.recorder,
+                    redaction: self.redaction,
+                    extra_secret_headers,
+                    body_cap: self.body_cap,
+                    max_recording_bytes: self.max_recording_bytes,
+                }),
+                policy,
+                max_in_flight: self.max_in_flight,
+                in_flight: AtomicUsize::new(0),
+                echo_id: self.echo_id,
+            }),
+        })
+    }
+}

@@ -1,0 +1,77 @@
+//! [`ReplayReport`]: what a replay produced and how it differs.
+
+use bytes::Bytes;
+use retrace::RecordingId;
+use retrace::diff::{Diff, NoiseRules};
+use retrace::event::Header;
+use retrace::replay::SessionReport;
+use serde::Serialize;
+
+/// The response the service gave during replay (after redaction).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplayedResponse {
+    /// The status.
+    pub status: u16,
+    /// The headers, redacted as the recording's were.
+    pub headers: Vec<Header>,
+    /// The body.
+    #[serde(serialize_with = "lossy")]
+    pub body: Bytes,
+}
+
+fn lossy<S: serde::Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(b))
+}
+
+/// The outcome of replaying one recording.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplayReport {
+    /// The recording replayed.
+    pub recording: RecordingId,
+    /// `METHOD path` of the request.
+    pub route: String,
+    /// The response of this replay.
+    pub response: ReplayedResponse,
+    /// What differs from the recorded response (noise listed apart).
+    pub diff: Diff,
+    /// Outgoing calls: answered, unmatched, never made; values the recording lacked.
+    pub calls: SessionReport,
+    /// Noise learned by replaying twice, when asked for.
+    #[serde(skip)]
+    pub learned_noise: Option<NoiseRules>,
+}
+
+impl ReplayReport {
+    /// Whether the replay reproduced the recording: no difference outside the noise,
+    /// every call answered, every recorded call made.
+    pub fn is_identical(&self) -> bool {
+        self.diff.is_empty() && self.calls.unmatched.is_empty() && self.calls.unused.is_empty()
+    }
+
+    /// A readable account of everything that differed.
+    pub fn describe(&self) -> String {
+        let mut out = format!("{} {}:\n", self.recording, self.route);
+        if !self.diff.is_empty() {
+            for line in self.diff.to_string().lines() {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        for u in &self.calls.unmatched {
+            out.push_str(&format!("  unmatched call: {u}\n"));
+        }
+        for (id, method, uri) in &self.calls.unused {
+            out.push_str(&format!(
+                "  recorded call #{id} {method} {uri} was not made\n"
+            ));
+        }
+        for v in &self.calls.missing_values {
+            out.push_str(&format!("  value not in the recording: {v}\n"));
+        }
+        if self.is_identical() {
+            out.push_str("  identical\n");
+        }
+        out
+    }
+}

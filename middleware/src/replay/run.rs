@@ -1,0 +1,231 @@
+//! Running a replay.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::{BodyExt, Full};
+use retrace::context::{Context, WithContext};
+use retrace::diff::{NoiseRules, ResponseView, diff_responses};
+use retrace::replay::{ReplayOptions, ReplaySession};
+use retrace::{Recording, Redaction};
+use tower_service::Service;
+
+use super::report::{ReplayReport, ReplayedResponse};
+
+/// Why a replay could not run (as opposed to running and differing).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The recording has no request to replay.
+    #[error("recording {0} holds no request head")]
+    NoRequest(retrace::RecordingId),
+    /// The recording has no response to compare with.
+    #[error("recording {0} holds no response (it ended as {1})")]
+    NoResponse(retrace::RecordingId, String),
+    /// The recorded request cannot be rebuilt.
+    #[error("recording {id}: the recorded request cannot be rebuilt: {reason}")]
+    BadRequest {
+        /// The recording.
+        id: retrace::RecordingId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The service failed instead of answering.
+    #[error("recording {id}: the service failed: {reason}")]
+    Service {
+        /// The recording.
+        id: retrace::RecordingId,
+        /// Its error.
+        reason: String,
+    },
+    /// The response body could not be read.
+    #[error("recording {id}: reading the response body failed: {reason}")]
+    Body {
+        /// The recording.
+        id: retrace::RecordingId,
+        /// Its error.
+        reason: String,
+    },
+}
+
+/// How to replay: matching options, noise rules, redaction, learned noise.
+#[derive(Clone, Debug, Default)]
+pub struct Replay {
+    options: ReplayOptions,
+    noise: NoiseRules,
+    redaction: Redaction,
+    learn_noise: bool,
+}
+
+/// Replays `recording` through `service` with the default settings (strict matching,
+/// default noise rules and redaction).
+pub async fn replay<S, B>(recording: &Recording, service: S) -> Result<ReplayReport, ReplayError>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
+    S::Error: fmt::Display,
+    B: Body<Data = Bytes>,
+    B::Error: fmt::Display,
+{
+    Replay::default().run(recording, service).await
+}
+
+impl Replay {
+    /// The default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Matching options (strict or lenient, repeats).
+    pub fn options(mut self, options: ReplayOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Noise rules for the comparison.
+    pub fn noise(mut self, noise: NoiseRules) -> Self {
+        self.noise = noise;
+        self
+    }
+
+    /// The redaction the recording was made with, applied to the new response.
+    pub fn redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+
+    /// Replay twice and treat what differs between the two as noise.
+    pub fn learn_noise(mut self, on: bool) -> Self {
+        self.learn_noise = on;
+        self
+    }
+
+    /// Replays one recording.
+    pub async fn run<S, B>(
+        &self,
+        recording: &Recording,
+        service: S,
+    ) -> Result<ReplayReport, ReplayError>
+    where
+        S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
+        S::Error: fmt::Display,
+        B: Body<Data = Bytes>,
+        B::Error: fmt::Display,
+    {
+        let id = recording.id;
+        let recorded_head = recording.response().ok_or_else(|| {
+            ReplayError::NoResponse(
+                id,
+                recording
+                    .end()
+                    .map_or_else(|| "incomplete".to_owned(), |e| format!("{:?}", e.outcome)),
+            )
+        })?;
+        let recorded_body = recording.response_body();
+        let (first, session) = self.once(recording, service.clone()).await?;
+        let mut noise = self.noise.clone();
+        let learned = if self.learn_noise {
+            let (second, _) = self.once(recording, service).await?;
+            let learned = NoiseRules::learn(
+                &ResponseView::new(first.status, &first.headers, &first.body),
+                &ResponseView::new(second.status, &second.headers, &second.body),
+            );
+            noise.extend(learned.clone());
+            Some(learned)
+        } else {
+            None
+        };
+        let diff = diff_responses(
+            &ResponseView::from_head(recorded_head, &recorded_body),
+            &ResponseView::new(first.status, &first.headers, &first.body),
+            &noise,
+        );
+        let route = recording
+            .request()
+            .map_or_else(String::new, |r| format!("{} {}", r.method, r.path()));
+        Ok(ReplayReport {
+            recording: id,
+            route,
+            response: first,
+            diff,
+            calls: session.report(),
+            learned_noise: learned,
+        })
+    }
+
+    async fn once<S, B>(
+        &self,
+        recording: &Recording,
+        mut service: S,
+    ) -> Result<(ReplayedResponse, Arc<ReplaySession>), ReplayError>
+    where
+        S: Service<Request<Full<Bytes>>, Response = Response<B>>,
+        S::Error: fmt::Display,
+        B: Body<Data = Bytes>,
+        B::Error: fmt::Display,
+    {
+        let id = recording.id;
+        let request = build_request(recording)?;
+        let session = ReplaySession::new(recording, self.options);
+        let context = Context::Replay(Arc::clone(&session));
+        let service_error = |e: S::Error| ReplayError::Service {
+            id,
+            reason: e.to_string(),
+        };
+        poll_fn(|cx| service.poll_ready(cx))
+            .await
+            .map_err(service_error)?;
+        let future = {
+            let _entered = context.enter();
+            service.call(request)
+        };
+        let response = WithContext::new(future, Some(context.clone()))
+            .await
+            .map_err(service_error)?;
+        let (parts, body) = response.into_parts();
+        let body = WithContext::new(body.collect(), Some(context))
+            .await
+            .map_err(|e| ReplayError::Body {
+                id,
+                reason: e.to_string(),
+            })?
+            .to_bytes();
+        let body = if crate::capture::is_json(&parts.headers) {
+            self.redaction.json_body(&body).unwrap_or(body)
+        } else {
+            body
+        };
+        Ok((
+            ReplayedResponse {
+                status: parts.status.as_u16(),
+                headers: self.redaction.headers(&parts.headers),
+                body,
+            },
+            session,
+        ))
+    }
+}
+
+/// The recorded request, ready to send again.
+fn build_request(recording: &Recording) -> Result<Request<Full<Bytes>>, ReplayError> {
+    let id = recording.id;
+    let head = recording.request().ok_or(ReplayError::NoRequest(id))?;
+    let bad = |reason: String| ReplayError::BadRequest { id, reason };
+    let mut builder = Request::builder()
+        .method(head.method.as_str())
+        .uri(head.uri.as_str());
+    for h in &head.headers {
+        // The body is rebuilt whole, so framing headers are recomputed.
+        if h.name.eq_ignore_ascii_case("content-length")
+            || h.name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            continue;
+        }
+        builder = builder.header(h.name.as_str(), h.value.as_ref());
+    }
+    builder
+        .body(Full::new(recording.request_body()))
+        .map_err(|e| bad(e.to_string()))
+}

@@ -1,0 +1,152 @@
+//! Values from outside the request that replay must reproduce: the clock, randomness
+//! and any call the code routes through [`boundary`].
+//!
+//! Each function looks at the [current context](crate::context::Context):
+//! - none: it does the real thing, at the cost of one thread-local read;
+//! - recording: it does the real thing and records the value (postcard-encoded);
+//! - replay: it returns the recorded value instead; a value the recording lacks is done
+//!   for real and reported as missing in the replay report.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rand::distr::{Distribution, StandardUniform};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::context::Context;
+use crate::event::{Event, NamedValue, ValueKind};
+
+enum Mode {
+    Live,
+    Record(crate::RecordingHandle),
+    Replay(std::sync::Arc<crate::replay::ReplaySession>),
+}
+
+fn mode() -> Mode {
+    Context::with_current(|c| match c {
+        None => Mode::Live,
+        Some(Context::Recording(h)) => Mode::Record(h.clone()),
+        Some(Context::Replay(s)) => Mode::Replay(s.clone()),
+    })
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Option<Bytes> {
+    postcard::to_stdvec(value).ok().map(Bytes::from)
+}
+
+fn record_value(
+    h: &crate::RecordingHandle,
+    kind: ValueKind,
+    name: &str,
+    input: Option<Bytes>,
+    value: Option<Bytes>,
+) {
+    if let Some(value) = value {
+        h.record(Event::Value(NamedValue {
+            seq: h.next_seq(),
+            kind,
+            name: name.to_owned(),
+            at_us: h.elapsed_us(),
+            input,
+            value,
+        }));
+    }
+}
+
+fn replayed<T: DeserializeOwned>(
+    s: &crate::replay::ReplaySession,
+    kind: ValueKind,
+    name: &str,
+    input: Option<&[u8]>,
+) -> Option<T> {
+    let bytes = s.next_value(kind, name, input)?;
+    postcard::from_bytes(&bytes).ok()
+}
+
+fn through<T, F>(kind: ValueKind, name: &str, input: Option<Bytes>, live: F) -> T
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> T,
+{
+    match mode() {
+        Mode::Live => live(),
+        Mode::Record(h) => {
+            let value = live();
+            record_value(&h, kind, name, input, encode(&value));
+            value
+        }
+        Mode::Replay(s) => replayed(&s, kind, name, input.as_deref()).unwrap_or_else(live),
+    }
+}
+
+/// The wall clock, recorded and replayed.
+///
+/// ```
+/// let t = retrace::now();
+/// assert!(t > std::time::UNIX_EPOCH);
+/// ```
+pub fn now() -> SystemTime {
+    let micros: u64 = through(ValueKind::Clock, "clock", None, || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0)
+    });
+    UNIX_EPOCH + Duration::from_micros(micros)
+}
+
+/// A random value, recorded and replayed.
+///
+/// ```
+/// let n: u64 = retrace::random();
+/// # let _ = n;
+/// ```
+pub fn random<T>() -> T
+where
+    T: Serialize + DeserializeOwned,
+    StandardUniform: Distribution<T>,
+{
+    through(ValueKind::Random, "random", None, rand::random::<T>)
+}
+
+/// Runs `f`, a call to something outside the process, as a named boundary: recorded
+/// with its input, and answered from the recording in replay (where `f` is not run).
+///
+/// ```
+/// # fn lookup_price(_: &str) -> u32 { 42 }
+/// let price: u32 = retrace::boundary("pricing.lookup", &"SKU-1", || lookup_price("SKU-1"));
+/// # assert_eq!(price, 42);
+/// ```
+pub fn boundary<I, T, F>(name: &str, input: &I, f: F) -> T
+where
+    I: Serialize + ?Sized,
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> T,
+{
+    through(ValueKind::Boundary, name, encode(input), f)
+}
+
+/// The async form of [`boundary`]: in replay the future is never created.
+pub async fn boundary_async<I, T, F, Fut>(name: &str, input: &I, f: F) -> T
+where
+    I: Serialize + ?Sized,
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let input = encode(input);
+    match mode() {
+        Mode::Live => f().await,
+        Mode::Record(h) => {
+            let value = f().await;
+            record_value(&h, ValueKind::Boundary, name, input, encode(&value));
+            value
+        }
+        Mode::Replay(s) => match replayed(&s, ValueKind::Boundary, name, input.as_deref()) {
+            Some(v) => v,
+            None => f().await,
+        },
+    }
+}

@@ -1,0 +1,95 @@
+//! JSON bodies: walking a parsed document with the [`PathPattern`] automata and replacing
+//! every matched value.
+//!
+//! Each pattern keeps one matching state per level while the walker descends; a subtree in
+//! which every pattern's state is empty can never match and is skipped. The parser's own
+//! depth limit bounds the recursion.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::Redaction;
+use crate::diff::PathPattern;
+use crate::diff::Segment;
+
+/// The redacted body, or `None` when it is not JSON or nothing matched.
+pub(super) fn redact(redaction: &Redaction, body: &[u8]) -> Option<Bytes> {
+    let patterns = &redaction.inner.json_paths;
+    if patterns.is_empty() {
+        return None;
+    }
+    let mut document: Value = serde_json::from_slice(body).ok()?;
+    let states: Vec<u64> = patterns.iter().map(PathPattern::start_state).collect();
+    if !walk(redaction, patterns, &mut document, &states) {
+        return None;
+    }
+    serde_json::to_vec(&document).ok().map(Bytes::from)
+}
+
+/// Replaces `value` if a pattern accepts here, or else the matches below it; returns
+/// whether anything was replaced.
+fn walk(
+    redaction: &Redaction,
+    patterns: &[PathPattern],
+    value: &mut Value,
+    states: &[u64],
+) -> bool {
+    if patterns
+        .iter()
+        .zip(states)
+        .any(|(pattern, &state)| pattern.accepts(state))
+    {
+        *value = replacement(redaction, value);
+        return true;
+    }
+    let mut next = vec![0u64; states.len()];
+    let mut replaced = false;
+    match value {
+        Value::Object(members) => {
+            for (key, child) in members.iter_mut() {
+                if advance(patterns, states, Segment::Key(key), &mut next) {
+                    replaced |= walk(redaction, patterns, child, &next);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter_mut().enumerate() {
+                if advance(patterns, states, Segment::Index(index), &mut next) {
+                    replaced |= walk(redaction, patterns, child, &next);
+                }
+            }
+        }
+        _ => {}
+    }
+    replaced
+}
+
+/// Fills `next` with each pattern's state after `segment`; whether any is still live.
+fn advance(
+    patterns: &[PathPattern],
+    states: &[u64],
+    segment: Segment<'_>,
+    next: &mut [u64],
+) -> bool {
+    let mut live = false;
+    for ((pattern, &state), slot) in patterns.iter().zip(states).zip(next.iter_mut()) {
+        *slot = if state == 0 {
+            0
+        } else {
+            pattern.advance(state, segment)
+        };
+        live |= *slot != 0;
+    }
+    live
+}
+
+/// The string that replaces a matched value. A string is hashed by its content, so a
+/// secret pseudonymises the same in a body as in a header; anything else by its compact
+/// JSON text.
+fn replacement(redaction: &Redaction, value: &Value) -> Value {
+    let replaced = match value {
+        Value::String(secret) => redaction.replace(secret.as_bytes()),
+        other => redaction.replace(other.to_string().as_bytes()),
+    };
+    Value::String(String::from_utf8_lossy(&replaced).into_owned())
+}

@@ -1,0 +1,218 @@
+//! Replay: answering a request's boundary crossings from its recording.
+//!
+//! A [`ReplaySession`] is built from a [`Recording`] and made current while the
+//! recorded request runs through the service again (see `retrace_tower::replay`). The
+//! client layers ask it for each outgoing call's answer and the free functions
+//! ([`now`](crate::now), [`random`](crate::random), [`boundary`](crate::boundary)) for
+//! their values, so the handler runs without the network and sees the recorded world.
+//!
+//! Calls are matched by method, URI and a digest of the body, in order of occurrence:
+//! the first recorded call with the same key that has not been used answers. Strict
+//! sessions fail a call that matches nothing, naming it and the closest recorded call
+//! with what differed; lenient ones let it through to the real client. What was never
+//! asked for and what matched nothing are both reported.
+
+mod matching;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde::Serialize;
+
+pub use matching::{CallKey, Closest, UnmatchedCall};
+
+use crate::event::{CallOutcome, Event, ValueKind};
+use crate::store::Recording;
+
+/// How a replay answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplayOptions {
+    /// Fail calls that match no recorded call (otherwise they go to the real client).
+    pub strict: bool,
+    /// Let one recorded answer serve several identical calls.
+    pub allow_repeats: bool,
+}
+
+impl Default for ReplayOptions {
+    /// Strict, each answer used once.
+    fn default() -> Self {
+        Self {
+            strict: true,
+            allow_repeats: false,
+        }
+    }
+}
+
+/// How a client layer should proceed with a call during replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallAnswer {
+    /// Answer with this recorded outcome; the real client is not called.
+    Recorded {
+        /// The recorded call's id.
+        call_id: u32,
+        /// What it returned.
+        outcome: CallOutcome,
+    },
+    /// Lenient mode, no match: call the real client.
+    PassThrough,
+}
+
+/// A recorded call as the session keeps it.
+#[derive(Clone, Debug)]
+pub(crate) struct RecordedCall {
+    pub(crate) call_id: u32,
+    pub(crate) key: CallKey,
+    pub(crate) outcome: Option<CallOutcome>,
+    pub(crate) uses: u32,
+}
+
+#[derive(Clone, Debug)]
+struct RecordedValue {
+    kind: ValueKind,
+    name: String,
+    input: Option<Bytes>,
+    value: Bytes,
+    used: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    calls: Vec<RecordedCall>,
+    values: Vec<RecordedValue>,
+    answered: u32,
+    unmatched: Vec<UnmatchedCall>,
+    missing_values: Vec<String>,
+}
+
+/// The state of one replay: recorded answers and what has been asked.
+#[derive(Debug)]
+pub struct ReplaySession {
+    options: ReplayOptions,
+    state: Mutex<State>,
+}
+
+/// What a replay session saw, for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SessionReport {
+    /// Calls answered from the recording.
+    pub answered: u32,
+    /// Calls that matched no recorded call.
+    pub unmatched: Vec<UnmatchedCall>,
+    /// Recorded calls never asked for: `(call id, method, uri)`.
+    pub unused: Vec<(u32, String, String)>,
+    /// Values asked for that the recording did not have (`kind name`).
+    pub missing_values: Vec<String>,
+}
+
+impl ReplaySession {
+    /// A session answering from `recording`.
+    pub fn new(recording: &Recording, options: ReplayOptions) -> Arc<Self> {
+        let mut calls: Vec<RecordedCall> = recording
+            .calls()
+            .into_iter()
+            .map(|c| RecordedCall {
+                call_id: c.call.call_id,
+                key: CallKey::of_recorded(c.call),
+                outcome: c.result.map(|r| r.outcome.clone()),
+                uses: 0,
+            })
+            .collect();
+        calls.sort_by_key(|c| c.call_id);
+        let values = recording
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Value(v) => Some(RecordedValue {
+                    kind: v.kind,
+                    name: v.name.clone(),
+                    input: v.input.clone(),
+                    value: v.value.clone(),
+                    used: false,
+                }),
+                _ => None,
+            })
+            .collect();
+        Arc::new(Self {
+            options,
+            state: Mutex::new(State {
+                calls,
+                values,
+                ..State::default()
+            }),
+        })
+    }
+
+    /// The session's options.
+    pub fn options(&self) -> ReplayOptions {
+        self.options
+    }
+
+    /// Answers an outgoing call, or says why it cannot.
+    pub fn answer_call(&self, key: &CallKey) -> Result<CallAnswer, UnmatchedCall> {
+        let mut state = self.state.lock();
+        let allow_repeats = self.options.allow_repeats;
+        let found = state
+            .calls
+            .iter_mut()
+            .find(|c| c.key == *key && (c.uses == 0 || allow_repeats));
+        if let Some(call) = found {
+            call.uses += 1;
+            let call_id = call.call_id;
+            let outcome = call.outcome.clone().unwrap_or_else(|| {
+                CallOutcome::Error("the recording holds no answer to this call".to_owned())
+            });
+            state.answered += 1;
+            return Ok(CallAnswer::Recorded { call_id, outcome });
+        }
+        let unmatched = UnmatchedCall {
+            method: key.method.clone(),
+            uri: key.uri.clone(),
+            closest: matching::closest(&state.calls, key),
+        };
+        state.unmatched.push(unmatched.clone());
+        if self.options.strict {
+            Err(unmatched)
+        } else {
+            Ok(CallAnswer::PassThrough)
+        }
+    }
+
+    /// The next recorded value of this kind and name (and input, for boundaries), in
+    /// order; `None` when the recording has no more (noted for the report).
+    pub fn next_value(&self, kind: ValueKind, name: &str, input: Option<&[u8]>) -> Option<Bytes> {
+        let mut state = self.state.lock();
+        let same = |v: &RecordedValue| !v.used && v.kind == kind && v.name == name;
+        let pos = state
+            .values
+            .iter()
+            .position(|v| same(v) && v.input.as_deref() == input)
+            .or_else(|| state.values.iter().position(same));
+        match pos {
+            Some(i) => {
+                state.values[i].used = true;
+                Some(state.values[i].value.clone())
+            }
+            None => {
+                state.missing_values.push(format!("{kind:?} {name}"));
+                None
+            }
+        }
+    }
+
+    /// What the session saw so far.
+    pub fn report(&self) -> SessionReport {
+        let state = self.state.lock();
+        SessionReport {
+            answered: state.answered,
+            unmatched: state.unmatched.clone(),
+            unused: state
+                .calls
+                .iter()
+                .filter(|c| c.uses == 0)
+                .map(|c| (c.call_id, c.key.method.clone(), c.key.uri.clone()))
+                .collect(),
+            missing_values: state.missing_values.clone(),
+        }
+    }
+}
