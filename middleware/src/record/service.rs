@@ -66,7 +66,9 @@ where
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
         let shared = &self.shared;
-        if !shared.policy.is_enabled() || !shared.capture.recorder.is_enabled() {
+        // A request being replayed is not recorded again.
+        let replaying = Context::with_current(|c| matches!(c, Some(Context::Replay(_))));
+        if replaying || !shared.policy.is_enabled() || !shared.capture.recorder.is_enabled() {
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         }
         let (trace_id, from_header) = trace_of(req.headers());
