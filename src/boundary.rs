@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Context;
-use crate::event::{Event, NamedValue, ValueKind};
+use crate::event::ValueKind;
 
 enum Mode {
     Live,
@@ -44,14 +44,7 @@ fn record_value(
     value: Option<Bytes>,
 ) {
     if let Some(value) = value {
-        h.record(Event::Value(NamedValue {
-            seq: h.next_seq(),
-            kind,
-            name: name.to_owned(),
-            at_us: h.elapsed_us(),
-            input,
-            value,
-        }));
+        h.record_value(kind, name, input, value);
     }
 }
 

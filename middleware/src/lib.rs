@@ -5,6 +5,8 @@
 //! - [`RecordLayer`]: the server layer a team adds to its axum or hyper server;
 //! - [`ClientLayer`]: wraps an HTTP client so outgoing calls are recorded, and answered
 //!   from the recording during replay;
+//! - [`BoundaryLayer`]: the same for any service whose requests and responses serialize
+//!   (a database or cache client wrapped as a service);
 //! - [`replay`]: runs a recording through a service in-process and reports the diff.
 //!
 //! Everything here is runtime-agnostic: no tokio, only `tower`, `http` and
@@ -15,11 +17,13 @@
 #![deny(rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+pub mod boundary;
 mod capture;
 pub mod client;
 pub mod record;
 pub mod replay;
 
+pub use boundary::{Boundary, BoundaryError, BoundaryLayer};
 pub use client::{Client, ClientError, ClientLayer};
 pub use record::{RecordBody, RecordLayer};
 pub use replay::{Replay, ReplayError, ReplayReport, replay};

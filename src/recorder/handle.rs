@@ -192,6 +192,25 @@ impl RecordingHandle {
         }
     }
 
+    /// Records a value the code asked for (the clock, randomness, a boundary's answer),
+    /// postcard-encoded, with the next sequence number.
+    pub fn record_value(
+        &self,
+        kind: crate::event::ValueKind,
+        name: &str,
+        input: Option<bytes::Bytes>,
+        value: bytes::Bytes,
+    ) {
+        self.record(Event::Value(crate::event::NamedValue {
+            seq: self.next_seq(),
+            kind,
+            name: name.to_owned(),
+            at_us: self.elapsed_us(),
+            input,
+            value,
+        }));
+    }
+
     /// Notes something cut from the recording (a body past its cap, say).
     pub fn note_loss(&self, loss: Loss) {
         let mut state = self.inner.state.lock();

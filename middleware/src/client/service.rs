@@ -35,8 +35,9 @@ pub enum ClientError<E> {
     /// Strict replay: no recorded call matches.
     #[error("{0}")]
     Unmatched(UnmatchedCall),
-    /// Replay: the recorded call had failed; this is its error text.
-    #[error("recorded call failed: {0}")]
+    /// Replay: the recorded call had failed; this is its error text (shown as it was,
+    /// so the handler sees what it saw when recording).
+    #[error("{0}")]
     Replayed(String),
 }
 

@@ -1,0 +1,94 @@
+//! [`Boundary`]: one serializable service, recorded and replayed.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::Bytes;
+use retrace::context::Context;
+use retrace::event::ValueKind;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use super::future::BoundaryFuture;
+
+/// Why a call through a [`Boundary`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BoundaryError<E> {
+    /// The wrapped service failed.
+    #[error("{0}")]
+    Inner(E),
+    /// Replay: the recorded call had failed with this error text (shown as it was,
+    /// so the handler sees what it saw when recording).
+    #[error("{0}")]
+    Replayed(String),
+}
+
+/// A service whose calls are recorded and replayed as a named boundary.
+#[derive(Clone, Debug)]
+pub struct Boundary<S> {
+    inner: S,
+    name: Arc<str>,
+}
+
+impl<S> Boundary<S> {
+    pub(crate) fn new(inner: S, name: Arc<str>) -> Self {
+        Self { inner, name }
+    }
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Option<Bytes> {
+    postcard::to_stdvec(value).ok().map(Bytes::from)
+}
+
+impl<S, Req> Service<Req> for Boundary<S>
+where
+    S: Service<Req>,
+    S::Future: Send + 'static,
+    S::Response: Serialize + DeserializeOwned + Send + 'static,
+    S::Error: fmt::Display + Send + 'static,
+    Req: Serialize,
+{
+    type Response = S::Response;
+    type Error = BoundaryError<S::Error>;
+    type Future = BoundaryFuture<S::Future, S::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(BoundaryError::Inner)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        match Context::current() {
+            None => BoundaryFuture::passthrough(self.inner.call(req)),
+            Some(Context::Recording(handle)) => {
+                let input = encode(&req);
+                let name = Arc::clone(&self.name);
+                let call = self.inner.call(req);
+                BoundaryFuture::boxed(Box::pin(async move {
+                    let result = call.await;
+                    let recorded: Result<&S::Response, String> = match &result {
+                        Ok(r) => Ok(r),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Some(value) = encode(&recorded) {
+                        handle.record_value(ValueKind::Boundary, &name, input, value);
+                    }
+                    result.map_err(BoundaryError::Inner)
+                }))
+            }
+            Some(Context::Replay(session)) => {
+                let input = encode(&req);
+                let recorded = session
+                    .next_value(ValueKind::Boundary, &self.name, input.as_deref())
+                    .and_then(|bytes| {
+                        postcard::from_bytes::<Result<S::Response, String>>(&bytes).ok()
+                    });
+                match recorded {
+                    Some(answer) => BoundaryFuture::ready(answer.map_err(BoundaryError::Replayed)),
+                    None => BoundaryFuture::passthrough(self.inner.call(req)),
+                }
+            }
+        }
+    }
+}
