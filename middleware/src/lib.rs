@@ -7,7 +7,9 @@
 //!   from the recording during replay;
 //! - [`BoundaryLayer`]: the same for any service whose requests and responses serialize
 //!   (a database or cache client wrapped as a service);
-//! - [`replay`]: runs a recording through a service in-process and reports the diff.
+//! - [`replay`]: runs a recording through a service in-process and reports the diff;
+//! - [`Regression`]: replays a directory of recordings as a test suite, with an accept
+//!   mode for intended changes.
 //!
 //! Everything here is runtime-agnostic: no tokio, only `tower`, `http` and
 //! `http-body`.
@@ -21,9 +23,11 @@ pub mod boundary;
 mod capture;
 pub mod client;
 pub mod record;
+pub mod regression;
 pub mod replay;
 
 pub use boundary::{Boundary, BoundaryError, BoundaryLayer};
 pub use client::{Client, ClientError, ClientLayer};
 pub use record::{RecordBody, RecordLayer};
+pub use regression::{Regression, RegressionError};
 pub use replay::{Replay, ReplayError, ReplayReport, replay};

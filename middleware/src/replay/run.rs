@@ -96,6 +96,11 @@ impl Replay {
         self
     }
 
+    /// The noise rules in use.
+    pub fn noise_rules(&self) -> &NoiseRules {
+        &self.noise
+    }
+
     /// Replay twice and treat what differs between the two as noise.
     pub fn learn_noise(mut self, on: bool) -> Self {
         self.learn_noise = on;
