@@ -122,6 +122,15 @@ impl PathPattern {
         self
     }
 
+    /// The member name the pattern's last step requires, when that step is a named key.
+    /// A document in which that name never appears cannot match the pattern.
+    pub(crate) fn final_key(&self) -> Option<&str> {
+        match &self.steps.last()?.selector {
+            Selector::Key(name) => Some(name),
+            Selector::Index(_) | Selector::Any => None,
+        }
+    }
+
     /// The matching state before any step: only the start position is active.
     pub(crate) fn start_state(&self) -> u64 {
         1

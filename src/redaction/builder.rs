@@ -243,6 +243,7 @@ impl RedactionBuilder {
             headers,
             query_params,
             json_paths,
+            json_filter: once_cell::sync::OnceCell::new(),
             mode: self.mode,
             key,
         }))

@@ -15,7 +15,11 @@ use crate::diff::Segment;
 /// The redacted body, or `None` when it is not JSON or nothing matched.
 pub(super) fn redact(redaction: &Redaction, body: &[u8]) -> Option<Bytes> {
     let patterns = &redaction.inner.json_paths;
-    if patterns.is_empty() {
+    let filter = redaction
+        .inner
+        .json_filter
+        .get_or_init(|| KeyFilter::new(patterns));
+    if patterns.is_empty() || !filter.could_match(body) {
         return None;
     }
     let mut document: Value = serde_json::from_slice(body).ok()?;
@@ -24,6 +28,49 @@ pub(super) fn redact(redaction: &Redaction, body: &[u8]) -> Option<Bytes> {
         return None;
     }
     serde_json::to_vec(&document).ok().map(Bytes::from)
+}
+
+/// Decides, without parsing a body, whether any pattern could match it: a pattern ending
+/// in a named key needs that name, quoted, somewhere in the text. Escapes (`\u`) could
+/// spell a name without its letters, so a body holding one is always parsed. This keeps
+/// the common case (a JSON body without secret fields) at a few substring searches.
+#[derive(Debug)]
+pub(super) struct KeyFilter {
+    /// One finder per pattern; `None` when some pattern ends in a wildcard or index,
+    /// which no substring can rule out.
+    names: Option<Vec<memchr::memmem::Finder<'static>>>,
+    escape: memchr::memmem::Finder<'static>,
+}
+
+impl KeyFilter {
+    pub(super) fn new(patterns: &[PathPattern]) -> Self {
+        let names = patterns
+            .iter()
+            .map(|p| {
+                p.final_key()
+                    .map(|name| memchr::memmem::Finder::new(name.as_bytes()).into_owned())
+            })
+            .collect();
+        Self {
+            names,
+            escape: memchr::memmem::Finder::new(b"\\u").into_owned(),
+        }
+    }
+
+    fn could_match(&self, body: &[u8]) -> bool {
+        let Some(names) = &self.names else {
+            return true;
+        };
+        if self.escape.find(body).is_some() {
+            return true;
+        }
+        names.iter().any(|finder| {
+            let len = finder.needle().len();
+            finder
+                .find_iter(body)
+                .any(|at| at > 0 && body[at - 1] == b'"' && body.get(at + len) == Some(&b'"'))
+        })
+    }
 }
 
 /// Replaces `value` if a pattern accepts here, or else the matches below it; returns

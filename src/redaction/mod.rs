@@ -219,6 +219,8 @@ struct Inner {
     /// Lower case; compared with percent-decoded, lower-cased names.
     query_params: Vec<String>,
     json_paths: Vec<PathPattern>,
+    /// Built on first use from `json_paths`.
+    json_filter: once_cell::sync::OnceCell<json::KeyFilter>,
     mode: RedactionMode,
     /// `None` in [`RedactionMode::Remove`].
     key: Option<key::PseudonymKey>,
@@ -238,6 +240,7 @@ impl Redaction {
             headers: Vec::new(),
             query_params: Vec::new(),
             json_paths: Vec::new(),
+            json_filter: once_cell::sync::OnceCell::new(),
             mode: RedactionMode::Remove,
             key: None,
         })
@@ -362,6 +365,7 @@ impl Default for Redaction {
             headers: builder::default_headers(),
             query_params: DEFAULT_QUERY_PARAMS.iter().map(|&p| p.to_owned()).collect(),
             json_paths: builder::default_json_paths(),
+            json_filter: once_cell::sync::OnceCell::new(),
             mode: RedactionMode::Remove,
             key: None,
         })

@@ -503,3 +503,14 @@ fn redaction_is_cheap_to_share() {
     let b = a.clone();
     assert!(std::sync::Arc::ptr_eq(&a.inner, &b.inner));
 }
+
+#[test]
+fn escaped_names_cannot_slip_past_the_prefilter() {
+    let r = Redaction::default();
+    // "pass\u0077ord" is "password" spelled with an escape.
+    let body = br#"{"user":"ada","pass\u0077ord":"hunter2"}"#;
+    let out = r.json_body(body).expect("redacted");
+    assert!(!out.windows(7).any(|w| w == b"hunter2"), "{out:?}");
+    // No secret name anywhere: left alone without being parsed.
+    assert_eq!(r.json_body(br#"{"user":"ada","passwords_reset":3}"#), None);
+}

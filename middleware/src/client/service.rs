@@ -54,6 +54,9 @@ impl<S> Client<S> {
     }
 }
 
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+const RETRACE_PARENT: http::HeaderName = http::HeaderName::from_static(PARENT_HEADER);
+
 fn target(uri: &http::Uri) -> String {
     uri.authority()
         .map_or_else(|| "unknown".to_owned(), |a| a.to_string())
@@ -156,11 +159,11 @@ where
         flags: 1,
     };
     if let Ok(v) = HeaderValue::from_str(&traceparent.to_string()) {
-        parts.headers.insert("traceparent", v);
+        parts.headers.insert(TRACEPARENT, v);
     }
     let parent = parent_header_value(handle.propagation_token(), trace_id, handle.id());
     if let Ok(v) = HeaderValue::from_str(&parent) {
-        parts.headers.insert(PARENT_HEADER, v);
+        parts.headers.insert(RETRACE_PARENT, v);
     }
     let head =
         settings.request_parts_head(&parts.method, &parts.uri, parts.version, &parts.headers);
