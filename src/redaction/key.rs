@@ -54,9 +54,11 @@ impl PseudonymKey {
 /// Parses the value of [`KEY_ENV`]: exactly 64 hex digits, either case, surrounding white
 /// space ignored.
 pub(super) fn parse_env_key(value: &str) -> Result<[u8; 32], RedactionError> {
+    // The value is a secret (a mistyped key is nearly the real one): the error shows
+    // its shape, never its characters.
     let invalid = |reason: &str| RedactionError::InvalidEnv {
         var: KEY_ENV,
-        value: value.to_owned(),
+        value: format!("<{} characters, hidden>", value.chars().count()),
         reason: reason.to_owned(),
     };
     let trimmed = value.trim();

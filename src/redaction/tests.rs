@@ -455,7 +455,7 @@ fn key_comes_from_builder_then_environment_then_process() {
 }
 
 #[test]
-fn bad_environment_key_is_an_error_naming_the_variable_and_value() {
+fn bad_environment_key_is_an_error_naming_the_variable_but_hiding_the_value() {
     for value in ["", "abc", &"g".repeat(64), &"a".repeat(66)] {
         let err = Redaction::builder()
             .mode(RedactionMode::Pseudonymise)
@@ -467,13 +467,19 @@ fn bad_environment_key_is_an_error_naming_the_variable_and_value() {
                 var, value: got, ..
             } => {
                 assert_eq!(*var, "RETRACE_REDACTION_KEY");
-                assert_eq!(got, value);
+                assert_eq!(
+                    got,
+                    &format!("<{} characters, hidden>", value.chars().count())
+                );
             }
             other => panic!("{other:?}"),
         }
         let message = err.to_string();
         assert!(message.contains("RETRACE_REDACTION_KEY"), "{message}");
-        assert!(message.contains(&format!("{value:?}")), "{message}");
+        assert!(
+            value.is_empty() || !message.contains(value),
+            "the key leaked: {message}"
+        );
     }
     // Remove mode never needs a key, so it never reads the variable.
     Redaction::builder()
