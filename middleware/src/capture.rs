@@ -120,7 +120,10 @@ pub(crate) struct Tap {
     cap: usize,
     captured: usize,
     total: u64,
-    hasher: Option<blake3::Hasher>,
+    // Boxed: a blake3 hasher is about 1.9 KiB, mostly unused (a digest is only needed
+    // when the body may pass the cap); inline, it made every tap a 2 KiB allocation
+    // copied on each move.
+    hasher: Option<Box<blake3::Hasher>>,
     held: Option<BytesMut>,
     trailers: Vec<Header>,
     settings: Arc<CaptureSettings>,
@@ -161,7 +164,7 @@ impl Tap {
             cap,
             captured: 0,
             total: 0,
-            hasher: may_exceed.then(blake3::Hasher::new),
+            hasher: may_exceed.then(|| Box::new(blake3::Hasher::new())),
             held,
             trailers: Vec::new(),
             settings: Arc::clone(settings),

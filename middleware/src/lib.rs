@@ -11,6 +11,9 @@
 //! - [`Regression`]: replays a directory of recordings as a test suite, with an accept
 //!   mode for intended changes.
 //!
+//! With the `reqwest` feature, [`reqwest::RetraceMiddleware`] does for a
+//! `reqwest_middleware` client what `ClientLayer` does for tower clients.
+//!
 //! Everything here is runtime-agnostic: no tokio, only `tower`, `http` and
 //! `http-body`.
 
@@ -20,11 +23,14 @@
 #![forbid(unsafe_code)]
 
 pub mod boundary;
+mod call;
 mod capture;
 pub mod client;
 pub mod record;
 pub mod regression;
 pub mod replay;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 
 pub use boundary::{Boundary, BoundaryError, BoundaryLayer};
 pub use client::{Client, ClientError, ClientLayer};

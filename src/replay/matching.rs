@@ -113,10 +113,12 @@ pub(crate) fn closest(calls: &[RecordedCall], key: &CallKey) -> Option<Box<Close
             (score, c, differences)
         })
         .max_by_key(|(score, c, _)| (*score, std::cmp::Reverse(c.call_id)))
-        .map(|(_, c, differences)| Box::new(Closest {
-            call_id: c.call_id,
-            method: c.key.method.clone(),
-            uri: c.key.uri.clone(),
-            differences,
-        }))
+        .map(|(_, c, differences)| {
+            Box::new(Closest {
+                call_id: c.call_id,
+                method: c.key.method.clone(),
+                uri: c.key.uri.clone(),
+                differences,
+            })
+        })
 }

@@ -7,14 +7,20 @@
 use super::MAX_DECODED_BYTES;
 use crate::event::Chunk;
 
+/// The most an lz4 block can expand: each input byte yields at most 255 output bytes.
+const MAX_LZ4_RATIO: usize = 255;
+
 /// Why a payload could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
     /// The payload is shorter than its length prefix.
     #[error("the payload is too short to hold its length prefix")]
     Short,
-    /// The declared decompressed size is over the limit.
-    #[error("the declared size {declared} exceeds the limit of {MAX_DECODED_BYTES} bytes")]
+    /// The declared decompressed size is over the limit, or more than the compressed
+    /// bytes can expand to.
+    #[error(
+        "the declared size {declared} exceeds the limit of {MAX_DECODED_BYTES} bytes or what the payload can expand to"
+    )]
     TooLarge {
         /// The declared size.
         declared: usize,
@@ -84,7 +90,11 @@ pub fn decompress_payload(payload: &[u8], buf: &mut Vec<u8>) -> Result<(), Codec
         return Err(CodecError::Short);
     }
     let declared = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]) as usize;
-    if declared > MAX_DECODED_BYTES {
+    // lz4 expands each input byte to at most 255 output bytes, so a declared size
+    // beyond that is a lie: refuse it before allocating, or a 20-byte frame could
+    // make the reader allocate (and zero) the whole decoded-size limit.
+    if declared > MAX_DECODED_BYTES || declared > (payload.len() - 4).saturating_mul(MAX_LZ4_RATIO)
+    {
         return Err(CodecError::TooLarge { declared });
     }
     buf.clear();
@@ -119,4 +129,36 @@ pub fn decode_payload(payload: &[u8]) -> Result<Vec<Chunk>, CodecError> {
     let mut buf = Vec::new();
     decompress_payload(payload, &mut buf)?;
     decode_raw(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_compressible_batches_stay_within_the_expansion_bound() {
+        for len in [0, 1, 100, 4096, 1 << 20, 8 << 20] {
+            let raw = vec![0u8; len];
+            let mut out = Vec::new();
+            compress_batch(&raw, &mut out).unwrap();
+            assert!(
+                len <= (out.len() - 4) * MAX_LZ4_RATIO,
+                "{len} -> {}",
+                out.len()
+            );
+            let mut back = Vec::new();
+            decompress_payload(&out, &mut back).unwrap();
+            assert_eq!(back, raw);
+        }
+    }
+
+    #[test]
+    fn a_size_the_payload_cannot_expand_to_is_refused_before_allocating() {
+        let mut payload = (64u32 << 20).to_le_bytes().to_vec();
+        payload.extend_from_slice(&[0; 16]);
+        assert_eq!(
+            decompress_payload(&payload, &mut Vec::new()),
+            Err(CodecError::TooLarge { declared: 64 << 20 })
+        );
+    }
 }

@@ -7,6 +7,8 @@
 //! trusted is returned. The store only reads: repair is a separate, explicit operation.
 //! Recording ids given by a user are parsed into [`RecordingId`]s and compared, never
 //! used to build a path, so no input can make the store read outside its root.
+//! Session directories and segment files that are symbolic links are ignored, for the
+//! same reason (the root itself may be a link, and is followed).
 
 mod problem;
 mod recording;

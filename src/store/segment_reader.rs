@@ -198,9 +198,14 @@ pub fn read_frame_chunks(path: &Path, offset: u64) -> Result<Vec<Chunk>, Problem
 }
 
 /// The segment files of a session directory, in order.
+///
+/// Only regular files count: a symbolic link named like a segment is ignored (never
+/// read, never deleted), so a link planted in a shared volume cannot point the readers
+/// or retention at a file outside the recording root.
 pub fn segment_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)?
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.path())
         .filter(|p| {
             p.extension()

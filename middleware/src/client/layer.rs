@@ -67,16 +67,21 @@ impl ClientLayerBuilder {
     /// Builds the layer.
     pub fn build(self) -> ClientLayer {
         ClientLayer {
-            settings: Arc::new(CaptureSettings {
-                // Calls are recorded into the current recording's own recorder.
-                recorder: Recorder::disabled(),
-                redaction: self.redaction,
-                extra_secret_headers: vec![http::HeaderName::from_static(
-                    retrace::policy::TRIGGER_HEADER,
-                )],
-                body_cap: self.body_cap,
-                max_recording_bytes: usize::MAX,
-            }),
+            settings: capture_settings(self.redaction, self.body_cap),
         }
     }
+}
+
+/// Capture settings for outgoing calls (shared with the reqwest adapter).
+pub(crate) fn capture_settings(redaction: Redaction, body_cap: usize) -> Arc<CaptureSettings> {
+    Arc::new(CaptureSettings {
+        // Calls are recorded into the current recording's own recorder.
+        recorder: Recorder::disabled(),
+        redaction,
+        extra_secret_headers: vec![http::HeaderName::from_static(
+            retrace::policy::TRIGGER_HEADER,
+        )],
+        body_cap,
+        max_recording_bytes: usize::MAX,
+    })
 }

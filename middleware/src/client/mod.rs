@@ -34,5 +34,7 @@ mod service;
 
 pub use body::ClientBody;
 pub use future::ClientFuture;
+#[cfg(feature = "reqwest")]
+pub(crate) use layer::capture_settings;
 pub use layer::{ClientLayer, ClientLayerBuilder};
 pub use service::{Client, ClientError};

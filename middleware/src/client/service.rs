@@ -3,23 +3,20 @@
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use http_body::Body;
 use http_body_util::BodyExt;
+use retrace::RecordingHandle;
 use retrace::context::Context;
-use retrace::event::{
-    Body as RecordedBody, BodyEnd, CallOutcome, Event, OutboundCall, OutboundResult, ResponseHead,
-};
-use retrace::policy::{PARENT_HEADER, parent_header_value};
+use retrace::event::{BodyEnd, CallOutcome, ResponseHead};
 use retrace::replay::{CallAnswer, CallKey, ReplaySession, UnmatchedCall};
-use retrace::{RecordingHandle, SpanId, TraceId, TraceParent};
 use tower_service::Service;
 
 use super::body::ClientBody;
 use super::future::ClientFuture;
+use crate::call::{self, CallInFlight};
 use crate::capture::{BodyEndHook, CaptureSettings, Side, Tap};
 use crate::record::RecordBody;
 
@@ -54,36 +51,15 @@ impl<S> Client<S> {
     }
 }
 
-const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
-const RETRACE_PARENT: http::HeaderName = http::HeaderName::from_static(PARENT_HEADER);
-
-fn target(uri: &http::Uri) -> String {
-    uri.authority()
-        .map_or_else(|| "unknown".to_owned(), |a| a.to_string())
-}
-
 /// Records a call's answer when its body ends.
 struct RecordCallResult {
-    handle: RecordingHandle,
-    call_id: u32,
+    call: CallInFlight,
     head: ResponseHead,
-    started: Instant,
 }
 
 impl BodyEndHook for RecordCallResult {
     fn body_ended(self: Box<Self>, end: &BodyEnd, collected: Bytes) {
-        self.handle
-            .record(Event::CallResult(Box::new(OutboundResult {
-                call_id: self.call_id,
-                duration_us: self.started.elapsed().as_micros() as u64,
-                outcome: CallOutcome::Response {
-                    head: self.head,
-                    body: RecordedBody {
-                        data: collected,
-                        end: end.clone(),
-                    },
-                },
-            })));
+        self.call.answered(self.head, collected, end.clone());
     }
 }
 
@@ -148,93 +124,41 @@ where
     B::Error: fmt::Display,
     ResB: Body<Data = Bytes>,
 {
-    let call_id = handle.next_seq();
-    let at_us = handle.elapsed_us();
     let (mut parts, body) = req.into_parts();
     let bytes = collect(body).await.map_err(ClientError::Body)?;
-    let trace_id = handle.trace_id().unwrap_or_else(TraceId::random);
-    let traceparent = TraceParent {
-        trace_id,
-        parent_id: SpanId::random(),
-        flags: 1,
-    };
-    if let Ok(v) = HeaderValue::from_str(&traceparent.to_string()) {
-        parts.headers.insert(TRACEPARENT, v);
-    }
-    let parent = parent_header_value(handle.propagation_token(), trace_id, handle.id());
-    if let Ok(v) = HeaderValue::from_str(&parent) {
-        parts.headers.insert(RETRACE_PARENT, v);
-    }
-    let head =
-        settings.request_parts_head(&parts.method, &parts.uri, parts.version, &parts.headers);
-    let kept = bytes.len().min(settings.body_cap);
-    let truncated = kept < bytes.len();
-    handle.record(Event::Call(Box::new(OutboundCall {
-        call_id,
-        target: target(&parts.uri),
-        at_us,
-        head,
-        body: RecordedBody {
-            data: bytes.slice(..kept),
-            end: BodyEnd {
-                at_us,
-                total_len: bytes.len() as u64,
-                captured_len: kept as u64,
-                digest: truncated.then(|| *blake3::hash(&bytes).as_bytes()),
-                trailers: Vec::new(),
-                finished: true,
-            },
-        },
-    })));
-    let started = Instant::now();
+    call::propagate(&handle, &mut parts.headers);
+    let call = call::start_call(
+        &settings,
+        handle.clone(),
+        &parts.method,
+        &parts.uri,
+        parts.version,
+        &parts.headers,
+        &bytes,
+    );
     match inner.call(Request::from_parts(parts, B::from(bytes))).await {
         Ok(response) => {
             let head = settings.response_head(&response);
             let (parts, body) = response.into_parts();
             let tap = Tap::new(
-                handle.clone(),
+                handle,
                 Side::Collect,
                 &settings,
                 &parts.headers,
                 body.size_hint().exact(),
-                started,
+                call.started,
             )
-            .on_end(RecordCallResult {
-                handle,
-                call_id,
-                head,
-                started,
-            });
+            .on_end(RecordCallResult { call, head });
             Ok(Response::from_parts(
                 parts,
                 ClientBody::Live(RecordBody::tapped(body, tap)),
             ))
         }
         Err(e) => {
-            handle.record(Event::CallResult(Box::new(OutboundResult {
-                call_id,
-                duration_us: started.elapsed().as_micros() as u64,
-                outcome: CallOutcome::Error(e.to_string()),
-            })));
+            call.failed(e.to_string());
             Err(ClientError::Inner(e))
         }
     }
-}
-
-fn recorded_response<B>(head: &ResponseHead, data: Bytes) -> Response<ClientBody<B>> {
-    let mut response = Response::new(ClientBody::Recorded(Some(data)));
-    *response.status_mut() =
-        http::StatusCode::from_u16(head.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    for h in &head.headers {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(h.name.as_bytes()),
-            HeaderValue::from_bytes(&h.value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    response
 }
 
 async fn replay_call<S, B, ResB>(
@@ -257,7 +181,10 @@ where
     );
     match session.answer_call(&key) {
         Ok(CallAnswer::Recorded { outcome, .. }) => match outcome {
-            CallOutcome::Response { head, body } => Ok(recorded_response(&head, body.data)),
+            CallOutcome::Response { head, body } => Ok(call::recorded_response(
+                &head,
+                ClientBody::Recorded(Some(body.data)),
+            )),
             CallOutcome::Error(text) => Err(ClientError::Replayed(text)),
         },
         Ok(CallAnswer::PassThrough) => inner

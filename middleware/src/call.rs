@@ -1,0 +1,125 @@
+//! Recording and replaying one outgoing call, whatever the client: shared by the tower
+//! [`ClientLayer`](crate::ClientLayer) and the reqwest adapter.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use retrace::RecordingHandle;
+use retrace::event::{
+    Body as RecordedBody, BodyEnd, CallOutcome, Event, OutboundCall, OutboundResult, ResponseHead,
+};
+use retrace::policy::{PARENT_HEADER, parent_header_value};
+use retrace::{SpanId, TraceId, TraceParent};
+
+use crate::capture::CaptureSettings;
+
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const RETRACE_PARENT: HeaderName = HeaderName::from_static(PARENT_HEADER);
+
+/// Adds `traceparent` and the signed `x-retrace-parent`, so the service called records
+/// the same flow.
+pub(crate) fn propagate(handle: &RecordingHandle, headers: &mut HeaderMap) {
+    let trace_id = handle.trace_id().unwrap_or_else(TraceId::random);
+    let traceparent = TraceParent {
+        trace_id,
+        parent_id: SpanId::random(),
+        flags: 1,
+    };
+    if let Ok(v) = HeaderValue::from_str(&traceparent.to_string()) {
+        headers.insert(TRACEPARENT, v);
+    }
+    let parent = parent_header_value(handle.propagation_token(), trace_id, handle.id());
+    if let Ok(v) = HeaderValue::from_str(&parent) {
+        headers.insert(RETRACE_PARENT, v);
+    }
+}
+
+/// An outgoing call being recorded: its id and when it started.
+pub(crate) struct CallInFlight {
+    pub(crate) handle: RecordingHandle,
+    pub(crate) call_id: u32,
+    pub(crate) started: Instant,
+}
+
+/// Records the start of a call whose request (after propagation headers were added)
+/// is `method uri` with `headers` and the whole `body`.
+pub(crate) fn start_call(
+    settings: &CaptureSettings,
+    handle: RecordingHandle,
+    method: &http::Method,
+    uri: &http::Uri,
+    version: http::Version,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> CallInFlight {
+    let call_id = handle.next_seq();
+    let at_us = handle.elapsed_us();
+    let kept = body.len().min(settings.body_cap);
+    let truncated = kept < body.len();
+    handle.record(Event::Call(Box::new(OutboundCall {
+        call_id,
+        target: uri
+            .authority()
+            .map_or_else(|| "unknown".to_owned(), |a| a.to_string()),
+        at_us,
+        head: settings.request_parts_head(method, uri, version, headers),
+        body: RecordedBody {
+            data: body.slice(..kept),
+            end: BodyEnd {
+                at_us,
+                total_len: body.len() as u64,
+                captured_len: kept as u64,
+                digest: truncated.then(|| *blake3::hash(body).as_bytes()),
+                trailers: Vec::new(),
+                finished: true,
+            },
+        },
+    })));
+    CallInFlight {
+        handle,
+        call_id,
+        started: Instant::now(),
+    }
+}
+
+impl CallInFlight {
+    /// Records the call's answer.
+    pub(crate) fn answered(self, head: ResponseHead, data: Bytes, end: BodyEnd) {
+        self.finish(CallOutcome::Response {
+            head,
+            body: RecordedBody { data, end },
+        });
+    }
+
+    /// Records the call's failure.
+    pub(crate) fn failed(self, error: String) {
+        self.finish(CallOutcome::Error(error));
+    }
+
+    fn finish(self, outcome: CallOutcome) {
+        self.handle
+            .record(Event::CallResult(Box::new(OutboundResult {
+                call_id: self.call_id,
+                duration_us: self.started.elapsed().as_micros() as u64,
+                outcome,
+            })));
+    }
+}
+
+/// A response head as recorded, turned back into an `http` response with `body`.
+pub(crate) fn recorded_response<B>(head: &ResponseHead, body: B) -> http::Response<B> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() =
+        http::StatusCode::from_u16(head.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for h in &head.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(h.name.as_bytes()),
+            HeaderValue::from_bytes(&h.value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    response
+}

@@ -1,0 +1,163 @@
+//! A [`reqwest_middleware`] adapter, for services whose outgoing client is reqwest
+//! (behind the `reqwest` cargo feature).
+//!
+//! ```ignore
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(retrace_tower::reqwest::RetraceMiddleware::new())
+//!     .build();
+//! ```
+//!
+//! It behaves as [`ClientLayer`](crate::ClientLayer) does: a pass-through without a
+//! current recording; recording: the call and its answer are recorded and `traceparent`
+//! and `x-retrace-parent` added; replay: the answer comes from the recording. The answer's
+//! body is read whole before it is handed on (reqwest responses cannot be teed), so a
+//! streamed download is buffered while recorded. A request body that is a stream (not
+//! bytes) is recorded as empty.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Extensions;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+use retrace::Redaction;
+use retrace::context::Context;
+use retrace::event::{BodyEnd, CallOutcome, ResponseHead};
+use retrace::replay::{CallAnswer, CallKey};
+
+use crate::call;
+use crate::capture::{CaptureSettings, version};
+
+/// Records and replays the calls of a `reqwest_middleware` client.
+#[derive(Clone, Debug)]
+pub struct RetraceMiddleware {
+    settings: Arc<CaptureSettings>,
+}
+
+impl Default for RetraceMiddleware {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RetraceMiddleware {
+    /// With the default redaction and a 256 KiB body cap.
+    pub fn new() -> Self {
+        Self::with_redaction(Redaction::default())
+    }
+
+    /// With the given redaction (use the same rules as when recording for replay).
+    pub fn with_redaction(redaction: Redaction) -> Self {
+        Self {
+            settings: crate::client::capture_settings(redaction, 256 * 1024),
+        }
+    }
+}
+
+fn uri_of(req: &Request) -> http::Uri {
+    req.url()
+        .as_str()
+        .parse()
+        .unwrap_or_else(|_| http::Uri::from_static("/"))
+}
+
+fn body_of(req: &Request) -> Bytes {
+    req.body()
+        .and_then(|b| b.as_bytes())
+        .map(Bytes::copy_from_slice)
+        .unwrap_or_default()
+}
+
+fn rebuild(
+    status: http::StatusCode,
+    v: http::Version,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    *response.version_mut() = v;
+    *response.headers_mut() = headers;
+    Response::from(response)
+}
+
+#[async_trait::async_trait]
+impl Middleware for RetraceMiddleware {
+    async fn handle(
+        &self,
+        mut req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        match Context::current() {
+            None => next.run(req, extensions).await,
+            Some(Context::Recording(handle)) => {
+                call::propagate(&handle, req.headers_mut());
+                let body = body_of(&req);
+                let call = call::start_call(
+                    &self.settings,
+                    handle,
+                    req.method(),
+                    &uri_of(&req),
+                    req.version(),
+                    req.headers(),
+                    &body,
+                );
+                match next.run(req, extensions).await {
+                    Ok(response) => {
+                        let (status, v, headers) = (
+                            response.status(),
+                            response.version(),
+                            response.headers().clone(),
+                        );
+                        let head = ResponseHead {
+                            status: status.as_u16(),
+                            version: version(v).to_owned(),
+                            headers: self.settings.headers(&headers),
+                        };
+                        match response.bytes().await {
+                            Ok(data) => {
+                                let kept = data.slice(..data.len().min(self.settings.body_cap));
+                                let end = BodyEnd {
+                                    total_len: data.len() as u64,
+                                    captured_len: kept.len() as u64,
+                                    finished: true,
+                                    ..BodyEnd::default()
+                                };
+                                call.answered(head, kept, end);
+                                Ok(rebuild(status, v, headers, data))
+                            }
+                            Err(e) => {
+                                call.failed(e.to_string());
+                                Err(e.into())
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        call.failed(e.to_string());
+                        Err(e)
+                    }
+                }
+            }
+            Some(Context::Replay(session)) => {
+                let key = CallKey::new(
+                    req.method().as_str(),
+                    self.settings.redaction.uri(&uri_of(&req)),
+                    &body_of(&req),
+                );
+                match session.answer_call(&key) {
+                    Ok(CallAnswer::Recorded { outcome, .. }) => match outcome {
+                        CallOutcome::Response { head, body } => {
+                            Ok(Response::from(call::recorded_response(&head, body.data)))
+                        }
+                        CallOutcome::Error(text) => Err(reqwest_middleware::Error::middleware(
+                            std::io::Error::other(text),
+                        )),
+                    },
+                    Ok(CallAnswer::PassThrough) => next.run(req, extensions).await,
+                    Err(unmatched) => Err(reqwest_middleware::Error::middleware(unmatched)),
+                }
+            }
+        }
+    }
+}
