@@ -79,8 +79,15 @@ impl FrameError {
     }
 }
 
-/// Checks the frame starting at `pos`; on success returns its payload range end.
+/// Checks the frame starting at `pos`; on success returns its payload range.
 fn check_frame(data: &[u8], pos: usize) -> Result<(usize, usize), &'static str> {
+    let (from, to) = check_shape(data, pos)?;
+    check_crc(data, pos, from, to)
+}
+
+/// Checks everything but the checksum: length within limits and the data, trailer in
+/// place. Returns the payload range.
+fn check_shape(data: &[u8], pos: usize) -> Result<(usize, usize), &'static str> {
     let rest = &data[pos..];
     if rest.len() < 8 {
         return Err("the frame header is cut short");
@@ -93,15 +100,24 @@ fn check_frame(data: &[u8], pos: usize) -> Result<(usize, usize), &'static str> 
     if rest.len() < FRAME_OVERHEAD + len {
         return Err("the frame runs past the end of the data");
     }
-    let payload = &rest[8..8 + len];
     if rest[8 + len..FRAME_OVERHEAD + len] != FRAME_TRAILER {
         return Err("the frame trailer is missing");
     }
-    let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-    if crc != checksum(&len_bytes, payload) {
+    Ok((pos + 8, pos + 8 + len))
+}
+
+fn check_crc(
+    data: &[u8],
+    pos: usize,
+    from: usize,
+    to: usize,
+) -> Result<(usize, usize), &'static str> {
+    let len_bytes = [data[pos], data[pos + 1], data[pos + 2], data[pos + 3]];
+    let crc = u32::from_le_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
+    if crc != checksum(&len_bytes, &data[from..to]) {
         return Err("checksum mismatch");
     }
-    Ok((pos + 8, pos + 8 + len))
+    Ok((from, to))
 }
 
 /// Reads frames from `data`, starting at `start`, reporting and skipping bad bytes.
@@ -136,9 +152,28 @@ impl<'a> Frames<'a> {
         self.base + self.pos as u64
     }
 
+    /// The next offset at or after `from` where a valid frame starts.
+    ///
+    /// Only offsets whose length and trailer line up are checksummed, and the bytes
+    /// checksummed are capped at a few times the data's length: a crafted file that
+    /// lines up trailers everywhere cannot make the search quadratic; it is then
+    /// reported as damaged to its end.
     fn resync(&self, from: usize) -> Option<usize> {
-        (from..self.data.len().saturating_sub(FRAME_OVERHEAD - 1))
-            .find(|&p| check_frame(self.data, p).is_ok())
+        let end = self.data.len().saturating_sub(FRAME_OVERHEAD - 1);
+        let mut budget = 4 * self.data.len() + 4096;
+        for p in from..end {
+            let Ok((f, t)) = check_shape(self.data, p) else {
+                continue;
+            };
+            if t - f > budget {
+                return None;
+            }
+            budget -= t - f;
+            if check_crc(self.data, p, f, t).is_ok() {
+                return Some(p);
+            }
+        }
+        None
     }
 }
 
@@ -298,6 +333,26 @@ mod tests {
                 len: 12,
                 reason: "the frame runs past the end of the data"
             }]
+        );
+    }
+
+    #[test]
+    fn trailers_lined_up_everywhere_cannot_make_resync_quadratic() {
+        // Every 4-byte-aligned length points at one trailer at the very end: each offset
+        // passes the shape check and asks for a checksum over the rest of the file.
+        // Unbounded, that is about n^2/8 bytes of CRC (125 GB for this 1 MiB input).
+        let n = 1 << 20;
+        let mut data = vec![0u8; n + 4];
+        for p in (0..n - 8).step_by(4) {
+            let len = (n - p - 8) as u32;
+            data[p..p + 4].copy_from_slice(&len.to_le_bytes());
+        }
+        data[n..].copy_from_slice(&FRAME_TRAILER);
+        let (ok, errs) = payloads(&data);
+        assert!(ok.is_empty());
+        assert!(
+            matches!(errs.as_slice(), [FrameError::TornTail { offset: 0, .. }]),
+            "{errs:?}"
         );
     }
 }
