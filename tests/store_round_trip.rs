@@ -198,3 +198,38 @@ fn session_metadata_is_written_and_closed() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[test]
+fn interval_flushing_and_rotation_by_age() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(
+        config(dir.path())
+            .flush(retrace::FlushPolicy::Interval(Duration::from_millis(50)))
+            .segment_max_age(Duration::from_millis(200)),
+    );
+    for round in 0..3 {
+        for i in 0..5 {
+            record_one(&rec, round * 10 + i, 512).unwrap();
+        }
+        // Within the interval nothing need be written; after it, everything is.
+        std::thread::sleep(Duration::from_millis(450));
+        assert_eq!(rec.stats().written, (round as u64 + 1) * 5, "round {round}");
+    }
+    let stats = guard.shutdown().unwrap();
+    assert_eq!(stats.written, 15);
+    let store = Store::open(dir.path()).unwrap();
+    let segments = segment_files(&store.sessions()[0].dir).unwrap();
+    assert!(
+        segments.len() >= 3,
+        "one segment per 200 ms of age: {segments:?}"
+    );
+    for seg in &segments {
+        assert!(
+            read_segment(seg).from_index,
+            "{} was closed with an index",
+            seg.display()
+        );
+    }
+    assert_eq!(store.list().recordings.len(), 15);
+}

@@ -187,13 +187,19 @@ impl Writer {
         }
     }
 
+    /// How long the writer may sleep: until the next interval flush, the open segment's
+    /// age limit, or the idle tick, whichever comes first.
     fn next_wake(&self) -> Duration {
-        match self.config.flush {
+        let flush = match self.config.flush {
             FlushPolicy::Interval(d) if !self.out.is_empty() => {
                 d.saturating_sub(self.last_write.elapsed())
             }
             _ => IDLE_TICK,
-        }
+        };
+        let rotate = self.segment.as_ref().map_or(IDLE_TICK, |s| {
+            self.config.segment_max_age.saturating_sub(s.age())
+        });
+        flush.min(rotate).min(IDLE_TICK)
     }
 
     fn flush_due(&self) -> bool {
