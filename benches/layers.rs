@@ -147,7 +147,7 @@ fn client(c: &mut Criterion) {
     g.bench_function("recorded", |b| {
         b.iter(|| {
             calls += 1;
-            if calls % 512 == 0 {
+            if calls.is_multiple_of(512) {
                 handle.finish(Some(200), retrace::Outcome::Completed);
                 handle = rec
                     .start(StartOptions::new(RecordReason::Manual))

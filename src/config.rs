@@ -175,8 +175,11 @@ impl Config {
     }
 }
 
+/// Where environment overrides come from: nowhere, the process, or a given map (for
+/// tests and configuration read from elsewhere). Shared by every builder that reads
+/// `RETRACE_*` variables.
 #[derive(Debug, Default)]
-enum EnvSource {
+pub(crate) enum EnvSource {
     #[default]
     None,
     Process,
@@ -184,7 +187,20 @@ enum EnvSource {
 }
 
 impl EnvSource {
-    fn get(&self, var: &str) -> Option<String> {
+    /// A source holding exactly these variables.
+    pub(crate) fn vars<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self::Map(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, var: &str) -> Option<String> {
         match self {
             Self::None => None,
             Self::Process => std::env::var_os(var).map(|v| v.to_string_lossy().into_owned()),
@@ -341,11 +357,7 @@ impl ConfigBuilder {
         K: Into<String>,
         V: Into<String>,
     {
-        self.env = EnvSource::Map(
-            vars.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        );
+        self.env = EnvSource::vars(vars);
         self
     }
 

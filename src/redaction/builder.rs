@@ -1,6 +1,5 @@
 //! [`RedactionBuilder`] and the errors its [`build`](RedactionBuilder::build) reports.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use http::HeaderName;
@@ -9,6 +8,7 @@ use super::key::{self, KEY_ENV, KeySource, PseudonymKey};
 use super::{
     DEFAULT_HEADERS, DEFAULT_JSON_PATHS, DEFAULT_QUERY_PARAMS, Inner, Redaction, RedactionMode,
 };
+use crate::config::EnvSource;
 use crate::diff::{NoiseRuleError, PathPattern};
 
 /// A bad redaction setting, naming the setting and the value.
@@ -75,21 +75,6 @@ pub struct RedactionBuilder {
     mode: RedactionMode,
     key: Option<[u8; 32]>,
     env: EnvSource,
-}
-
-/// Where [`KEY_ENV`] is read from.
-enum EnvSource {
-    Process,
-    Map(HashMap<String, String>),
-}
-
-impl EnvSource {
-    fn get(&self, var: &str) -> Option<String> {
-        match self {
-            Self::Process => std::env::var_os(var).map(|v| v.to_string_lossy().into_owned()),
-            Self::Map(vars) => vars.get(var).cloned(),
-        }
-    }
 }
 
 impl RedactionBuilder {
@@ -170,11 +155,7 @@ impl RedactionBuilder {
         K: Into<String>,
         V: Into<String>,
     {
-        self.env = EnvSource::Map(
-            vars.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        );
+        self.env = EnvSource::vars(vars);
         self
     }
 
