@@ -3,15 +3,15 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{export, gc, ls, show, stats, verify};
+use crate::cmd::{export, gc, ls, replay, show, stats, verify};
 use crate::exit::EXIT_CODES;
 use crate::root::RootArgs;
 
-const ABOUT: &str = "List, inspect, export, verify and clean up retrace recordings";
+const ABOUT: &str = "List, inspect, export, replay, verify and clean up retrace recordings";
 
 const LONG_ABOUT: &str = "\
-List, inspect, export, verify and clean up the recordings a retrace-enabled service
-writes. The recording directory is --path, else $RETRACE_RECORDING_PATH, else
+List, inspect, export, replay, verify and clean up the recordings a retrace-enabled
+service writes. The recording directory is --path, else $RETRACE_RECORDING_PATH, else
 ./recordings; it holds one directory per process (session) with its segment files.
 
 Recordings are named by id; any unique prefix of an id works, as with git hashes.";
@@ -23,6 +23,8 @@ Examples:
   retrace ls --status 5xx --since 1h       recent server errors
   retrace show 01J2F3                       one recording, by id prefix
   retrace export 01J2F3 --har out.har       open it in browser developer tools
+  retrace replay --target http://127.0.0.1:8080 --status 2xx
+                                            send recorded requests again and compare
   retrace gc --max-age 7d --dry-run         what a week of retention would delete
   retrace verify                            check every checksum
 
@@ -58,6 +60,8 @@ pub(crate) enum Command {
     Show(show::ShowArgs),
     /// Export recordings as HAR or JSON lines
     Export(export::ExportArgs),
+    /// Send recorded requests to a live service and compare the answers
+    Replay(Box<replay::ReplayArgs>),
     /// Delete old segments (retention)
     Gc(gc::GcArgs),
     /// Summarise disk use, recordings and recorder losses

@@ -17,7 +17,8 @@ pub(crate) enum Status {
     Problems = 1,
     /// The command line was wrong.
     Usage = 2,
-    /// No recording matches the id, the prefix is ambiguous, or it is not an id.
+    /// No recording matches the id, the prefix is ambiguous, or it is not an id (replay:
+    /// no recording is selected, or none can be replayed).
     NoSuchRecording = 3,
     /// The recording directory is missing or unreadable.
     StoreUnreadable = 4,
@@ -25,6 +26,10 @@ pub(crate) enum Status {
     Damaged = 5,
     /// An output file could not be written.
     Output = 6,
+    /// Replay: an answer differed from its recording, or a request got no answer.
+    ReplayDiffered = 7,
+    /// Replay: the target could not be reached at all.
+    Unreachable = 8,
 }
 
 impl From<Status> for ExitCode {
@@ -39,10 +44,12 @@ Exit status:
   0  success (verify: every file is sound)
   1  problems found: verify found damage, gc could not delete a file
   2  usage error: unknown option or invalid value
-  3  no recording matches the id, or the prefix matches several
+  3  no recording matches the id, or the prefix matches several (replay: nothing to send)
   4  the recording directory is missing or unreadable
   5  a recording asked for is damaged and cannot be read
-  6  an output file could not be written";
+  6  an output file could not be written
+  7  replay: an answer differed from its recording, or a request failed
+  8  replay: the target could not be reached";
 
 /// An error that carries its exit status.
 #[derive(Debug)]

@@ -4,6 +4,7 @@
 pub(crate) mod export;
 pub(crate) mod gc;
 pub(crate) mod ls;
+pub(crate) mod replay;
 pub(crate) mod show;
 pub(crate) mod stats;
 pub(crate) mod verify;
@@ -20,6 +21,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Ls(args) => ls::run(root, &args),
         Command::Show(args) => show::run(root, &args),
         Command::Export(args) => export::run(root, &args),
+        Command::Replay(args) => replay::run(root, &args),
         Command::Gc(args) => gc::run(root, &args),
         Command::Stats(args) => stats::run(root, &args),
         Command::Verify(args) => verify::run(root, &args),

@@ -1,0 +1,307 @@
+//! `retrace replay --target URL`: recorded requests sent again to a live service, each
+//! answer compared with its recorded response by the diff engine and noise rules
+//! in-process replay uses, so a report reads the same whichever way a recording was
+//! replayed. For CI: the exit status says whether every answer matched.
+//!
+//! The steps, one module each: [`select`] picks the recordings (ids and the `ls`
+//! filters, then `--strategy` and `--limit`), [`request`] rebuilds each request for the
+//! target, [`schedule`] computes when each is sent (a pure function, so pacing is
+//! tested on numbers), [`runner`] sends and [`compare`]s, [`report`] sums up.
+
+mod compare;
+mod report;
+mod request;
+mod runner;
+mod schedule;
+mod select;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args};
+use retrace::RecordingInfo;
+use retrace::diff::NoiseRules;
+
+use super::{help_with_examples, resolve};
+use crate::exit::{Status, fail};
+use crate::filter::FilterArgs;
+use crate::format::duration_us;
+use crate::output::stdout;
+use crate::progress;
+use crate::root::{RootArgs, warn_problems};
+use crate::time::parse_duration;
+use report::{JsonSummary, write_text};
+use request::{Prepared, Target};
+use runner::{Plan, Runner};
+use schedule::{Pace, Schedule};
+use select::{Candidate, Strategy, select};
+
+const EXAMPLES: &str =
+    "  retrace replay --target http://127.0.0.1:8080          everything, at the recorded pace
+  retrace replay 01J2F3 01J2F4 --target http://127.0.0.1:8080     two, by id prefix
+  retrace replay --target http://localhost:8080 --status 2xx --since 1h --speed 4
+  retrace replay --target http://localhost:8080 --strategy random --limit 100 --max-rate 20
+  retrace replay --target http://localhost:8080 --asap --concurrency 32 --loop --duration 5m
+  retrace replay --target http://localhost:8080 --ignore-path '$..updated_at' --json
+
+Requests are rebuilt from the recording: method, path and query (appended to the
+target's path), headers and body. Hop-by-hop and framing headers (host, content-length,
+transfer-encoding, connection and those it names, keep-alive, proxy-connection, te,
+trailer, upgrade) are not sent; the client sets host and frames the body itself.
+Redacted header values are sent as they were recorded, `[redacted]` (or a pseudonym):
+the secret never reached the disk, so a service that checks credentials may answer
+differently. Recordings without a response, or with a body cut at the capture limit,
+are skipped and listed.
+
+Answers are compared as in-process replay compares them: the answer's headers and JSON
+body are first redacted with the recorder's default rules, so a redacted value counts as
+equal; headers such as date, etag and x-request-id are ignored by default, more with
+--ignore-header and --ignore-path. The summary lists each recording that mismatched
+(its id and first difference) or failed, then the counts; exit status 7 if any did.
+
+Pace: the recorded gaps between requests divided by --speed (default 1); --max-rate N
+sends evenly spaced at N per second; --asap sends as fast as --concurrency allows
+(--speed 0 is refused: use --asap). --loop sends the selection again and again until
+--duration is up. A target that cannot be connected to at all is exit status 8.";
+
+/// Options of `retrace replay`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = help_with_examples(EXAMPLES),
+    group(ArgGroup::new("pace").args(["speed", "max_rate", "asap"])),
+)]
+pub(crate) struct ReplayArgs {
+    /// The recordings: ids or unique prefixes [default: every recording the filters
+    /// select]
+    #[arg(value_name = "ID")]
+    ids: Vec<String>,
+    /// The service to send to: http://host:port, optionally with a base path
+    /// (http only; no TLS)
+    #[arg(long, value_name = "URL", value_parser = Target::parse)]
+    target: Target,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Which recordings --limit keeps (they are always sent oldest first)
+    #[arg(long, value_name = "STRATEGY", value_enum, default_value_t)]
+    strategy: Strategy,
+    /// Replay at most this many recordings
+    #[arg(long, short = 'n', value_name = "N", value_parser = parse_positive_count)]
+    limit: Option<usize>,
+    /// Seed for --strategy random, to pick the same recordings again [default: random,
+    /// shown in --json]
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Send at the recorded gaps divided by this (2 = twice as fast) [default: 1]
+    #[arg(long, value_name = "FACTOR", value_parser = parse_rate)]
+    speed: Option<f64>,
+    /// Send at most this many requests per second, evenly spaced
+    #[arg(long, value_name = "N", value_parser = parse_rate)]
+    max_rate: Option<f64>,
+    /// Send as fast as possible, limited only by --concurrency
+    #[arg(long)]
+    asap: bool,
+    /// The most requests in flight at once (a paced send waits for a free slot, so a
+    /// slow service slows the pace down)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = parse_positive_count)]
+    concurrency: usize,
+    /// Send the selection again and again (needs --duration)
+    #[arg(long = "loop", requires = "duration")]
+    repeat: bool,
+    /// Stop sending after this long (30s, 5m); with --loop, how long to loop
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    duration: Option<Duration>,
+    /// How long one request may take before it counts as an error
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_positive_duration)]
+    timeout: Duration,
+    /// Also ignore this response header when comparing (repeat or comma-separate)
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    ignore_header: Vec<String>,
+    /// Also ignore this JSON body location: $.meta.generated_at, $.items[*].id,
+    /// $..timestamp (repeat for several)
+    #[arg(long, value_name = "PATTERN")]
+    ignore_path: Vec<String>,
+    /// Print the summary as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_positive_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a whole number above 0, got {text:?}")),
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!(
+            "expected a number above 0, got {text:?} (for no pacing at all, use --asap)"
+        )),
+    }
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err("expected a duration above zero".to_owned());
+    }
+    Ok(d)
+}
+
+impl ReplayArgs {
+    fn pace(&self) -> Pace {
+        match (self.max_rate, self.asap) {
+            (Some(rate), _) => Pace::MaxRate(rate),
+            (None, true) => Pace::Asap,
+            (None, false) => Pace::Recorded {
+                speed: self.speed.unwrap_or(1.0),
+            },
+        }
+    }
+
+    fn noise(&self) -> anyhow::Result<NoiseRules> {
+        let mut builder = NoiseRules::builder();
+        for name in &self.ignore_header {
+            builder = builder.ignore_header(name.trim());
+        }
+        for pattern in &self.ignore_path {
+            builder = builder.ignore_path(pattern.as_str());
+        }
+        builder.build().map_err(|e| fail(Status::Usage, e))
+    }
+
+    /// The recordings named (or all), those the filters keep, then `--strategy` and
+    /// `--limit`: oldest first.
+    fn select<'a>(&self, recordings: Vec<&'a RecordingInfo>, seed: u64) -> Vec<&'a RecordingInfo> {
+        let filter = self.filter.resolve();
+        let kept: Vec<&RecordingInfo> = recordings
+            .into_iter()
+            .filter(|r| filter.matches(r))
+            .collect();
+        let candidates: Vec<Candidate> = kept
+            .iter()
+            .map(|r| Candidate {
+                started_unix_us: r.summary.started_unix_us,
+                bytes: r.summary.raw_bytes,
+            })
+            .collect();
+        select(&candidates, self.strategy, self.limit, seed)
+            .into_iter()
+            .map(|i| kept[i])
+            .collect()
+    }
+}
+
+/// How the pace reads in the start line.
+fn pace_text(pace: Pace) -> String {
+    match pace {
+        Pace::Recorded { speed: 1.0 } => "at the recorded pace".to_owned(),
+        Pace::Recorded { speed } => format!("at {speed}x the recorded pace"),
+        Pace::MaxRate(rate) => format!("at up to {rate}/s"),
+        Pace::Asap => "as fast as possible".to_owned(),
+    }
+}
+
+/// Runs `retrace replay`.
+pub(crate) fn run(root: &RootArgs, args: &ReplayArgs) -> anyhow::Result<Status> {
+    let noise = args.noise()?;
+    let store = root.open()?;
+    let listing = store.list();
+    warn_problems(&listing.problems);
+    let named: Vec<&RecordingInfo> = if args.ids.is_empty() {
+        listing.recordings.iter().collect()
+    } else {
+        let mut seen = HashSet::new();
+        resolve(&listing, &args.ids)?
+            .into_iter()
+            .filter(|r| seen.insert(r.summary.id))
+            .collect()
+    };
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let chosen = args.select(named, seed);
+    if chosen.is_empty() {
+        return Err(fail(
+            Status::NoSuchRecording,
+            format!(
+                "no recording to replay matches under {}",
+                store.root().display()
+            ),
+        ));
+    }
+
+    let bar = progress::items(chosen.len() as u64, "reading");
+    let (mut prepared, mut skipped) = (Vec::new(), Vec::new());
+    for info in &chosen {
+        match Prepared::new(&store.load(info)?, &args.target) {
+            Ok(p) => prepared.push(p),
+            Err(s) => skipped.push(s),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if prepared.is_empty() {
+        let first = &skipped[0];
+        return Err(fail(
+            Status::NoSuchRecording,
+            format!(
+                "none of the {} selected recordings can be replayed (recording {}: {})",
+                skipped.len(),
+                first.id,
+                first.reason
+            ),
+        ));
+    }
+
+    let starts: Vec<u64> = prepared.iter().map(|p| p.started_unix_us).collect();
+    let pace = args.pace();
+    let schedule = Schedule::new(&starts, pace, args.repeat, args.duration);
+    let runner = Runner::new()?;
+    runner.check_reachable(&args.target)?;
+    let length = match (schedule.last_offset(), args.repeat, args.duration) {
+        (_, true, Some(d)) => format!(", looping for {}", humantime::format_duration(d)),
+        (Some(last), ..) if !last.is_zero() => format!(
+            ", over {}",
+            duration_us(u64::try_from(last.as_micros()).unwrap_or(u64::MAX))
+        ),
+        _ => String::new(),
+    };
+    eprintln!(
+        "replaying {} recording{} to {} {}{length}",
+        prepared.len(),
+        if prepared.len() == 1 { "" } else { "s" },
+        args.target,
+        pace_text(pace),
+    );
+
+    let bar = progress::sends(schedule.total());
+    let prepared = Arc::new(prepared);
+    let plan = Plan {
+        prepared: Arc::clone(&prepared),
+        schedule,
+        concurrency: args.concurrency,
+        timeout: args.timeout,
+        bound: args.duration,
+        noise,
+    };
+    let tally = runner.run(plan, &bar);
+    bar.finish_and_clear();
+
+    let mut out = stdout();
+    if args.json {
+        let seed = (args.strategy == Strategy::Random && args.limit.is_some()).then_some(seed);
+        let summary = JsonSummary::new(args.target.to_string(), seed, &tally, &prepared, &skipped);
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
+    } else {
+        write_text(&mut out, &tally, &prepared, &skipped)?;
+    }
+    out.flush()?;
+    Ok(if tally.clean() {
+        Status::Success
+    } else {
+        Status::ReplayDiffered
+    })
+}
