@@ -138,7 +138,7 @@ fn base_plan() -> Plan {
         }
     } else {
         Plan {
-            rounds: 5,
+            rounds: 7,
             concurrency: 16,
             warmup: 1_000,
             requests: |s| match s {

@@ -104,7 +104,7 @@ impl RecordingHandle {
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0);
         let id = RecordingId::from_parts(started_unix_us / 1000, rand::random::<u128>());
-        let mut events = Vec::with_capacity(8);
+        let mut events = shared.buffers.take();
         events.push(Event::Begin(Begin {
             started_unix_us,
             trace_id: options.trace_id,
@@ -282,7 +282,14 @@ impl Inner {
             id: self.id,
             seq: state.next_chunk,
             last,
-            events: std::mem::take(&mut state.events),
+            events: std::mem::replace(
+                &mut state.events,
+                if last {
+                    Vec::new()
+                } else {
+                    self.shared.buffers.take()
+                },
+            ),
         };
         state.next_chunk += 1;
         state.buffered = 0;

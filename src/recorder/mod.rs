@@ -27,6 +27,7 @@
 mod channel;
 mod guard;
 mod handle;
+mod pool;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use parking_lot::{Condvar, Mutex};
 pub(crate) use channel::{Accounting, ChunkMessage, Message};
 pub use guard::{RecorderGuard, ShutdownError};
 pub use handle::{RecordingHandle, StartOptions};
+pub(crate) use pool::BufferPool;
 
 use crate::config::Config;
 use crate::stats::Stats;
@@ -80,6 +82,7 @@ pub(crate) struct Shared {
     pub(crate) pause: Arc<WriterPause>,
     pub(crate) session_dir: PathBuf,
     pub(crate) config: Arc<Config>,
+    pub(crate) buffers: Arc<BufferPool>,
 }
 
 /// A switch the writer checks before each batch; a test hook to simulate a stalled disk.
@@ -138,6 +141,7 @@ impl Recorder {
         let accounting = Arc::new(Accounting::new(config.max_in_flight_bytes));
         let pause = Arc::new(WriterPause::default());
         let session = writer::Session::create(&config)?;
+        let buffers = Arc::new(BufferPool::new(1024));
         let shared = Arc::new(Shared {
             tx,
             accounting: Arc::clone(&accounting),
@@ -146,8 +150,9 @@ impl Recorder {
             pause: Arc::clone(&pause),
             session_dir: session.dir().to_path_buf(),
             config: Arc::clone(&config),
+            buffers: Arc::clone(&buffers),
         });
-        let thread = writer::spawn(session, Arc::clone(&config), rx, accounting, pause)
+        let thread = writer::spawn(session, Arc::clone(&config), rx, accounting, pause, buffers)
             .map_err(RecorderError::Thread)?;
         let guard = RecorderGuard::new(Arc::clone(&shared), thread);
         Ok((

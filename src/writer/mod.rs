@@ -26,7 +26,7 @@ pub use session::SessionError;
 use self::budget::{Admission, DiskBudget};
 use self::segment_file::SegmentFile;
 use crate::config::{Config, FlushPolicy};
-use crate::recorder::{Accounting, ChunkMessage, Message, WriterPause};
+use crate::recorder::{Accounting, BufferPool, ChunkMessage, Message, WriterPause};
 use crate::segment::{MAX_FRAME_BYTES, codec, encode_frame};
 use crate::stats::{Counters, DropReason};
 use crate::summary::Summary;
@@ -52,6 +52,7 @@ pub(crate) fn spawn(
     rx: Receiver<Message>,
     accounting: Arc<Accounting>,
     pause: Arc<WriterPause>,
+    buffers: Arc<BufferPool>,
 ) -> std::io::Result<JoinHandle<()>> {
     let budget = config
         .max_disk_bytes
@@ -62,6 +63,7 @@ pub(crate) fn spawn(
         rx,
         accounting,
         pause,
+        buffers,
         budget,
         segment: None,
         next_segment: 1,
@@ -102,6 +104,7 @@ struct Writer {
     rx: Receiver<Message>,
     accounting: Arc<Accounting>,
     pause: Arc<WriterPause>,
+    buffers: Arc<BufferPool>,
     budget: Option<DiskBudget>,
     segment: Option<SegmentFile>,
     next_segment: u32,
@@ -265,6 +268,7 @@ impl Writer {
                 } else {
                     f.others += 1;
                 }
+                self.buffers.give(chunk.events);
             }
             Err(e) => {
                 self.accounting.count_loss(last, DropReason::EncodeError);
