@@ -402,7 +402,9 @@ impl Writer {
 
     fn rotate_if_due(&mut self) {
         let due = self.segment.as_ref().is_some_and(|s| {
-            s.len() >= self.config.segment_max_bytes || s.age() >= self.config.segment_max_age
+            s.len() >= self.config.segment_max_bytes
+                || s.age() >= self.config.segment_max_age
+                || s.entries() >= segment_file::MAX_INDEX_ENTRIES
         });
         if due {
             self.close_segment();

@@ -2,6 +2,7 @@
 //! when it closes.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,30 @@ pub(crate) fn segment_name(n: u32) -> String {
     format!("seg-{n:06}.{SEGMENT_EXT}")
 }
 
+/// Recordings indexed per segment at most: the index lives in memory until the segment
+/// closes, so this bounds the writer's memory however small the recordings are.
+pub(crate) const MAX_INDEX_ENTRIES: usize = 32_768;
+
+/// Hashes a recording id by its low 64 bits, which are random: no need for SipHash.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+}
+
 /// A segment being written.
 #[derive(Debug)]
 pub(crate) struct SegmentFile {
@@ -25,7 +50,7 @@ pub(crate) struct SegmentFile {
     len: u64,
     opened: Instant,
     entries: Vec<IndexEntry>,
-    positions: HashMap<RecordingId, usize>,
+    positions: HashMap<RecordingId, usize, BuildHasherDefault<IdHasher>>,
     file_mode: u32,
 }
 
@@ -41,7 +66,7 @@ impl SegmentFile {
             len: HEADER_LEN as u64,
             opened: Instant::now(),
             entries: Vec::new(),
-            positions: HashMap::new(),
+            positions: HashMap::default(),
             file_mode,
         })
     }
@@ -52,6 +77,11 @@ impl SegmentFile {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Recordings indexed so far.
+    pub(crate) fn entries(&self) -> usize {
+        self.entries.len()
     }
 
     pub(crate) fn age(&self) -> std::time::Duration {
