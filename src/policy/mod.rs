@@ -99,6 +99,7 @@ struct Inner {
     trigger: Option<Trigger>,
     parent_token: Option<String>,
     accept_parent: bool,
+    parent_header: HeaderName,
     flags: Option<Box<dyn FlagSource>>,
     windows: Windows,
     tail: Option<TailKeep>,
@@ -164,7 +165,7 @@ impl Policy {
         }
         if p.accept_parent
             && from_traceparent
-            && let Some(v) = req.headers.get(PARENT_HEADER)
+            && let Some(v) = req.headers.get(&p.parent_header)
             && verify_parent(v.as_bytes(), p.parent_token.as_deref(), trace_id).is_some()
         {
             return Decision::Record(RecordReason::Parent);
@@ -193,6 +194,23 @@ impl Policy {
             return Decision::Tentative;
         }
         Decision::Skip
+    }
+
+    /// Whether any source could choose this request, judged from what costs nothing:
+    /// atomics and two header lookups. When false, [`decide`](Self::decide) would say
+    /// [`Decision::Skip`], so a layer can pass the request through without reading its
+    /// trace context at all.
+    pub fn could_record(&self, headers: &HeaderMap) -> bool {
+        let p = &*self.inner;
+        p.enabled.load(Ordering::Relaxed)
+            && (p.tail.is_some()
+                || p.flags.is_some()
+                || self.sample_rate() > 0.0
+                || p.windows.any_open()
+                || (p.accept_parent && headers.contains_key(&p.parent_header))
+                || p.trigger
+                    .as_ref()
+                    .is_some_and(|t| headers.contains_key(&t.header)))
     }
 
     /// Whether recording is on.
@@ -369,6 +387,7 @@ impl PolicyBuilder {
                 trigger,
                 parent_token: self.trigger_token,
                 accept_parent: self.accept_parent,
+                parent_header: HeaderName::from_static(PARENT_HEADER),
                 flags: self.flags,
                 windows: Windows::default(),
                 tail: self.tail,

@@ -148,6 +148,11 @@ impl Windows {
             .collect()
     }
 
+    /// Whether any window is open (expired ones may still count until next read).
+    pub(crate) fn any_open(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
     /// The highest rate among open windows matching the request.
     pub(crate) fn rate_for(&self, req: &RequestView<'_>) -> Option<f64> {
         if !self.any.load(Ordering::Acquire) {

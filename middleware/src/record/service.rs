@@ -37,10 +37,12 @@ impl<S> Record<S> {
     }
 }
 
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
 /// The trace a request belongs to: from its `traceparent`, or a new one.
 pub(crate) fn trace_of(headers: &http::HeaderMap) -> (TraceId, bool) {
     match headers
-        .get("traceparent")
+        .get(TRACEPARENT)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<TraceParent>().ok())
     {
@@ -68,7 +70,10 @@ where
         let shared = &self.shared;
         // A request being replayed is not recorded again.
         let replaying = Context::with_current(|c| matches!(c, Some(Context::Replay(_))));
-        if replaying || !shared.policy.is_enabled() || !shared.capture.recorder.is_enabled() {
+        if replaying
+            || !shared.policy.could_record(req.headers())
+            || !shared.capture.recorder.is_enabled()
+        {
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         }
         let (trace_id, from_header) = trace_of(req.headers());
