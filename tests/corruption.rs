@@ -115,7 +115,7 @@ fn a_cut_at_any_offset_keeps_every_frame_before_it() {
     let offsets = frame_offsets(&seg);
     let data = fs::read(&seg).unwrap();
     let cut_path = dir.path().join("cut.rtseg");
-    for cut in (HEADER_LEN..data.len()).step_by(7).chain([data.len() - 1]) {
+    for cut in HEADER_LEN..data.len() {
         fs::write(&cut_path, &data[..cut]).unwrap();
         let scan = scan_segment(&cut_path);
         let whole = offsets

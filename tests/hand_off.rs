@@ -54,7 +54,11 @@ fn eight_producers_a_small_channel_exact_accounting_and_equal_read_back() {
     assert_eq!(listing.recordings.len() as u64, stats.written);
     // A segment indexes at most 32,768 recordings, so the writer's memory stays bounded.
     let segments = retrace::store::segment_files(&store.sessions()[0].dir).unwrap();
-    assert!(segments.len() as u64 >= stats.written.div_ceil(32_768), "{}", segments.len());
+    assert!(
+        segments.len() as u64 >= stats.written.div_ceil(32_768),
+        "{}",
+        segments.len()
+    );
     let mut read = 0;
     for recording in store.recordings() {
         let recording = recording.unwrap();
