@@ -141,7 +141,7 @@ impl Recorder {
         let accounting = Arc::new(Accounting::new(config.max_in_flight_bytes));
         let pause = Arc::new(WriterPause::default());
         let session = writer::Session::create(&config)?;
-        let buffers = Arc::new(BufferPool::new(1024));
+        let buffers = Arc::new(BufferPool::new());
         let shared = Arc::new(Shared {
             tx,
             accounting: Arc::clone(&accounting),

@@ -268,7 +268,7 @@ impl Writer {
                 } else {
                     f.others += 1;
                 }
-                self.buffers.give(chunk.events);
+                self.buffers.give(chunk.events, bytes);
             }
             Err(e) => {
                 self.accounting.count_loss(last, DropReason::EncodeError);
