@@ -5,8 +5,8 @@
 //! - `server/bare` vs `server/sampled_out` vs `server/recorded`: what the record layer
 //!   adds when it skips a request, and when it records one (producer side: the writer
 //!   runs on its own thread).
-//! - `client/bare` vs `client/recorded`: an outgoing call with 1 KiB bodies made inside
-//!   a recorded request.
+//! - `client/bare` vs `client/passthrough` vs `client/recorded`: an outgoing call with
+//!   1 KiB bodies, with no recording current, and inside a recorded request.
 //! - `replay/two_calls`: in-process replay of a trivial handler making two outgoing
 //!   calls, answered from the recording.
 //!
@@ -138,6 +138,10 @@ fn client(c: &mut Criterion) {
     let mut g = c.benchmark_group("client");
     g.bench_function("bare", |b| {
         b.iter(|| rt.block_on(roundtrip(&mut bare, request.clone())))
+    });
+    // The layer with no recording current: what every unrecorded request pays per call.
+    g.bench_function("passthrough", |b| {
+        b.iter(|| rt.block_on(roundtrip(&mut wrapped, request.clone())))
     });
     // One long-lived recording is current, as inside a recorded handler; calls add to it.
     let mut handle = rec
