@@ -201,15 +201,18 @@ async fn through_a_fault(
     let client = client();
     let flush = |rec: &Recorder| rec.flush(Duration::from_secs(5)).unwrap();
 
-    // A sound disk: everything is written, and several segments are closed.
-    let mut served = load(&server, &client, 0, 60).await;
-    flush(&rec);
-    assert_eq!(rec.stats().written, 60, "{:?}", rec.stats());
+    // A sound disk: everything is written, until several segments are closed (how many
+    // recordings that takes depends on how the writer batched them).
+    let mut served = HashMap::new();
+    let mut sent: u64 = 0;
+    while closed_segments(root).len() < 3 {
+        assert!(sent < 2000, "no segments closed: {:?}", rec.stats());
+        served.extend(load(&server, &client, sent, 20).await);
+        sent += 20;
+        flush(&rec);
+    }
+    assert_eq!(rec.stats().written, sent, "{:?}", rec.stats());
     let before = closed_segments(root);
-    assert!(
-        before.len() >= 3,
-        "expected closed segments before the fault"
-    );
 
     // The fault.
     let fault = inject(&rec);
@@ -339,7 +342,8 @@ async fn a_full_disk_drops_and_counts_keeps_old_segments_and_writing_resumes() {
         Box::new(Filler(filler.clone()))
     })
     .await;
-    assert!(stats.written >= 100, "{stats:?}");
+    // At least 20 before the fault, 5 when writing resumed and 40 after.
+    assert!(stats.written >= 65, "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,5 +357,6 @@ async fn a_session_directory_made_read_only_mid_run_drops_and_counts_then_resume
         Box::new(Immutable::set(session).unwrap())
     })
     .await;
-    assert!(stats.written >= 100, "{stats:?}");
+    // At least 20 before the fault, 5 when writing resumed and 40 after.
+    assert!(stats.written >= 65, "{stats:?}");
 }

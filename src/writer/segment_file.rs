@@ -59,7 +59,12 @@ impl SegmentFile {
     pub(crate) fn create(dir: &Path, number: u32, file_mode: u32) -> io::Result<Self> {
         let path = dir.join(segment_name(number));
         let mut file = create_file(&path, file_mode)?;
-        file.write_all(&SegmentHeader::CURRENT.encode())?;
+        if let Err(e) = file.write_all(&SegmentHeader::CURRENT.encode()) {
+            // A full disk can fail the header itself: leave no empty segment behind.
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         Ok(Self {
             file,
             path,
