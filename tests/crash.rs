@@ -12,11 +12,8 @@ use retrace::{Problem, Store};
 
 const CHILD_DIR: &str = "RETRACE_TEST_CRASH_CHILD_DIR";
 
-/// Runs only inside the child process the test below starts (it is ignored otherwise).
-#[test]
-#[ignore = "the child half of sigkill_loses_nothing_that_was_flushed"]
-fn crash_child_process() {
-    let dir = std::env::var(CHILD_DIR).expect("started by the crash test");
+/// The child's side: records in a loop, printing the ids it has flushed, until killed.
+fn record_until_killed(dir: &str) {
     let (rec, _guard) = common::recorder(common::config(dir.as_ref()).segment_max_bytes(64 * 1024));
     let mut out = std::io::stdout().lock();
     let mut pending = Vec::new();
@@ -33,14 +30,18 @@ fn crash_child_process() {
     }
 }
 
+/// Runs this same test binary again as the child (the environment variable tells the
+/// two apart), kills it with SIGKILL and reads what it left.
 #[test]
 fn sigkill_loses_nothing_that_was_flushed() {
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        return record_until_killed(&dir);
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "crash_child_process",
-            "--ignored",
+            "sigkill_loses_nothing_that_was_flushed",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -20,11 +20,9 @@ use support::Root;
 
 const CHILD_DIR: &str = "RETRACE_TEST_SERVER_CHILD_DIR";
 
-/// The server half: runs only in the child process the tests start.
-#[test]
-#[ignore = "the child half of sigkill_under_http_load_loses_nothing_flushed"]
-fn crash_server_child() {
-    let dir = std::env::var(CHILD_DIR).expect("started by the crash test");
+/// The server half: runs in the child process the test starts (this same test binary,
+/// told apart by the environment variable), until it is killed.
+fn serve_until_killed(dir: &str) {
     let config = Config::builder()
         .enabled(true)
         .service("crashy")
@@ -89,8 +87,7 @@ fn start_server(dir: &std::path::Path) -> (Child, SocketAddr) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "crash_server_child",
-            "--ignored",
+            "sigkill_under_http_load_loses_nothing_flushed",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -132,6 +129,9 @@ fn get(addr: SocketAddr, path: &str) -> Option<(u16, Option<String>, String)> {
 
 #[test]
 fn sigkill_under_http_load_loses_nothing_flushed() {
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        return serve_until_killed(&dir);
+    }
     let root = Root::new();
     let (mut child, addr) = start_server(root.path());
     let answered: Arc<Mutex<Vec<String>>> = Arc::default();
