@@ -13,17 +13,15 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use retrace::event::{BodyChunk, BodyEnd, Event, Header, Loss, RequestHead, ResponseHead};
-use retrace::{Recorder, RecordingHandle, Redaction};
+use retrace::{RecordingHandle, Redaction};
 
 /// How a layer captures: redaction, caps and limits. Shared by all requests.
 #[derive(Clone, Debug)]
 pub(crate) struct CaptureSettings {
-    pub(crate) recorder: Recorder,
     pub(crate) redaction: Redaction,
     /// Headers whose value is redacted on top of the redaction list (the trigger).
     pub(crate) extra_secret_headers: Vec<http::HeaderName>,
     pub(crate) body_cap: usize,
-    pub(crate) max_recording_bytes: usize,
 }
 
 impl CaptureSettings {

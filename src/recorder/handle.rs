@@ -187,7 +187,7 @@ impl RecordingHandle {
         state.total += size;
         state.buffered += size;
         state.events.push(event);
-        if !inner.tentative && state.buffered >= inner.shared.chunk_bytes {
+        if !inner.tentative && state.buffered >= inner.shared.config.chunk_bytes {
             inner.send(&mut state, false);
         }
     }

@@ -77,7 +77,6 @@ pub enum FlushError {
 pub(crate) struct Shared {
     pub(crate) tx: Sender<Message>,
     pub(crate) accounting: Arc<Accounting>,
-    pub(crate) chunk_bytes: usize,
     pub(crate) closed: AtomicBool,
     pub(crate) pause: Arc<WriterPause>,
     pub(crate) session_dir: PathBuf,
@@ -145,7 +144,6 @@ impl Recorder {
         let shared = Arc::new(Shared {
             tx,
             accounting: Arc::clone(&accounting),
-            chunk_bytes: config.chunk_bytes,
             closed: AtomicBool::new(false),
             pause: Arc::clone(&pause),
             session_dir: session.dir().to_path_buf(),

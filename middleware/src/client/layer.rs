@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use retrace::{Recorder, Redaction};
+use retrace::Redaction;
 use tower_layer::Layer;
 
 use super::service::Client;
@@ -75,13 +75,10 @@ impl ClientLayerBuilder {
 /// Capture settings for outgoing calls (shared with the reqwest adapter).
 pub(crate) fn capture_settings(redaction: Redaction, body_cap: usize) -> Arc<CaptureSettings> {
     Arc::new(CaptureSettings {
-        // Calls are recorded into the current recording's own recorder.
-        recorder: Recorder::disabled(),
         redaction,
         extra_secret_headers: vec![http::HeaderName::from_static(
             retrace::policy::TRIGGER_HEADER,
         )],
         body_cap,
-        max_recording_bytes: usize::MAX,
     })
 }

@@ -16,7 +16,9 @@ pub const RECORDING_ID_HEADER: &str = "x-retrace-recording-id";
 /// Settings shared by every request through one layer.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    pub(crate) recorder: Recorder,
     pub(crate) capture: Arc<CaptureSettings>,
+    pub(crate) max_recording_bytes: usize,
     pub(crate) policy: Policy,
     pub(crate) max_in_flight: usize,
     pub(crate) in_flight: AtomicUsize,
@@ -152,13 +154,13 @@ impl RecordLayerBuilder {
         let extra_secret_headers = policy.trigger_header().cloned().into_iter().collect();
         Ok(RecordLayer {
             shared: Arc::new(Shared {
+                recorder: self.recorder,
                 capture: Arc::new(CaptureSettings {
-                    recorder: self.recorder,
                     redaction: self.redaction,
                     extra_secret_headers,
                     body_cap: self.body_cap,
-                    max_recording_bytes: self.max_recording_bytes,
                 }),
+                max_recording_bytes: self.max_recording_bytes,
                 policy,
                 max_in_flight: self.max_in_flight,
                 in_flight: AtomicUsize::new(0),

@@ -70,9 +70,7 @@ where
         let shared = &self.shared;
         // A request being replayed is not recorded again.
         let replaying = Context::with_current(|c| matches!(c, Some(Context::Replay(_))));
-        if replaying
-            || !shared.policy.could_record(req.headers())
-            || !shared.capture.recorder.is_enabled()
+        if replaying || !shared.policy.could_record(req.headers()) || !shared.recorder.is_enabled()
         {
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         }
@@ -90,17 +88,14 @@ where
             Decision::Tentative => (RecordReason::Sampled, true),
         };
         let Some(slot) = InFlightSlot::take(shared) else {
-            shared
-                .capture
-                .recorder
-                .count_declined(DropReason::InFlightLimit);
+            shared.recorder.count_declined(DropReason::InFlightLimit);
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         };
         let options = StartOptions::new(reason)
             .trace_id(Some(trace_id))
             .tentative(tentative)
-            .max_bytes(Some(shared.capture.max_recording_bytes));
-        let Some(handle) = shared.capture.recorder.start(options) else {
+            .max_bytes(Some(shared.max_recording_bytes));
+        let Some(handle) = shared.recorder.start(options) else {
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         };
         let started = Instant::now();
