@@ -1,10 +1,11 @@
 //! A [`reqwest_middleware`] adapter, for services whose outgoing client is reqwest
 //! (behind the `reqwest` cargo feature).
 //!
-//! ```ignore
+//! ```
 //! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 //!     .with(retrace_tower::reqwest::RetraceMiddleware::new())
 //!     .build();
+//! # let _ = client;
 //! ```
 //!
 //! It behaves as [`ClientLayer`](crate::ClientLayer) does: a pass-through without a
