@@ -38,9 +38,9 @@ fn json(size: usize, seed: usize) -> Bytes {
 
 fn request_head(i: usize) -> RequestHead {
     RequestHead {
-        method: "POST".to_owned(),
+        method: "POST".into(),
         uri: format!("/api/orders/{i}?expand=items"),
-        version: "HTTP/1.1".to_owned(),
+        version: "HTTP/1.1".into(),
         headers: vec![
             Header::new("host", "shop.internal:8080"),
             Header::new("content-type", "application/json"),
@@ -54,7 +54,7 @@ fn request_head(i: usize) -> RequestHead {
 fn response_head() -> ResponseHead {
     ResponseHead {
         status: 200,
-        version: "HTTP/1.1".to_owned(),
+        version: "HTTP/1.1".into(),
         headers: vec![
             Header::new("content-type", "application/json"),
             Header::new("cache-control", "no-store"),

@@ -6,24 +6,31 @@
 //! offsets in microseconds from its start, so they survive clock changes and compress
 //! well; the start itself is wall-clock time.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{RecordingId, TraceId};
+
+/// Text that is usually one of a few well-known values (a method, an HTTP version, a
+/// standard header name): borrowed from a static table when it is, so capturing a head
+/// allocates only for what is particular to the request. Encoded as a plain string.
+pub type Name = Cow<'static, str>;
 
 /// One header line, kept in order; duplicates stay separate entries. Values are bytes
 /// because HTTP allows non-UTF-8 header values.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     /// The header name, lower case as `http` normalises it.
-    pub name: String,
+    pub name: Name,
     /// The raw value.
     pub value: Bytes,
 }
 
 impl Header {
     /// A header from a name and value.
-    pub fn new(name: impl Into<String>, value: impl Into<Bytes>) -> Self {
+    pub fn new(name: impl Into<Name>, value: impl Into<Bytes>) -> Self {
         Self {
             name: name.into(),
             value: value.into(),
@@ -35,11 +42,11 @@ impl Header {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestHead {
     /// The method, such as `GET`.
-    pub method: String,
+    pub method: Name,
     /// The request target as received (path and query, or an absolute URI for clients).
     pub uri: String,
     /// The HTTP version, such as `HTTP/1.1`.
-    pub version: String,
+    pub version: Name,
     /// Headers in the order received, after redaction.
     pub headers: Vec<Header>,
 }
@@ -69,7 +76,7 @@ pub struct ResponseHead {
     /// The status code.
     pub status: u16,
     /// The HTTP version, such as `HTTP/1.1`.
-    pub version: String,
+    pub version: Name,
     /// Headers in order, after redaction.
     pub headers: Vec<Header>,
 }

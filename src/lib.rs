@@ -30,6 +30,7 @@ pub mod diff;
 pub mod event;
 pub mod id;
 pub mod metadata;
+pub mod names;
 pub mod policy;
 pub mod recorder;
 pub mod redaction;

@@ -19,7 +19,7 @@ pub struct Summary {
     /// Wall-clock start, microseconds since the Unix epoch.
     pub started_unix_us: u64,
     /// Request method.
-    pub method: String,
+    pub method: crate::event::Name,
     /// Request target (path and query).
     pub uri: String,
     /// Response status, when there was a response.
@@ -61,7 +61,7 @@ impl Summary {
             id,
             trace_id: None,
             started_unix_us: id.unix_ms() * 1000,
-            method: String::new(),
+            method: crate::event::Name::Borrowed(""),
             uri: String::new(),
             status: None,
             duration_us: None,

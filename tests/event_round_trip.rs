@@ -26,9 +26,9 @@ fn request_head() -> impl Strategy<Value = RequestHead> {
         vec(header(), 0..8),
     )
         .prop_map(|(method, uri, version, headers)| RequestHead {
-            method,
+            method: method.into(),
             uri,
-            version,
+            version: version.into(),
             headers,
         })
 }
@@ -37,7 +37,7 @@ fn response_head() -> impl Strategy<Value = ResponseHead> {
     (100u16..600, "HTTP/1\\.1", vec(header(), 0..8)).prop_map(|(status, version, headers)| {
         ResponseHead {
             status,
-            version,
+            version: version.into(),
             headers,
         }
     })

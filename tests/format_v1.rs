@@ -100,7 +100,7 @@ fn the_v1_fixture_reads_back_exactly() {
     let summary = &index.entries[2].summary;
     assert_eq!(
         (
-            summary.method.as_str(),
+            summary.method.as_ref(),
             summary.uri.as_str(),
             summary.status
         ),

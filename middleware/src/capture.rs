@@ -53,9 +53,9 @@ impl CaptureSettings {
         headers: &HeaderMap,
     ) -> RequestHead {
         RequestHead {
-            method: method.as_str().to_owned(),
+            method: retrace::names::method(method),
             uri: self.redaction.uri(uri),
-            version: version(v).to_owned(),
+            version: retrace::names::version(v),
             headers: self.headers(headers),
         }
     }
@@ -63,21 +63,9 @@ impl CaptureSettings {
     pub(crate) fn response_head<B>(&self, resp: &http::Response<B>) -> ResponseHead {
         ResponseHead {
             status: resp.status().as_u16(),
-            version: version(resp.version()).to_owned(),
+            version: retrace::names::version(resp.version()),
             headers: self.headers(resp.headers()),
         }
-    }
-}
-
-/// The printed form of an HTTP version.
-pub(crate) fn version(v: http::Version) -> &'static str {
-    match v {
-        http::Version::HTTP_09 => "HTTP/0.9",
-        http::Version::HTTP_10 => "HTTP/1.0",
-        http::Version::HTTP_11 => "HTTP/1.1",
-        http::Version::HTTP_2 => "HTTP/2",
-        http::Version::HTTP_3 => "HTTP/3",
-        _ => "HTTP/?",
     }
 }
 
@@ -111,6 +99,41 @@ pub(crate) trait BodyEndHook: Send + 'static {
     fn body_ended(self: Box<Self>, end: &BodyEnd, collected: Bytes);
 }
 
+/// A body held back until its end: most bodies arrive as one frame, which is kept by
+/// reference; only a second frame makes it a copy.
+#[derive(Debug)]
+enum Held {
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Held {
+    fn push(&mut self, data: Bytes) {
+        *self = match std::mem::replace(self, Held::Empty) {
+            Held::Empty => Held::One(data),
+            Held::One(first) => {
+                let mut buf = BytesMut::with_capacity(first.len() + data.len());
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&data);
+                Held::Many(buf)
+            }
+            Held::Many(mut buf) => {
+                buf.extend_from_slice(&data);
+                Held::Many(buf)
+            }
+        };
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Held::Empty => Bytes::new(),
+            Held::One(data) => data,
+            Held::Many(buf) => buf.freeze(),
+        }
+    }
+}
+
 /// Tees one body's frames into a recording.
 pub(crate) struct Tap {
     handle: RecordingHandle,
@@ -122,7 +145,7 @@ pub(crate) struct Tap {
     // when the body may pass the cap); inline, it made every tap a 2 KiB allocation
     // copied on each move.
     hasher: Option<Box<blake3::Hasher>>,
-    held: Option<BytesMut>,
+    held: Option<Held>,
     trailers: Vec<Header>,
     settings: Arc<CaptureSettings>,
     on_end: Option<Box<dyn BodyEndHook>>,
@@ -155,7 +178,7 @@ impl Tap {
         let may_exceed = exact_len.is_none_or(|n| n > cap as u64);
         let held = (side == Side::Collect
             || (settings.redaction.redacts_json() && is_json(headers)))
-        .then(BytesMut::new);
+        .then_some(Held::Empty);
         Self {
             handle,
             side,
@@ -193,8 +216,8 @@ impl Tap {
         let take = data.len().min(self.cap - self.captured);
         self.captured += take;
         let kept = data.slice(..take);
-        if let Some(buf) = self.held.as_mut() {
-            buf.extend_from_slice(&kept);
+        if let Some(held) = self.held.as_mut() {
+            held.push(kept);
             return;
         }
         let chunk = BodyChunk {
@@ -220,8 +243,8 @@ impl Tap {
         self.ended = true;
         let at_us = self.at_us();
         let mut collected = Bytes::new();
-        if let Some(buf) = self.held.take() {
-            let buf = buf.freeze();
+        if let Some(held) = self.held.take() {
+            let buf = held.into_bytes();
             let data = self.settings.redaction.json_body(&buf).unwrap_or(buf);
             match self.side {
                 Side::Request => self

@@ -97,7 +97,7 @@ impl Expectation {
                 .iter()
                 .map(|h| {
                     (
-                        h.name.clone(),
+                        h.name.to_string(),
                         String::from_utf8_lossy(&h.value).into_owned(),
                     )
                 })

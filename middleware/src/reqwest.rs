@@ -27,7 +27,7 @@ use retrace::event::{BodyEnd, CallOutcome, ResponseHead};
 use retrace::replay::{CallAnswer, CallKey};
 
 use crate::call;
-use crate::capture::{CaptureSettings, version};
+use crate::capture::CaptureSettings;
 
 /// Records and replays the calls of a `reqwest_middleware` client.
 #[derive(Clone, Debug)]
@@ -113,7 +113,7 @@ impl Middleware for RetraceMiddleware {
                         );
                         let head = ResponseHead {
                             status: status.as_u16(),
-                            version: version(v).to_owned(),
+                            version: retrace::names::version(v),
                             headers: self.settings.headers(&headers),
                         };
                         match response.bytes().await {

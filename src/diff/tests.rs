@@ -8,7 +8,7 @@ use crate::event::Header;
 fn headers(pairs: &[(&str, &str)]) -> Vec<Header> {
     pairs
         .iter()
-        .map(|(name, value)| Header::new(*name, value.as_bytes().to_vec()))
+        .map(|(name, value)| Header::new(name.to_string(), value.as_bytes().to_vec()))
         .collect()
 }
 

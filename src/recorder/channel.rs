@@ -129,10 +129,10 @@ pub(crate) fn hand_off(
         accounting: Arc::clone(accounting),
     });
     match tx.try_send(msg) {
-        Ok(()) => {
-            Counters::raise(&accounting.counters.queue_high_water, tx.len() as u64);
-            Ok(())
-        }
+        // The queue's high-water mark is taken by the writer as it drains: reading the
+        // queue's length here would touch the receiver's side of the channel on every
+        // send.
+        Ok(()) => Ok(()),
         Err(err) => {
             let reason = match err {
                 TrySendError::Full(_) => DropReason::ChannelFull,

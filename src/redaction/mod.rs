@@ -100,7 +100,7 @@ pub use key::{KEY_ENV, KeySource};
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, Uri};
 
 use crate::diff::PathPattern;
@@ -257,20 +257,39 @@ impl Redaction {
     /// case-insensitively) replaced by [`replace`](Self::replace). Empty values stay
     /// empty.
     pub fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
+        // Kept values are copied into one buffer and recorded as slices of it: one
+        // allocation for the whole head instead of one per header.
+        let mut buf = BytesMut::with_capacity(headers.iter().map(|(_, v)| v.len()).sum());
         let mut out = Vec::with_capacity(headers.len());
+        let mut any_redacted = false;
         for (name, value) in headers {
             let value = value.as_bytes();
-            let value = if !value.is_empty() && self.redacts_header_name(name) {
+            let value = if self.redacts_value(name, value) {
+                any_redacted = true;
                 self.replace(value)
             } else {
-                Bytes::copy_from_slice(value)
+                buf.extend_from_slice(value);
+                Bytes::new()
             };
             out.push(Header {
-                name: name.as_str().to_owned(),
+                name: crate::names::header(name),
                 value,
             });
         }
+        let buf = buf.freeze();
+        let mut at = 0;
+        for (header, (name, value)) in out.iter_mut().zip(headers) {
+            let value = value.as_bytes();
+            if !any_redacted || !self.redacts_value(name, value) {
+                header.value = buf.slice(at..at + value.len());
+                at += value.len();
+            }
+        }
         out
+    }
+
+    fn redacts_value(&self, name: &HeaderName, value: &[u8]) -> bool {
+        !value.is_empty() && self.redacts_header_name(name)
     }
 
     /// Whether the value of header `name` is redacted (case-insensitive).
@@ -288,7 +307,11 @@ impl Redaction {
     /// (percent-encoded where the query syntax needs it). Everything else is kept byte
     /// for byte.
     pub fn uri(&self, uri: &Uri) -> String {
-        let text = uri.to_string();
+        let text = match (uri.scheme(), uri.authority(), uri.path_and_query()) {
+            // Origin form, as a server receives it: printed as it is, without `fmt`.
+            (None, None, Some(path_and_query)) => path_and_query.as_str().to_owned(),
+            _ => uri.to_string(),
+        };
         match uri.query() {
             Some(query) if !self.inner.query_params.is_empty() => {
                 // `http::Uri` drops the fragment, so the query ends the printed URI. Were

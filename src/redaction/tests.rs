@@ -15,7 +15,7 @@ fn header_map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
 fn pairs(headers: &[Header]) -> Vec<(&str, &[u8])> {
     headers
         .iter()
-        .map(|h| (h.name.as_str(), h.value.as_ref()))
+        .map(|h| (h.name.as_ref(), h.value.as_ref()))
         .collect()
 }
 

@@ -37,7 +37,7 @@ impl CallKey {
     /// The key of a recorded call: its kept digest when the body was cut at the cap.
     pub fn of_recorded(call: &OutboundCall) -> Self {
         Self {
-            method: call.head.method.clone(),
+            method: call.head.method.to_string(),
             uri: call.head.uri.clone(),
             body_digest: call
                 .body

@@ -158,6 +158,10 @@ impl Writer {
                 return;
             };
             self.pause.wait_while_paused();
+            // What was queued when `first` was taken (a producer may have refilled its
+            // place since: never more than the capacity).
+            let queued = (self.rx.len() + 1).min(self.rx.capacity().unwrap_or(usize::MAX));
+            Counters::raise(&self.accounting.counters.queue_high_water, queued as u64);
             let mut next = Some(first);
             let mut drained = 0;
             while let Some(msg) = next.take() {

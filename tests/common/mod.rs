@@ -25,7 +25,7 @@ pub fn recorder(builder: ConfigBuilder) -> (Recorder, RecorderGuard) {
 fn headers(pairs: &[(&str, String)]) -> Vec<Header> {
     pairs
         .iter()
-        .map(|(n, v)| Header::new(*n, Bytes::from(v.clone())))
+        .map(|(n, v)| Header::new(n.to_string(), Bytes::from(v.clone())))
         .collect()
 }
 
@@ -54,9 +54,9 @@ pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> V
     let call_id = handle.next_seq();
     vec![
         Event::Request(RequestHead {
-            method: if i.is_multiple_of(3) { "POST" } else { "GET" }.to_owned(),
+            method: if i.is_multiple_of(3) { "POST" } else { "GET" }.into(),
             uri: format!("/orders/{i}?expand=items"),
-            version: "HTTP/1.1".to_owned(),
+            version: "HTTP/1.1".into(),
             headers: headers(&[
                 ("host", "shop.local".to_owned()),
                 ("content-type", "application/json".to_owned()),
@@ -80,9 +80,9 @@ pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> V
             target: "inventory.local:8080".to_owned(),
             at_us: 20,
             head: RequestHead {
-                method: "GET".to_owned(),
+                method: "GET".into(),
                 uri: format!("http://inventory.local:8080/stock/{i}"),
-                version: "HTTP/1.1".to_owned(),
+                version: "HTTP/1.1".into(),
                 headers: headers(&[("accept", "application/json".to_owned())]),
             },
             body: Body::default(),
@@ -93,7 +93,7 @@ pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> V
             outcome: CallOutcome::Response {
                 head: ResponseHead {
                     status: 200,
-                    version: "HTTP/1.1".to_owned(),
+                    version: "HTTP/1.1".into(),
                     headers: headers(&[("content-type", "application/json".to_owned())]),
                 },
                 body: Body {
@@ -104,7 +104,7 @@ pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> V
         })),
         Event::Response(ResponseHead {
             status: if i.is_multiple_of(10) { 500 } else { 200 },
-            version: "HTTP/1.1".to_owned(),
+            version: "HTTP/1.1".into(),
             headers: headers(&[
                 ("content-type", "application/json".to_owned()),
                 ("content-length", resp_body.len().to_string()),

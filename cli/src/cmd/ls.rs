@@ -105,7 +105,7 @@ pub(crate) fn run(root: &RootArgs, args: &LsArgs) -> anyhow::Result<Status> {
             id,
             rfc3339_seconds(s.started_unix_us),
             info.session.service().to_owned(),
-            s.method.clone(),
+            s.method.to_string(),
             s.path().to_owned(),
             status(s),
             duration(s),

@@ -247,7 +247,7 @@ impl CallSpec {
                 target: self.target.clone(),
                 at_us: self.at_us,
                 head: RequestHead {
-                    method: self.method.clone(),
+                    method: self.method.clone().into(),
                     uri: self.uri.clone(),
                     version: "HTTP/1.1".into(),
                     headers: headers(&h),
@@ -355,7 +355,7 @@ impl Spec {
             .map(|(a, b)| (a.as_str(), b.as_str()))
             .collect();
         let mut events = vec![Event::Request(RequestHead {
-            method: self.method.clone(),
+            method: self.method.clone().into(),
             uri: self.uri.clone(),
             version: "HTTP/1.1".into(),
             headers: headers(&h),

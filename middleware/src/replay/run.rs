@@ -219,7 +219,7 @@ fn build_request(recording: &Recording) -> Result<Request<Full<Bytes>>, ReplayEr
     let head = recording.request().ok_or(ReplayError::NoRequest(id))?;
     let bad = |reason: String| ReplayError::BadRequest { id, reason };
     let mut builder = Request::builder()
-        .method(head.method.as_str())
+        .method(head.method.as_ref())
         .uri(head.uri.as_str());
     for h in &head.headers {
         // The body is rebuilt whole, so framing headers are recomputed.
@@ -228,7 +228,7 @@ fn build_request(recording: &Recording) -> Result<Request<Full<Bytes>>, ReplayEr
         {
             continue;
         }
-        builder = builder.header(h.name.as_str(), h.value.as_ref());
+        builder = builder.header(h.name.as_ref(), h.value.as_ref());
     }
     builder
         .body(Full::new(recording.request_body()))

@@ -25,7 +25,7 @@ fn name_values(headers: &[Header]) -> Vec<NameValue> {
     headers
         .iter()
         .map(|h| NameValue {
-            name: h.name.clone(),
+            name: h.name.to_string(),
             value: header_value(&h.value),
         })
         .collect()
@@ -66,10 +66,10 @@ fn request(head: &RequestHead, url: String, data: &[u8], end: Option<&BodyEnd>) 
         }
     });
     Request {
-        method: head.method.clone(),
+        method: head.method.to_string(),
         query_string: query_string(&url),
         url,
-        http_version: head.version.clone(),
+        http_version: head.version.to_string(),
         cookies: Vec::new(),
         headers: name_values(&head.headers),
         post_data,
@@ -84,7 +84,7 @@ fn response(head: &ResponseHead, data: &[u8], end: Option<&BodyEnd>) -> Response
     Response {
         status: head.status,
         status_text: reason_phrase(head.status).to_owned(),
-        http_version: head.version.clone(),
+        http_version: head.version.to_string(),
         cookies: Vec::new(),
         headers: name_values(&head.headers),
         content: Content {

@@ -1,0 +1,141 @@
+//! Well-known names of HTTP heads, borrowed from static tables.
+//!
+//! Capturing a head used to allocate a `String` for its method, its version and every
+//! header name, and the request path paid for those allocations twice (made there, and
+//! freed there when the written buffer came back). Methods, versions and most header
+//! names come from small fixed sets, so they are recorded as borrowed [`Name`]s and only
+//! a custom name allocates. The encoding is unchanged: a name is a plain string on disk.
+
+use std::borrow::Cow;
+
+use http::header::{self, HeaderName};
+use http::{Method, Version};
+
+use crate::event::Name;
+
+/// The recorded name of a method: borrowed for the standard ones.
+pub fn method(method: &Method) -> Name {
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return Cow::Owned(method.as_str().to_owned()),
+    };
+    Cow::Borrowed(name)
+}
+
+/// The printed form of an HTTP version, such as `HTTP/1.1`.
+pub fn version(version: Version) -> Name {
+    Cow::Borrowed(version_str(version))
+}
+
+/// The printed form of an HTTP version, as a static string.
+pub fn version_str(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/?",
+    }
+}
+
+/// Header names seen on most requests and responses, with their printed form. A name
+/// not listed here is recorded as an owned string.
+const COMMON_HEADERS: &[(HeaderName, &str)] = &[
+    (header::HOST, "host"),
+    (header::CONTENT_TYPE, "content-type"),
+    (header::CONTENT_LENGTH, "content-length"),
+    (header::ACCEPT, "accept"),
+    (header::USER_AGENT, "user-agent"),
+    (header::DATE, "date"),
+    (header::ACCEPT_ENCODING, "accept-encoding"),
+    (header::ACCEPT_LANGUAGE, "accept-language"),
+    (header::CONNECTION, "connection"),
+    (header::CACHE_CONTROL, "cache-control"),
+    (header::TRANSFER_ENCODING, "transfer-encoding"),
+    (header::CONTENT_ENCODING, "content-encoding"),
+    (header::AUTHORIZATION, "authorization"),
+    (header::COOKIE, "cookie"),
+    (header::SET_COOKIE, "set-cookie"),
+    (header::SERVER, "server"),
+    (header::VARY, "vary"),
+    (header::ETAG, "etag"),
+    (header::LAST_MODIFIED, "last-modified"),
+    (header::IF_NONE_MATCH, "if-none-match"),
+    (header::IF_MODIFIED_SINCE, "if-modified-since"),
+    (header::LOCATION, "location"),
+    (header::ORIGIN, "origin"),
+    (header::REFERER, "referer"),
+    (header::PRAGMA, "pragma"),
+    (header::EXPIRES, "expires"),
+    (header::X_CONTENT_TYPE_OPTIONS, "x-content-type-options"),
+    (
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        "access-control-allow-origin",
+    ),
+    (header::PROXY_AUTHORIZATION, "proxy-authorization"),
+    (header::UPGRADE, "upgrade"),
+];
+
+/// Custom header names common enough to keep in the table (compared as strings, since
+/// `http` has no constants for them).
+const COMMON_CUSTOM_HEADERS: &[&str] = &[
+    "traceparent",
+    "tracestate",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-real-ip",
+    "x-api-key",
+    "x-retrace-parent",
+    "x-retrace-record",
+    "x-retrace-recording-id",
+];
+
+/// The recorded name of a header: borrowed when it is a common one.
+pub fn header(name: &HeaderName) -> Name {
+    if let Some((_, text)) = COMMON_HEADERS.iter().find(|(known, _)| known == name) {
+        return Cow::Borrowed(text);
+    }
+    let text = name.as_str();
+    match COMMON_CUSTOM_HEADERS.iter().find(|known| **known == text) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(text.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_entries_print_as_their_header_name() {
+        for (name, text) in COMMON_HEADERS {
+            assert_eq!(name.as_str(), *text);
+            assert!(matches!(header(name), Cow::Borrowed(t) if t == *text));
+        }
+        for text in COMMON_CUSTOM_HEADERS {
+            let name = HeaderName::from_static(text);
+            assert!(matches!(header(&name), Cow::Borrowed(t) if t == *text));
+        }
+    }
+
+    #[test]
+    fn other_names_are_owned_and_exact() {
+        let name = HeaderName::from_static("x-shop-tenant");
+        assert!(matches!(header(&name), Cow::Owned(t) if t == "x-shop-tenant"));
+        let custom = Method::from_bytes(b"PURGE").expect("a valid method");
+        assert_eq!(method(&custom), "PURGE");
+        assert!(matches!(method(&Method::PATCH), Cow::Borrowed("PATCH")));
+        assert_eq!(version(Version::HTTP_2), "HTTP/2");
+    }
+}
