@@ -83,8 +83,11 @@ pub(crate) fn spawn(
 /// The chunks of the frame being built.
 #[derive(Default)]
 struct FrameBuilder {
+    /// Encoded chunks of the frame being built, back to back.
     raw: Vec<u8>,
-    scratch: Vec<u8>,
+    /// The compressed payload, reused from frame to frame (a fresh buffer of this size
+    /// per frame would be a fresh mapping, and page faults, with glibc's allocator).
+    payload: Vec<u8>,
     parts: Vec<Summary>,
     lasts: u64,
     others: u64,
@@ -249,21 +252,23 @@ impl Writer {
             self.accounting.count_loss(last, DropReason::IoError);
             return;
         }
+        // Encoded straight into the frame; on failure the frame is cut back to where
+        // this chunk began.
         let f = &mut self.frame;
-        f.scratch.clear();
-        match postcard::to_extend(&chunk, std::mem::take(&mut f.scratch)) {
-            Ok(encoded) => {
-                f.scratch = encoded;
-                if f.scratch.len() > MAX_FRAME_BYTES {
+        let start = f.raw.len();
+        match postcard::to_io(&chunk, &mut f.raw) {
+            Ok(_) => {
+                let len = f.raw.len() - start;
+                if len > MAX_FRAME_BYTES {
+                    f.raw.truncate(start);
                     self.accounting.count_loss(last, DropReason::EncodeError);
                     self.log_once("encode", "a chunk exceeds the frame size limit");
                     return;
                 }
-                if f.raw.len() + f.scratch.len() > self.config.frame_target_bytes {
-                    self.seal_frame();
+                if start > 0 && f.raw.len() > self.config.frame_target_bytes {
+                    self.seal_frame_before(start);
                 }
                 let f = &mut self.frame;
-                f.raw.extend_from_slice(&f.scratch);
                 let mut summary = Summary::new(chunk.id);
                 summary.absorb(&chunk);
                 f.parts.push(summary);
@@ -275,6 +280,7 @@ impl Writer {
                 self.buffers.give(chunk.events, bytes);
             }
             Err(e) => {
+                self.frame.raw.truncate(start);
                 self.accounting.count_loss(last, DropReason::EncodeError);
                 self.log_once("encode", &e.to_string());
             }
@@ -283,17 +289,23 @@ impl Writer {
 
     /// Compresses the frame being built into the output buffer.
     fn seal_frame(&mut self) {
-        if self.frame.raw.is_empty() {
+        self.seal_frame_before(self.frame.raw.len());
+    }
+
+    /// Compresses the first `end` bytes of the frame being built (the chunks noted so
+    /// far) into the output buffer; what follows starts the next frame.
+    fn seal_frame_before(&mut self, end: usize) {
+        if end == 0 {
             return;
         }
         let f = &mut self.frame;
-        let mut payload = Vec::with_capacity(f.raw.len() / 2 + 16);
-        let compressed = codec::compress_batch(&f.raw, &mut payload)
+        f.payload.clear();
+        let compressed = codec::compress_batch(&f.raw[..end], &mut f.payload)
             .ok()
-            .filter(|()| payload.len() <= MAX_FRAME_BYTES);
+            .filter(|()| f.payload.len() <= MAX_FRAME_BYTES);
         let parts = std::mem::take(&mut f.parts);
         let (lasts, others) = (std::mem::take(&mut f.lasts), std::mem::take(&mut f.others));
-        f.raw.clear();
+        f.raw.drain(..end);
         if compressed.is_none() {
             self.count_losses(lasts, others, DropReason::EncodeError);
             self.log_once(
@@ -303,7 +315,7 @@ impl Writer {
             return;
         }
         let rel_offset = self.out.len();
-        encode_frame(&payload, &mut self.out);
+        encode_frame(&self.frame.payload, &mut self.out);
         self.out_frames.push(PendingFrame {
             rel_offset,
             parts,
