@@ -2,10 +2,15 @@
 //!
 //! One process holds everything, on 127.0.0.1 only: the load generator (hyper-util's
 //! client, a fixed number of requests at a fixed concurrency, each run bounded in time),
-//! the service under test and, for the realistic service, a local upstream it calls. The
-//! arms run alternately, round after round, each round starting one arm later so no arm
-//! always follows the same one; the tables give each figure's median over the rounds and
-//! its ratio to arm 1.
+//! the service under test and, for the realistic service, a local upstream it calls.
+//!
+//! Ratios are paired. On a shared 2-core VM the same arm's throughput drifts by tens of
+//! per cent over a minute (the host, not the code: arm 1 against itself shows it), so a
+//! ratio of two medians taken minutes apart measures the drift. Each round therefore
+//! runs every arm right next to a run of arm 1 (arm 1 first in even rounds, second in
+//! odd ones), and an arm's ratio is the median over the rounds of its figure over that
+//! neighbouring arm 1's. The tables give each figure's median over the rounds and that
+//! paired ratio; the spread line shows how far arm 1 wandered.
 //!
 //! Services:
 //! - **realistic**: axum, `POST /orders/{sku}` with a ~200 B JSON order; the handler calls
@@ -39,6 +44,12 @@
 //!   every request of the run (warm-up included, since those are recorded too);
 //! - raw bytes per request: bytes on the wire of both hops, counted on the servers'
 //!   sockets, the reference of the "a third of the raw bytes" target.
+//!
+//! The allocator matters as much as the layer: with glibc's malloc, threads that free
+//! what another allocated contend for its arena, and a few extra small allocations per
+//! request can move the whole process between two speeds. The heading names the
+//! allocator in use; to measure under jemalloc, preload it (Debian's `libjemalloc2`):
+//! `LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 cargo bench --bench e2e`.
 //!
 //! Run: `cargo bench --bench e2e` (about 5 minutes on 2 cores). `E2E_QUICK=1` (or
 //! `cargo bench --bench e2e -- --quick`) does one short round in well under a minute.
@@ -90,6 +101,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The in-flight byte budget of the stalled-writer arm.
 const FLOOD_BUDGET: usize = 16 << 20;
+/// The index in [`ARMS`] of arm 1, the reference every ratio is taken against.
+const BASE: usize = 0;
 /// The fixed overhead the flood target allows on top of the budget (channel slots,
 /// allocator slack), in MiB.
 const FLOOD_OVERHEAD_MIB: f64 = 8.0;
@@ -141,9 +154,10 @@ fn base_plan() -> Plan {
             rounds: 7,
             concurrency: 16,
             warmup: 1_000,
+            // Arm 1 runs beside every other arm, so each round has twice the runs.
             requests: |s| match s {
-                Service::Realistic => 50_000,
-                Service::Hello => 150_000,
+                Service::Realistic => 25_000,
+                Service::Hello => 75_000,
             },
             run_limit: Duration::from_secs(60),
             total_limit: Duration::from_secs(8 * 60),
@@ -1162,9 +1176,56 @@ struct Summary {
     lost: Option<u64>,
     /// Throughput of each round over this arm's median: the spread.
     rps_spread: (f64, f64),
+    /// Medians of this arm's figures over those of the arm 1 run beside it.
+    paired: Ratios,
 }
 
-fn summarise(arm: &Arm, samples: &[Sample]) -> Summary {
+/// One arm's figures over those of the arm 1 run next to it (or their medians).
+#[derive(Clone, Copy, Debug)]
+struct Ratios {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    cpu: f64,
+    rss: f64,
+}
+
+impl Ratios {
+    const ONE: Ratios = Ratios {
+        rps: 1.0,
+        p50: 1.0,
+        p99: 1.0,
+        cpu: 1.0,
+        rss: 1.0,
+    };
+
+    fn of(arm: &Sample, base: &Sample) -> Self {
+        Self {
+            rps: arm.rps / base.rps,
+            p50: arm.p50_us / base.p50_us,
+            p99: arm.p99_us / base.p99_us,
+            cpu: arm.cpu_per_1k / base.cpu_per_1k,
+            rss: arm.peak_rss_mib / base.peak_rss_mib,
+        }
+    }
+
+    /// The median of each ratio; `None` without pairs.
+    fn median_of(pairs: &[Ratios]) -> Option<Self> {
+        if pairs.is_empty() {
+            return None;
+        }
+        let m = |f: fn(&Ratios) -> f64| median(pairs.iter().map(f));
+        Some(Self {
+            rps: m(|r| r.rps),
+            p50: m(|r| r.p50),
+            p99: m(|r| r.p99),
+            cpu: m(|r| r.cpu),
+            rss: m(|r| r.rss),
+        })
+    }
+}
+
+fn summarise(arm: &Arm, samples: &[Sample], pairs: &[Ratios], base: Option<&Summary>) -> Summary {
     let m = |f: fn(&Sample) -> f64| median(samples.iter().map(f));
     let rps = m(|s| s.rps);
     let sum_opt = |f: fn(&Sample) -> Option<u64>| samples.iter().map(f).sum::<Option<u64>>();
@@ -1191,6 +1252,18 @@ fn summarise(arm: &Arm, samples: &[Sample]) -> Summary {
                 .fold(f64::INFINITY, f64::min),
             samples.iter().map(|s| s.rps / rps).fold(0.0, f64::max),
         ),
+        paired: Ratios::median_of(pairs).unwrap_or_else(|| match base {
+            // Not run beside arm 1 (arm 1 itself, or a subset without it): plain ratios
+            // of medians.
+            Some(b) => Ratios {
+                rps: rps / b.rps,
+                p50: m(|s| s.p50_us) / b.p50_us,
+                p99: m(|s| s.p99_us) / b.p99_us,
+                cpu: m(|s| s.cpu_per_1k) / b.cpu_per_1k,
+                rss: m(|s| s.peak_rss_mib) / b.peak_rss_mib,
+            },
+            None => Ratios::ONE,
+        }),
     }
 }
 
@@ -1210,7 +1283,7 @@ fn print_table(service: Service, rows: &[Summary]) {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for r in rows {
-        let cell = |v: f64, b: f64, digits: usize| format!("{v:.digits$} ({:.3}×)", v / b);
+        let cell = |v: f64, ratio: f64, digits: usize| format!("{v:.digits$} ({ratio:.3}×)");
         let counts = match (r.kept, r.lost) {
             (None, None) => "–".to_owned(),
             (k, l) => format!(
@@ -1223,11 +1296,11 @@ fn print_table(service: Service, rows: &[Summary]) {
             "| {} | {} | {} | {} | {} | {} | {} | {:.0} ({:.3}×) | {}{} |",
             r.key,
             r.label,
-            cell(r.rps, base.rps, 0),
-            cell(r.p50_us, base.p50_us, 0),
-            cell(r.p99_us, base.p99_us, 0),
-            cell(r.cpu_per_1k, base.cpu_per_1k, 3),
-            cell(r.peak_rss_mib, base.peak_rss_mib, 1),
+            cell(r.rps, r.paired.rps, 0),
+            cell(r.p50_us, r.paired.p50, 0),
+            cell(r.p99_us, r.paired.p99, 0),
+            cell(r.cpu_per_1k, r.paired.cpu, 3),
+            cell(r.peak_rss_mib, r.paired.rss, 1),
             r.disk_per_req,
             r.disk_per_req / raw,
             counts,
@@ -1239,7 +1312,9 @@ fn print_table(service: Service, rows: &[Summary]) {
         );
     }
     println!(
-        "\nThroughput spread of arm 1 over {} rounds: {:.3}× to {:.3}× of its median.",
+        "\nRatios (×) are medians of paired ratios: each arm's figure over the arm 1 run \
+         beside it, in the same round. Arm 1 ran {} times; its throughput spread: {:.3}× \
+         to {:.3}× of its median.",
         base.rounds, base.rps_spread.0, base.rps_spread.1
     );
 }
@@ -1255,10 +1330,10 @@ fn print_targets(realistic: &[Summary], hello: &[Summary]) {
     };
     let base = &realistic[b];
     let arm5 = &realistic[a5];
-    let ratio = |key: &str| find(realistic, key).map_or(f64::NAN, |i| realistic[i].rps / base.rps);
-    println!("\n### Targets (realistic service unless said)\n");
-    let r5 = arm5.rps / base.rps;
-    let p99 = arm5.p99_us / base.p99_us;
+    let ratio = |key: &str| find(realistic, key).map_or(f64::NAN, |i| realistic[i].paired.rps);
+    println!("\n### Targets (realistic service unless said; paired ratios)\n");
+    let r5 = arm5.paired.rps;
+    let p99 = arm5.paired.p99;
     println!(
         "- arm 5 throughput ≥ 0.95× arm 1: {r5:.3}× — {}",
         verdict(r5 >= 0.95)
@@ -1270,14 +1345,17 @@ fn print_targets(realistic: &[Summary], hello: &[Summary]) {
         verdict(p99 <= 1.05)
     );
     for key in ["4", "2", "3", "6"] {
+        if find(realistic, key).is_none() {
+            continue;
+        }
         let r = ratio(key);
         println!(
             "- arm {key} throughput ≥ 0.99× arm 1: {r:.3}× — {}",
             verdict(r >= 0.99)
         );
     }
-    if let (Some(hb), Some(h5)) = (find(hello, "1"), find(hello, "5")) {
-        let r = hello[h5].rps / hello[hb].rps;
+    if let Some(h5) = find(hello, "5") {
+        let r = hello[h5].paired.rps;
         println!(
             "- hello-world at 100% ≥ 0.85× its no-layer throughput: {r:.3}× — {}",
             verdict(r >= 0.85)
@@ -1292,7 +1370,9 @@ fn print_targets(realistic: &[Summary], hello: &[Summary]) {
                 other.rps,
                 arm5.disk_per_req,
                 other.disk_per_req,
-                verdict(arm5.rps > other.rps && arm5.disk_per_req < other.disk_per_req)
+                verdict(
+                    arm5.paired.rps > other.paired.rps && arm5.disk_per_req < other.disk_per_req
+                )
             );
         }
     }
@@ -1307,7 +1387,7 @@ fn print_targets(realistic: &[Summary], hello: &[Summary]) {
         let stalled = &realistic[i];
         let growth = stalled.peak_rss_mib - arm5.peak_rss_mib;
         let budget = FLOOD_BUDGET as f64 / (1 << 20) as f64;
-        let p99 = stalled.p99_us / arm5.p99_us;
+        let p99 = stalled.paired.p99 / arm5.paired.p99;
         println!(
             "- stalled writer: peak RSS added {:.1} MiB = arm 5's ({:.1} MiB) {:+.1} MiB, budget {budget:.0} MiB + {FLOOD_OVERHEAD_MIB} MiB allowed overhead — {}; p99 {:.0} µs = {p99:.3}× arm 5 — {}",
             stalled.peak_rss_mib,
@@ -1342,7 +1422,20 @@ fn machine() -> String {
             format!("{:.1} GiB", kib / 1024.0 / 1024.0)
         });
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cores} cores, {cpu}, {mem} RAM")
+    format!(
+        "{cores} cores, {cpu}, {mem} RAM, allocator: {}",
+        allocator()
+    )
+}
+
+/// The allocator serving this process: glibc's malloc unless another one is preloaded.
+fn allocator() -> String {
+    match std::env::var("LD_PRELOAD") {
+        Ok(preload) if preload.contains("jemalloc") => "jemalloc (LD_PRELOAD)".to_owned(),
+        Ok(preload) if preload.contains("mimalloc") => "mimalloc (LD_PRELOAD)".to_owned(),
+        Ok(preload) if !preload.trim().is_empty() => format!("LD_PRELOAD={preload}"),
+        _ => "glibc malloc".to_owned(),
+    }
 }
 
 fn load_average() -> String {
@@ -1385,32 +1478,55 @@ fn main() {
             })
     };
     let mut samples: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); ARMS.len()]; services.len()];
+    let mut pairs: Vec<Vec<Vec<Ratios>>> = vec![vec![Vec::new(); ARMS.len()]; services.len()];
+    let run_one = |service: Service, a: usize, round: usize| {
+        let arm = &ARMS[a];
+        let sample = run(&rt, &root, service, arm, &plan);
+        println!(
+            "round {} {:?} arm {:>2}: {:>7.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  cpu {:.3} s/1k  rss +{:>6.1} MiB  disk {:>6.0} B/req",
+            round + 1,
+            service,
+            arm.key,
+            sample.rps,
+            sample.p50_us,
+            sample.p99_us,
+            sample.cpu_per_1k,
+            sample.peak_rss_mib,
+            sample.disk_per_req
+        );
+        sample
+    };
     for round in 0..plan.rounds {
         if started.elapsed() > plan.total_limit {
             println!("time bound reached: stopping after {round} rounds");
             break;
         }
         for (s, &service) in services.iter().enumerate() {
-            for k in 0..ARMS.len() {
-                let a = (k + round) % ARMS.len();
-                let arm = &ARMS[a];
-                if !selected(service, arm) {
+            let base_wanted = selected(service, &ARMS[BASE]);
+            let others: Vec<usize> = (0..ARMS.len())
+                .map(|k| (k + round) % ARMS.len())
+                .filter(|&a| a != BASE && selected(service, &ARMS[a]))
+                .collect();
+            if others.is_empty() && base_wanted {
+                let sample = run_one(service, BASE, round);
+                samples[s][BASE].push(sample);
+            }
+            for a in others {
+                if !base_wanted {
+                    let sample = run_one(service, a, round);
+                    samples[s][a].push(sample);
                     continue;
                 }
-                let sample = run(&rt, &root, service, arm, &plan);
-                println!(
-                    "round {} {:?} arm {:>2}: {:>7.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  cpu {:.3} s/1k  rss +{:>6.1} MiB  disk {:>6.0} B/req",
-                    round + 1,
-                    service,
-                    arm.key,
-                    sample.rps,
-                    sample.p50_us,
-                    sample.p99_us,
-                    sample.cpu_per_1k,
-                    sample.peak_rss_mib,
-                    sample.disk_per_req
-                );
-                samples[s][a].push(sample);
+                let (base, arm) = if round.is_multiple_of(2) {
+                    let base = run_one(service, BASE, round);
+                    (base, run_one(service, a, round))
+                } else {
+                    let arm = run_one(service, a, round);
+                    (run_one(service, BASE, round), arm)
+                };
+                pairs[s][a].push(Ratios::of(&arm, &base));
+                samples[s][BASE].push(base);
+                samples[s][a].push(arm);
             }
         }
     }
@@ -1418,10 +1534,12 @@ fn main() {
         .iter()
         .enumerate()
         .map(|(s, _)| {
+            let base = (!samples[s][BASE].is_empty())
+                .then(|| summarise(&ARMS[BASE], &samples[s][BASE], &[], None));
             ARMS.iter()
-                .zip(&samples[s])
-                .filter(|(_, runs)| !runs.is_empty())
-                .map(|(arm, runs)| summarise(arm, runs))
+                .enumerate()
+                .filter(|(a, _)| !samples[s][*a].is_empty())
+                .map(|(a, arm)| summarise(arm, &samples[s][a], &pairs[s][a], base.as_ref()))
                 .collect()
         })
         .collect();
