@@ -61,7 +61,7 @@ impl RecordingId {
     }
 
     /// Writes the 26-character form into `out`.
-    fn encode(self, out: &mut [u8; RECORDING_ID_LEN]) {
+    pub(crate) fn encode(self, out: &mut [u8; RECORDING_ID_LEN]) {
         let mut v = self.0;
         for slot in out.iter_mut().rev() {
             *slot = CROCKFORD[(v & 31) as usize];
@@ -249,14 +249,19 @@ fn char_at(s: &str, i: usize) -> char {
 
 /// Writes lower-case hex in one call (trace ids are formatted on every outgoing call).
 fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 32];
     let n = bytes.len().min(16);
-    for (i, b) in bytes[..n].iter().enumerate() {
-        buf[2 * i] = DIGITS[(b >> 4) as usize];
-        buf[2 * i + 1] = DIGITS[(b & 15) as usize];
-    }
+    hex_into(&mut buf[..2 * n], &bytes[..n]);
     f.write_str(std::str::from_utf8(&buf[..2 * n]).map_err(|_| fmt::Error)?)
+}
+
+/// Writes `bytes` as lower-case hex into `out` (two digits a byte, as far as both go).
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[(b >> 4) as usize];
+        pair[1] = DIGITS[(b & 15) as usize];
+    }
 }
 
 fn parse_hex<const N: usize>(kind: &'static str, s: &str) -> Result<[u8; N], IdError> {
@@ -374,13 +379,27 @@ impl TraceParent {
     }
 }
 
+/// The length of a version 00 `traceparent` value.
+pub const TRACEPARENT_LEN: usize = 55;
+
+impl TraceParent {
+    /// The version 00 header value, `00-<32 hex>-<16 hex>-<2 hex>`, as ASCII bytes
+    /// (what [`Display`](fmt::Display) prints), without going through `fmt`: it is
+    /// written on every recorded outgoing call.
+    pub fn to_header_bytes(&self) -> [u8; TRACEPARENT_LEN] {
+        let mut out = *b"00-________________________________-________________-__";
+        hex_into(&mut out[3..35], &self.trace_id.0);
+        hex_into(&mut out[36..52], &self.parent_id.0);
+        hex_into(&mut out[53..55], &[self.flags]);
+        out
+    }
+}
+
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{}-{}-{:02x}",
-            self.trace_id, self.parent_id, self.flags
-        )
+        let bytes = self.to_header_bytes();
+        // Only ASCII digits, letters and dashes: this cannot fail.
+        f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -470,6 +489,7 @@ mod tests {
         let tp: TraceParent = text.parse().unwrap();
         assert!(tp.sampled());
         assert_eq!(tp.to_string(), text);
+        assert_eq!(&tp.to_header_bytes()[..], text.as_bytes());
         assert_eq!(tp.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
     }
 

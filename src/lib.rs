@@ -49,7 +49,9 @@ pub use event::{
     NamedValue, OutboundCall, OutboundResult, Outcome, RecordReason, RequestHead, ResponseHead,
     ValueKind,
 };
-pub use id::{IdError, RECORDING_ID_LEN, RecordingId, SpanId, TraceId, TraceParent};
+pub use id::{
+    IdError, RECORDING_ID_LEN, RecordingId, SpanId, TRACEPARENT_LEN, TraceId, TraceParent,
+};
 pub use recorder::{
     FlushError, Recorder, RecorderError, RecorderGuard, RecordingHandle, ShutdownError,
     StartOptions,

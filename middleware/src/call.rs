@@ -26,11 +26,11 @@ pub(crate) fn propagate(handle: &RecordingHandle, headers: &mut HeaderMap) {
         parent_id: SpanId::random(),
         flags: 1,
     };
-    if let Ok(v) = HeaderValue::from_str(&traceparent.to_string()) {
+    if let Ok(v) = HeaderValue::from_bytes(&traceparent.to_header_bytes()) {
         headers.insert(TRACEPARENT, v);
     }
     let parent = parent_header_value(handle.propagation_token(), trace_id, handle.id());
-    if let Ok(v) = HeaderValue::from_str(&parent) {
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(parent)) {
         headers.insert(RETRACE_PARENT, v);
     }
 }

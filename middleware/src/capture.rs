@@ -71,14 +71,16 @@ impl CaptureSettings {
 
 /// Whether a content type is JSON (`application/json`, `application/problem+json`...).
 pub(crate) fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|ct| {
-            let mime = ct.split(';').next().unwrap_or("").trim();
-            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-        })
-        .unwrap_or(false)
+    let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let mime = value
+        .as_bytes()
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    mime.eq_ignore_ascii_case(b"application/json") || mime.ends_with(b"+json")
 }
 
 /// Which body a tap sees, and so where its frames go.

@@ -55,10 +55,16 @@ fn signature(token: &str, trace_id: TraceId, parent: RecordingId) -> String {
 
 /// The value of [`PARENT_HEADER`] for a call made by recording `parent` in `trace_id`.
 pub fn parent_header_value(token: Option<&str>, trace_id: TraceId, parent: RecordingId) -> String {
-    match token {
-        Some(t) => format!("{parent};sig={}", signature(t, trace_id, parent)),
-        None => parent.to_string(),
+    let mut id = [0u8; crate::id::RECORDING_ID_LEN];
+    parent.encode(&mut id);
+    let mut value = String::with_capacity(id.len() + 5 + 32);
+    // The id alphabet is ASCII.
+    value.push_str(std::str::from_utf8(&id).unwrap_or_default());
+    if let Some(t) = token {
+        value.push_str(";sig=");
+        value.push_str(&signature(t, trace_id, parent));
     }
+    value
 }
 
 /// Whether a [`PARENT_HEADER`] value is valid for `trace_id`; returns the parent id.

@@ -307,11 +307,7 @@ impl Redaction {
     /// (percent-encoded where the query syntax needs it). Everything else is kept byte
     /// for byte.
     pub fn uri(&self, uri: &Uri) -> String {
-        let text = match (uri.scheme(), uri.authority(), uri.path_and_query()) {
-            // Origin form, as a server receives it: printed as it is, without `fmt`.
-            (None, None, Some(path_and_query)) => path_and_query.as_str().to_owned(),
-            _ => uri.to_string(),
-        };
+        let text = printed_uri(uri);
         match uri.query() {
             Some(query) if !self.inner.query_params.is_empty() => {
                 // `http::Uri` drops the fragment, so the query ends the printed URI. Were
@@ -412,4 +408,31 @@ impl fmt::Debug for Redaction {
             .field("json_paths", &paths)
             .finish()
     }
+}
+
+/// The URI as `http` prints it (scheme, authority, path, query), built from its parts
+/// without going through `fmt`: it is done for every recorded request and call.
+fn printed_uri(uri: &Uri) -> String {
+    let (path, query) = (uri.path(), uri.query());
+    let scheme = uri.scheme_str();
+    let authority = uri.authority().map(|a| a.as_str());
+    let mut text = String::with_capacity(
+        scheme.map_or(0, |s| s.len() + 3)
+            + authority.map_or(0, str::len)
+            + path.len()
+            + query.map_or(0, |q| q.len() + 1),
+    );
+    if let Some(scheme) = scheme {
+        text.push_str(scheme);
+        text.push_str("://");
+    }
+    if let Some(authority) = authority {
+        text.push_str(authority);
+    }
+    text.push_str(path);
+    if let Some(query) = query {
+        text.push('?');
+        text.push_str(query);
+    }
+    text
 }

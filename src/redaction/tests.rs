@@ -520,3 +520,19 @@ fn escaped_names_cannot_slip_past_the_prefilter() {
     // No secret name anywhere: left alone without being parsed.
     assert_eq!(r.json_body(br#"{"user":"ada","passwords_reset":3}"#), None);
 }
+
+#[test]
+fn uris_are_printed_as_http_prints_them() {
+    for text in [
+        "/",
+        "/orders/7?expand=items&x=1",
+        "http://inventory.local:8080/stock/9?sku=1",
+        "https://example.com",
+        "example.com:443",
+        "*",
+        "/a%20b?q=%22quoted%22",
+    ] {
+        let uri: http::Uri = text.parse().expect("a valid uri");
+        assert_eq!(super::printed_uri(&uri), uri.to_string(), "{text}");
+    }
+}
