@@ -35,6 +35,24 @@ pub(crate) fn propagate(handle: &RecordingHandle, headers: &mut HeaderMap) {
     }
 }
 
+/// A call's whole request body as it is recorded and matched: with its JSON fields
+/// redacted when it is JSON. Replay hashes the live body the same way, so a call whose
+/// body held a secret still finds its recording.
+pub(crate) fn recorded_body(
+    settings: &CaptureSettings,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Bytes {
+    if settings.redaction.redacts_json() && crate::capture::is_json(headers) {
+        settings
+            .redaction
+            .json_body(body)
+            .unwrap_or_else(|| body.clone())
+    } else {
+        body.clone()
+    }
+}
+
 /// An outgoing call being recorded: its id and when it started.
 pub(crate) struct CallInFlight {
     pub(crate) handle: RecordingHandle,
@@ -55,6 +73,7 @@ pub(crate) fn start_call(
 ) -> CallInFlight {
     let call_id = handle.next_seq();
     let at_us = handle.elapsed_us();
+    let body = recorded_body(settings, headers, body);
     let kept = body.len().min(settings.body_cap);
     let truncated = kept < body.len();
     handle.record(Event::Call(Box::new(OutboundCall {
@@ -65,12 +84,12 @@ pub(crate) fn start_call(
         at_us,
         head: settings.request_parts_head(method, uri, version, headers),
         body: RecordedBody {
-            data: body.slice(..kept),
+            data: crate::capture::own(&body.slice(..kept)),
             end: BodyEnd {
                 at_us,
                 total_len: body.len() as u64,
                 captured_len: kept as u64,
-                digest: truncated.then(|| *blake3::hash(body).as_bytes()),
+                digest: truncated.then(|| *blake3::hash(&body).as_bytes()),
                 trailers: Vec::new(),
                 finished: true,
             },

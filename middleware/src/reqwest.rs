@@ -118,10 +118,21 @@ impl Middleware for RetraceMiddleware {
                         };
                         match response.bytes().await {
                             Ok(data) => {
-                                let kept = data.slice(..data.len().min(self.settings.body_cap));
+                                let recorded = if self.settings.redaction.redacts_json()
+                                    && crate::capture::is_json(&headers)
+                                {
+                                    self.settings.redaction.json_body(&data)
+                                } else {
+                                    None
+                                };
+                                let recorded = recorded.as_ref().unwrap_or(&data);
+                                let cap = recorded.len().min(self.settings.body_cap);
+                                let kept = crate::capture::own(&recorded.slice(..cap));
                                 let end = BodyEnd {
-                                    total_len: data.len() as u64,
+                                    total_len: recorded.len() as u64,
                                     captured_len: kept.len() as u64,
+                                    digest: (kept.len() < recorded.len())
+                                        .then(|| *blake3::hash(recorded).as_bytes()),
                                     finished: true,
                                     ..BodyEnd::default()
                                 };
@@ -144,7 +155,7 @@ impl Middleware for RetraceMiddleware {
                 let key = CallKey::new(
                     req.method().as_str(),
                     self.settings.redaction.uri(&uri_of(&req)),
-                    &body_of(&req),
+                    &call::recorded_body(&self.settings, req.headers(), &body_of(&req)),
                 );
                 match session.answer_call(&key) {
                     Ok(CallAnswer::Recorded { outcome, .. }) => match outcome {

@@ -329,3 +329,74 @@ async fn two_services_record_one_flow_under_one_trace_and_both_replay() {
     let report_b = replay(&b[0], inventory()).await.unwrap();
     assert!(report_b.is_identical(), "{}", report_b.describe());
 }
+
+/// Signs in at an upstream auth service: the outgoing call carries a JSON password and
+/// its answer a JSON access token.
+async fn sign_in(State(shop): State<Shop>, Path(user): Path<String>) -> axum::Json<Value> {
+    let body = json!({ "user": user, "password": format!("pw-SECRET-{user}") }).to_string();
+    let req = http::Request::post(format!("{}/token", shop.base))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let resp = shop.upstream.clone().oneshot(req).await.unwrap();
+    let token: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    axum::Json(json!({ "user": user, "signed_in": token["access_token"].is_string() }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_outgoing_call_bodies_never_reach_disk_and_the_call_still_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
+    let auth = serve(Router::new().route(
+        "/token",
+        axum::routing::post(|axum::Json(login): axum::Json<Value>| async move {
+            axum::Json(json!({
+                "access_token": format!("tok-SECRET-{}", login["user"].as_str().unwrap_or("")),
+                "expires_in": 3600,
+            }))
+        }),
+    ))
+    .await;
+    let base = format!("http://{}", auth.addr);
+    let app = |base: String| {
+        Router::new()
+            .route("/sign-in/{user}", axum::routing::post(sign_in))
+            .with_state(Shop::new(base, false))
+    };
+    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec).unwrap())).await;
+    let c = client();
+    for user in ["ada", "alan"] {
+        let req = http::Request::post(shop.url(&format!("/sign-in/{user}")))
+            .body(empty())
+            .unwrap();
+        let answer = send(&c, req).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    }
+    drop(shop);
+    drop(auth);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    guard.shutdown().unwrap();
+
+    let everything = decompressed_store(dir.path());
+    for secret in ["pw-SECRET", "tok-SECRET"] {
+        assert!(
+            !contains(&everything, secret.as_bytes()),
+            "{secret} reached disk"
+        );
+    }
+    assert!(
+        contains(&everything, br#""user":"ada""#),
+        "the rest is kept"
+    );
+
+    // The auth service is gone; the call's body is matched after the same redaction.
+    let store = Store::open(dir.path()).unwrap();
+    let recordings: Vec<Recording> = store.recordings().map(Result::unwrap).collect();
+    assert_eq!(recordings.len(), 2);
+    for recording in &recordings {
+        let report = replay(recording, app(base.clone())).await.unwrap();
+        assert!(report.is_identical(), "{}", report.describe());
+        assert_eq!(report.calls.answered, 1);
+    }
+}

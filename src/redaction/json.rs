@@ -12,7 +12,9 @@ use super::Redaction;
 use crate::diff::PathPattern;
 use crate::diff::Segment;
 
-/// The redacted body, or `None` when it is not JSON or nothing matched.
+/// The redacted body, or `None` when nothing matched. A body that names a listed key
+/// but does not parse (cut at the body cap, say) is replaced whole: its secret cannot
+/// be found to be redacted alone, so none of it is kept.
 pub(super) fn redact(redaction: &Redaction, body: &[u8]) -> Option<Bytes> {
     let patterns = &redaction.inner.json_paths;
     let filter = redaction
@@ -22,7 +24,9 @@ pub(super) fn redact(redaction: &Redaction, body: &[u8]) -> Option<Bytes> {
     if patterns.is_empty() || !filter.could_match(body) {
         return None;
     }
-    let mut document: Value = serde_json::from_slice(body).ok()?;
+    let Ok(mut document) = serde_json::from_slice::<Value>(body) else {
+        return Some(redaction.replace(body));
+    };
     let states: Vec<u64> = patterns.iter().map(PathPattern::start_state).collect();
     if !walk(redaction, patterns, &mut document, &states) {
         return None;

@@ -59,7 +59,11 @@
 //! - JSON body paths match member names exactly (case-sensitive), as [`PathPattern`]
 //!   does. A body in which something matched is re-serialised compactly (white space
 //!   is not kept); a body with no match is kept byte for byte (the caller keeps the
-//!   original bytes when [`Redaction::json_body`] returns `None`).
+//!   original bytes when [`Redaction::json_body`] returns `None`). A body that names a
+//!   listed key but does not parse (cut at the body cap, or malformed) fails closed: it
+//!   is replaced whole, as a header value is. The layers apply JSON paths to bodies
+//!   whose content type is JSON (`application/json`, `*+json`), in both directions and
+//!   on outgoing calls alike.
 //! - Headers come from an [`http::HeaderMap`], which groups the values of a repeated
 //!   name together: that is the order the map gives and the order recorded.
 //!

@@ -177,7 +177,7 @@ where
     let key = CallKey::new(
         parts.method.as_str(),
         settings.redaction.uri(&parts.uri),
-        &bytes,
+        &call::recorded_body(&settings, &parts.headers, &bytes),
     );
     match session.answer_call(&key) {
         Ok(CallAnswer::Recorded { outcome, .. }) => match outcome {
