@@ -78,9 +78,7 @@ pub(crate) fn start_call(
     let truncated = kept < body.len();
     handle.record(Event::Call(Box::new(OutboundCall {
         call_id,
-        target: uri
-            .authority()
-            .map_or_else(|| "unknown".to_owned(), |a| a.to_string()),
+        target: uri.authority().map_or("unknown", |a| a.as_str()).to_owned(),
         at_us,
         head: settings.request_parts_head(method, uri, version, headers),
         body: RecordedBody {

@@ -69,6 +69,10 @@ where
     B: Body<Data = Bytes>,
     B::Error: fmt::Display,
 {
+    // Most calls (a GET, say) have no body: nothing to read, nothing to allocate.
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
     body.collect()
         .await
         .map(|c| c.to_bytes())

@@ -1,0 +1,129 @@
+//! A fixed workload for counting instructions with callgrind: repeatable on a shared
+//! VM where timings drift, so it settles whether a change to the request path made
+//! it cheaper.
+//!
+//! Runs `RETRACE_PROBE_REQUESTS` (default 5,000) requests through the record layer on
+//! a current-thread runtime: 1 KiB JSON request and response bodies and an
+//! `authorization` header, as in `benches/layers.rs`. `RETRACE_PROBE=bare` records
+//! nothing (sample rate 0), `server` records every request, `client` also makes one
+//! recorded outgoing call per request (1 KiB JSON answer). The request path runs on the
+//! main thread, the writer on its own, so callgrind's per-thread totals separate them:
+//!
+//! ```text
+//! cargo bench --bench instructions --no-run     # prints the executable's path
+//! RETRACE_PROBE=server valgrind --tool=callgrind --separate-threads=yes \
+//!     target/release/deps/instructions-<hash>
+//! ```
+//!
+//! The main thread's total (`callgrind.out.<pid>-01`) less that of the `bare` run,
+//! over the request count, is what recording adds per request. Without valgrind it just
+//! runs the workload once.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use retrace::{Config, Recorder};
+use retrace_tower::{ClientLayer, RecordBody, RecordLayer};
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+/// About 1 KiB of JSON, different for each seed.
+fn kib(seed: u8) -> Bytes {
+    let mut s = String::from("{\"items\":[");
+    let mut i = usize::from(seed);
+    while s.len() < 1000 {
+        s.push_str(&format!("{{\"id\":{i},\"qty\":{}}},", i % 7));
+        i += 1;
+    }
+    s.push_str("{}]}");
+    Bytes::from(s)
+}
+
+fn main() {
+    let requests: usize = std::env::var("RETRACE_PROBE_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let mode = std::env::var("RETRACE_PROBE").unwrap_or_else(|_| "server".to_owned());
+    assert!(
+        matches!(mode.as_str(), "bare" | "server" | "client"),
+        "RETRACE_PROBE must be bare, server or client, not {mode:?}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let config = Config::builder()
+        .enabled(true)
+        .service("instructions")
+        .recording_path(dir.path())
+        .sample_rate(if mode == "bare" { 0.0 } else { 1.0 })
+        .channel_capacity(65_536)
+        .max_in_flight_bytes(1 << 30)
+        .build()
+        .expect("a valid config");
+    let (recorder, guard) = Recorder::new(config).expect("the recorder starts");
+    let upstream_answer = kib(3);
+    let upstream = ClientLayer::new().layer(service_fn(move |_: Request<Full<Bytes>>| {
+        let answer = upstream_answer.clone();
+        async move {
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::new(answer))
+                    .expect("a response"),
+            )
+        }
+    }));
+    let with_call = mode == "client";
+    let answer = kib(2);
+    let handler = service_fn(move |req: Request<RecordBody<Full<Bytes>>>| {
+        let answer = answer.clone();
+        let upstream = upstream.clone();
+        async move {
+            let _ = req.into_body().collect().await;
+            if with_call {
+                let call = Request::get("http://inventory.local/stock/7")
+                    .body(Full::new(Bytes::new()))
+                    .expect("a request");
+                let reply = upstream.oneshot(call).await.expect("the upstream answers");
+                let _ = reply.into_body().collect().await;
+            }
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::new(answer))
+                    .expect("a response"),
+            )
+        }
+    });
+    let mut service = RecordLayer::new(recorder)
+        .expect("the layer builds")
+        .layer(handler);
+    let body = kib(1);
+    rt.block_on(async {
+        for _ in 0..requests {
+            let req = Request::post("http://shop.local/orders")
+                .header("content-type", "application/json")
+                .header("authorization", "Bearer secret")
+                .body(Full::new(body.clone()))
+                .expect("a request");
+            let response = service
+                .ready()
+                .await
+                .expect("ready")
+                .call(req)
+                .await
+                .expect("served");
+            let _ = response.into_body().collect().await;
+        }
+    });
+    let stats = guard.shutdown().expect("a clean shutdown");
+    eprintln!(
+        "{mode}: {requests} requests, {} recordings written, {} dropped",
+        stats.written,
+        stats.dropped_total()
+    );
+}
