@@ -4,9 +4,10 @@
 //!
 //! Runs `RETRACE_PROBE_REQUESTS` (default 5,000) requests through the record layer on
 //! a current-thread runtime: 1 KiB JSON request and response bodies and an
-//! `authorization` header, as in `benches/layers.rs`. `RETRACE_PROBE=bare` records
-//! nothing (sample rate 0), `server` records every request, `client` also makes one
-//! recorded outgoing call per request (1 KiB JSON answer). The request path runs on the
+//! `authorization` header, as in `benches/layers.rs`. `RETRACE_PROBE=none` runs the
+//! handler without the layer, `bare` through the layer recording nothing (sample rate
+//! 0), `server` records every request, `client` also makes one recorded outgoing call
+//! per request (1 KiB JSON answer). The request path runs on the
 //! main thread, the writer on its own, so callgrind's per-thread totals separate them:
 //!
 //! ```text
@@ -47,8 +48,8 @@ fn main() {
         .unwrap_or(5_000);
     let mode = std::env::var("RETRACE_PROBE").unwrap_or_else(|_| "server".to_owned());
     assert!(
-        matches!(mode.as_str(), "bare" | "server" | "client"),
-        "RETRACE_PROBE must be bare, server or client, not {mode:?}"
+        matches!(mode.as_str(), "none" | "bare" | "server" | "client"),
+        "RETRACE_PROBE must be none, bare, server or client, not {mode:?}"
     );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -59,7 +60,11 @@ fn main() {
         .enabled(true)
         .service("instructions")
         .recording_path(dir.path())
-        .sample_rate(if mode == "bare" { 0.0 } else { 1.0 })
+        .sample_rate(if matches!(mode.as_str(), "none" | "bare") {
+            0.0
+        } else {
+            1.0
+        })
         .channel_capacity(65_536)
         .max_in_flight_bytes(1 << 30)
         .build()
@@ -79,7 +84,7 @@ fn main() {
     }));
     let with_call = mode == "client";
     let answer = kib(2);
-    let handler = service_fn(move |req: Request<RecordBody<Full<Bytes>>>| {
+    let handler = move |req: Request<RecordBody<Full<Bytes>>>| {
         let answer = answer.clone();
         let upstream = upstream.clone();
         async move {
@@ -98,26 +103,33 @@ fn main() {
                     .expect("a response"),
             )
         }
-    });
-    let mut service = RecordLayer::new(recorder)
-        .expect("the layer builds")
-        .layer(handler);
+    };
     let body = kib(1);
+    let request = || {
+        Request::post("http://shop.local/orders")
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer secret")
+            .body(Full::new(body.clone()))
+            .expect("a request")
+    };
     rt.block_on(async {
-        for _ in 0..requests {
-            let req = Request::post("http://shop.local/orders")
-                .header("content-type", "application/json")
-                .header("authorization", "Bearer secret")
-                .body(Full::new(body.clone()))
-                .expect("a request");
-            let response = service
-                .ready()
-                .await
-                .expect("ready")
-                .call(req)
-                .await
-                .expect("served");
-            let _ = response.into_body().collect().await;
+        if mode == "none" {
+            // The same handler, its request body passed through as the layer would.
+            let mut service = service_fn(move |req: Request<Full<Bytes>>| {
+                handler(req.map(RecordBody::passthrough))
+            });
+            for _ in 0..requests {
+                let response = service.ready().await.expect("ready").call(request());
+                let _ = response.await.expect("served").into_body().collect().await;
+            }
+        } else {
+            let mut service = RecordLayer::new(recorder)
+                .expect("the layer builds")
+                .layer(service_fn(handler));
+            for _ in 0..requests {
+                let response = service.ready().await.expect("ready").call(request());
+                let _ = response.await.expect("served").into_body().collect().await;
+            }
         }
     });
     let stats = guard.shutdown().expect("a clean shutdown");
