@@ -55,22 +55,32 @@ pub fn append_chunk(chunk: &Chunk, raw: &mut Vec<u8>) -> Result<(), CodecError> 
 
 /// Compresses a raw batch into a frame payload, appending to `out`.
 pub fn compress_batch(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+    out.extend_from_slice(compress_batch_reusing(raw, &mut Vec::new())?);
+    Ok(())
+}
+
+/// Compresses a raw batch into a frame payload written at the start of `scratch`, and
+/// returns it. `scratch` only ever grows and is not cleared between calls: the
+/// compressor needs an initialised output area as large as its worst case, and zeroing
+/// that area for every frame (as large as the input) cost the writer more than a copy
+/// of the frame does.
+pub fn compress_batch_reusing<'s>(
+    raw: &[u8],
+    scratch: &'s mut Vec<u8>,
+) -> Result<&'s [u8], CodecError> {
     if raw.len() > MAX_DECODED_BYTES {
         return Err(CodecError::TooLarge {
             declared: raw.len(),
         });
     }
-    let start = out.len();
-    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-    let body = start + 4;
-    out.resize(
-        body + lz4_flex::block::get_maximum_output_size(raw.len()),
-        0,
-    );
-    let written = lz4_flex::block::compress_into(raw, &mut out[body..])
+    let needed = 4 + lz4_flex::block::get_maximum_output_size(raw.len());
+    if scratch.len() < needed {
+        scratch.resize(needed, 0);
+    }
+    scratch[..4].copy_from_slice(&(raw.len() as u32).to_le_bytes());
+    let written = lz4_flex::block::compress_into(raw, &mut scratch[4..needed])
         .map_err(|e| CodecError::Decompress(e.to_string()))?;
-    out.truncate(body + written);
-    Ok(())
+    Ok(&scratch[..4 + written])
 }
 
 /// Encodes chunks into one compressed payload.
@@ -149,6 +159,24 @@ mod tests {
             let mut back = Vec::new();
             decompress_payload(&out, &mut back).unwrap();
             assert_eq!(back, raw);
+        }
+    }
+
+    #[test]
+    fn a_reused_scratch_gives_each_batch_its_own_payload() {
+        let mut scratch = Vec::new();
+        let big: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let small = b"{\"order\":7,\"sku\":\"kiwi\"}".repeat(3);
+        for raw in [&big[..], &small[..], &big[..1000], b""] {
+            let payload = compress_batch_reusing(raw, &mut scratch).unwrap().to_vec();
+            let mut back = Vec::new();
+            decompress_payload(&payload, &mut back).unwrap();
+            assert_eq!(back, raw);
+            let mut appended = Vec::new();
+            compress_batch(raw, &mut appended).unwrap();
+            assert_eq!(appended, payload, "both forms write the same payload");
         }
     }
 

@@ -85,8 +85,9 @@ pub(crate) fn spawn(
 struct FrameBuilder {
     /// Encoded chunks of the frame being built, back to back.
     raw: Vec<u8>,
-    /// The compressed payload, reused from frame to frame (a fresh buffer of this size
-    /// per frame would be a fresh mapping, and page faults, with glibc's allocator).
+    /// Where frames are compressed, reused from frame to frame and never cleared (a
+    /// fresh buffer of this size per frame would be a fresh mapping, and page faults,
+    /// with glibc's allocator; see `codec::compress_batch_reusing`).
     payload: Vec<u8>,
     parts: Vec<Summary>,
     lasts: u64,
@@ -299,23 +300,23 @@ impl Writer {
             return;
         }
         let f = &mut self.frame;
-        f.payload.clear();
-        let compressed = codec::compress_batch(&f.raw[..end], &mut f.payload)
+        let compressed = codec::compress_batch_reusing(&f.raw[..end], &mut f.payload)
             .ok()
-            .filter(|()| f.payload.len() <= MAX_FRAME_BYTES);
+            .map(<[u8]>::len)
+            .filter(|&len| len <= MAX_FRAME_BYTES);
         let parts = std::mem::take(&mut f.parts);
         let (lasts, others) = (std::mem::take(&mut f.lasts), std::mem::take(&mut f.others));
         f.raw.drain(..end);
-        if compressed.is_none() {
+        let Some(payload_len) = compressed else {
             self.count_losses(lasts, others, DropReason::EncodeError);
             self.log_once(
                 "encode",
                 "a frame could not be compressed within the size limit",
             );
             return;
-        }
+        };
         let rel_offset = self.out.len();
-        encode_frame(&self.frame.payload, &mut self.out);
+        encode_frame(&self.frame.payload[..payload_len], &mut self.out);
         self.out_frames.push(PendingFrame {
             rel_offset,
             parts,
