@@ -3,8 +3,9 @@
 //! - `hand_off/one_recording`: the request path's cost of one recording with 4 events
 //!   and 2 KiB of bodies: start, record, finish, the non-blocking send and dropping the
 //!   handle, with a real writer draining to a temporary directory on the other core.
-//!   Recordings go in bursts of 1,000 that the writer absorbs, so each is a successful
-//!   hand-off (the run prints `dropped` to show it: a dropped recording is cheaper).
+//!   Recordings go in bursts of 1,000 that the channel holds whole and the writer
+//!   drains (waiting for it is not timed), so each is a successful hand-off (the run
+//!   prints `dropped` to show it: a dropped recording is cheaper).
 //!   `hand_off/one_recording_saturated` does the same back to back, the writer busy
 //!   throughout and part of the recordings dropped.
 //! - `writer/json_traffic`: the writer thread's throughput on realistic JSON HTTP
@@ -102,10 +103,12 @@ fn hand_off(c: &mut Criterion) {
     };
     // What is timed is the recorder's own work: start, four `record` calls, `finish`,
     // the non-blocking send and dropping the handle. The events are built beforehand,
-    // and recordings go in bursts the writer can absorb (it drains them meanwhile, on
-    // the other core; the flush between bursts is not timed), so every one is a
-    // successful hand-off: a producer that outruns the writer measures the cheaper
-    // path of a dropped recording instead.
+    // and recordings go in bursts the channel holds whole: the writer, which polls
+    // every 2 ms while traffic flows, drains each burst on the other core (mostly
+    // during the flush that follows it, which is not timed), as it takes what queued
+    // since its last wake in production. So every recording is a successful hand-off,
+    // and the buffers the writer hands back are reused: a producer that outruns the
+    // writer measures the cheaper path of a dropped recording instead.
     const BURST: u64 = 1_000;
     group.bench_function("one_recording", |b| {
         b.iter_custom(|iters| {
