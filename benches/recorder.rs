@@ -6,8 +6,9 @@
 //!   Recordings go in bursts of 1,000 that the channel holds whole and the writer
 //!   drains (waiting for it is not timed), so each is a successful hand-off (the run
 //!   prints `dropped` to show it: a dropped recording is cheaper).
-//!   `hand_off/one_recording_saturated` does the same back to back, the writer busy
-//!   throughout and part of the recordings dropped.
+//!   `hand_off/one_recording_saturated` does the same back to back (the handle dropped
+//!   outside the timing), the writer busy throughout and part of the recordings
+//!   dropped.
 //! - `writer/json_traffic`: the writer thread's throughput on realistic JSON HTTP
 //!   recordings: postcard, lz4, framing and the file write, measured from releasing a
 //!   full queue to the flush acknowledgement. Reported in raw event bytes per second;

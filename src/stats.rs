@@ -68,8 +68,9 @@ impl fmt::Display for DropReason {
 
 /// The live counters. Shared between the recorder handles and the writer thread.
 ///
-/// The request path touches `started` and the high-water marks; the writer thread
-/// everything else. The padded fields keep the two sides off each other's cache lines.
+/// The request path touches `started` and the in-flight high-water mark; the writer
+/// thread everything else, the queue's high-water mark included (sampled as each batch
+/// starts, so it can miss a peak reached while a batch is drained). The padded fields keep the two sides off each other's cache lines.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) started: CachePadded<AtomicU64>,
@@ -168,7 +169,8 @@ pub struct Stats {
     pub write_errors: u64,
     /// Closed segments deleted to stay within the disk budget.
     pub segments_deleted: u64,
-    /// The most messages ever waiting in the channel at once.
+    /// The most messages seen waiting in the channel at once (sampled by the writer as
+    /// each batch starts).
     pub queue_high_water: u64,
     /// The most bytes ever in flight between the request path and the disk.
     pub in_flight_bytes_high_water: u64,

@@ -36,21 +36,19 @@ pub(crate) fn propagate(handle: &RecordingHandle, headers: &mut HeaderMap) {
 }
 
 /// A call's whole request body as it is recorded and matched: with its JSON fields
-/// redacted when it is JSON. Replay hashes the live body the same way, so a call whose
-/// body held a secret still finds its recording.
+/// redacted (see [`redact_whole_body`](crate::capture::redact_whole_body)), before it
+/// is cut at the cap or hashed. Replay hashes the live body the same way, so a call
+/// whose body held a secret still finds its recording.
 pub(crate) fn recorded_body(
     settings: &CaptureSettings,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Bytes {
-    if settings.redaction.redacts_json() && crate::capture::is_json(headers) {
-        settings
-            .redaction
-            .json_body(body)
-            .unwrap_or_else(|| body.clone())
-    } else {
-        body.clone()
-    }
+    crate::capture::redact_whole_body(
+        &settings.redaction,
+        crate::capture::is_json(headers),
+        body.clone(),
+    )
 }
 
 /// An outgoing call being recorded: its id and when it started.

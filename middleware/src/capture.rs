@@ -104,6 +104,21 @@ pub(crate) fn own(data: &Bytes) -> Bytes {
     }
 }
 
+/// A whole body (held to its end, or an outgoing call's) with its JSON fields
+/// redacted: fail-closed when it is declared JSON (`json`), and only if it parses
+/// when it is not, so an upstream that answers JSON as `text/plain` is redacted too.
+pub(crate) fn redact_whole_body(redaction: &Redaction, json: bool, body: Bytes) -> Bytes {
+    if !redaction.redacts_json() {
+        return body;
+    }
+    let redacted = if json {
+        redaction.json_body(&body)
+    } else {
+        redaction.json_body_if_parses(&body)
+    };
+    redacted.unwrap_or(body)
+}
+
 /// Which body a tap sees, and so where its frames go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -122,8 +137,9 @@ pub(crate) trait BodyEndHook: Send + 'static {
     fn body_ended(self: Box<Self>, end: &BodyEnd, collected: Bytes);
 }
 
-/// A body held back until its end: most bodies arrive as one frame, which is kept by
-/// reference; only a second frame makes it a copy.
+/// A body held back until its end: most bodies arrive as one frame, which is kept as
+/// it came (already the recording's own, see [`own`]); only a second frame makes them
+/// one buffer.
 #[derive(Debug)]
 enum Held {
     Empty,
@@ -269,12 +285,7 @@ impl Tap {
         let at_us = self.at_us();
         let mut collected = Bytes::new();
         if let Some(held) = self.held.take() {
-            let buf = held.into_bytes();
-            let data = if self.json {
-                self.settings.redaction.json_body(&buf).unwrap_or(buf)
-            } else {
-                buf
-            };
+            let data = redact_whole_body(&self.settings.redaction, self.json, held.into_bytes());
             match self.side {
                 Side::Request => self
                     .handle

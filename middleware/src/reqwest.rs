@@ -118,21 +118,19 @@ impl Middleware for RetraceMiddleware {
                         };
                         match response.bytes().await {
                             Ok(data) => {
-                                let recorded = if self.settings.redaction.redacts_json()
-                                    && crate::capture::is_json(&headers)
-                                {
-                                    self.settings.redaction.json_body(&data)
-                                } else {
-                                    None
-                                };
-                                let recorded = recorded.as_ref().unwrap_or(&data);
-                                let cap = recorded.len().min(self.settings.body_cap);
-                                let kept = crate::capture::own(&recorded.slice(..cap));
+                                // As the tower client's tap does: cut at the cap, then
+                                // redact; the digest is of the body as it arrived.
+                                let cap = data.len().min(self.settings.body_cap);
+                                let kept = crate::capture::redact_whole_body(
+                                    &self.settings.redaction,
+                                    crate::capture::is_json(&headers),
+                                    crate::capture::own(&data.slice(..cap)),
+                                );
                                 let end = BodyEnd {
-                                    total_len: recorded.len() as u64,
-                                    captured_len: kept.len() as u64,
-                                    digest: (kept.len() < recorded.len())
-                                        .then(|| *blake3::hash(recorded).as_bytes()),
+                                    total_len: data.len() as u64,
+                                    captured_len: cap as u64,
+                                    digest: (cap < data.len())
+                                        .then(|| *blake3::hash(&data).as_bytes()),
                                     finished: true,
                                     ..BodyEnd::default()
                                 };

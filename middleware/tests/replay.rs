@@ -351,10 +351,19 @@ async fn secrets_in_outgoing_call_bodies_never_reach_disk_and_the_call_still_rep
     let auth = serve(Router::new().route(
         "/token",
         axum::routing::post(|axum::Json(login): axum::Json<Value>| async move {
-            axum::Json(json!({
-                "access_token": format!("tok-SECRET-{}", login["user"].as_str().unwrap_or("")),
-                "expires_in": 3600,
-            }))
+            use axum::response::IntoResponse;
+            let user = login["user"].as_str().unwrap_or("").to_owned();
+            let token = json!({ "access_token": format!("tok-SECRET-{user}"), "expires_in": 3600 });
+            // One answer is labelled JSON, the other is JSON sent as text/plain.
+            if user == "ada" {
+                axum::Json(token).into_response()
+            } else {
+                (
+                    [(http::header::CONTENT_TYPE, "text/plain")],
+                    token.to_string(),
+                )
+                    .into_response()
+            }
         }),
     ))
     .await;

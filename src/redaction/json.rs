@@ -12,10 +12,23 @@ use super::Redaction;
 use crate::diff::PathPattern;
 use crate::diff::Segment;
 
-/// The redacted body, or `None` when nothing matched. A body that names a listed key
-/// but does not parse (cut at the body cap, say) is replaced whole: its secret cannot
-/// be found to be redacted alone, so none of it is kept.
-pub(super) fn redact(redaction: &Redaction, body: &[u8]) -> Option<Bytes> {
+/// What to do with a body that names a listed key but does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Unparseable {
+    /// Replace it whole (a body declared JSON, cut at the cap, say: its secret cannot
+    /// be found to be redacted alone, so none of it is kept).
+    Replace,
+    /// Keep it (a body not declared JSON: text that is not JSON holds no JSON field).
+    Keep,
+}
+
+/// The redacted body, or `None` when nothing matched (or, with [`Unparseable::Keep`],
+/// when the body does not parse).
+pub(super) fn redact(
+    redaction: &Redaction,
+    body: &[u8],
+    unparseable: Unparseable,
+) -> Option<Bytes> {
     let patterns = &redaction.inner.json_paths;
     let filter = redaction
         .inner
@@ -25,7 +38,7 @@ pub(super) fn redact(redaction: &Redaction, body: &[u8]) -> Option<Bytes> {
         return None;
     }
     let Ok(mut document) = serde_json::from_slice::<Value>(body) else {
-        return Some(redaction.replace(body));
+        return (unparseable == Unparseable::Replace).then(|| redaction.replace(body));
     };
     let states: Vec<u64> = patterns.iter().map(PathPattern::start_state).collect();
     if !walk(redaction, patterns, &mut document, &states) {

@@ -338,11 +338,21 @@ impl Redaction {
         !self.inner.json_paths.is_empty()
     }
 
-    /// A redacted copy of a JSON body, compactly serialised, when a configured path
-    /// matched; `None` when the body does not parse as JSON, when no path is configured
-    /// or when nothing matched: the caller then records the original bytes.
+    /// A redacted copy of a body declared JSON, compactly serialised, when a configured
+    /// path matched; `None` when no path is configured or nothing matched: the caller
+    /// then records the original bytes. A body that names a listed key but does not
+    /// parse (cut at the body cap, or malformed) fails closed: the whole body is
+    /// replaced, as by [`replace`](Self::replace).
     pub fn json_body(&self, body: &[u8]) -> Option<Bytes> {
-        json::redact(self, body)
+        json::redact(self, body, json::Unparseable::Replace)
+    }
+
+    /// Like [`json_body`](Self::json_body) for a body that is not declared JSON but may
+    /// be (an upstream that answers JSON as `text/plain`): redacted when it parses and
+    /// something matched, `None` otherwise, since text that is not JSON holds no JSON
+    /// field.
+    pub fn json_body_if_parses(&self, body: &[u8]) -> Option<Bytes> {
+        json::redact(self, body, json::Unparseable::Keep)
     }
 
     /// The replacement for one secret value: [`REDACTED`] in [`RedactionMode::Remove`],

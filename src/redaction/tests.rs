@@ -558,3 +558,20 @@ fn a_body_naming_a_secret_that_does_not_parse_is_withheld_whole() {
         "same body, same pseudonym"
     );
 }
+
+#[test]
+fn a_body_not_declared_json_is_redacted_only_if_it_parses() {
+    let redaction = Redaction::default();
+    let out = redaction
+        .json_body_if_parses(br#"{"access_token":"tok-1","n":2}"#)
+        .expect("parses and matches");
+    assert!(!contains(&out, b"tok-1"));
+    assert_eq!(
+        redaction.json_body_if_parses(br#"{"access_token":"tok"#),
+        None
+    );
+    assert_eq!(
+        redaction.json_body_if_parses(b"password: \"password\""),
+        None
+    );
+}
