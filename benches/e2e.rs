@@ -1225,7 +1225,9 @@ impl Ratios {
     }
 }
 
-fn summarise(arm: &Arm, samples: &[Sample], pairs: &[Ratios], base: Option<&Summary>) -> Summary {
+/// `pairs` are the arm's ratios to the arm 1 runs beside it; arm 1 itself, and an arm
+/// run without arm 1 (`E2E_ARMS` without `1`), have none and show 1.0.
+fn summarise(arm: &Arm, samples: &[Sample], pairs: &[Ratios]) -> Summary {
     let m = |f: fn(&Sample) -> f64| median(samples.iter().map(f));
     let rps = m(|s| s.rps);
     let sum_opt = |f: fn(&Sample) -> Option<u64>| samples.iter().map(f).sum::<Option<u64>>();
@@ -1252,18 +1254,7 @@ fn summarise(arm: &Arm, samples: &[Sample], pairs: &[Ratios], base: Option<&Summ
                 .fold(f64::INFINITY, f64::min),
             samples.iter().map(|s| s.rps / rps).fold(0.0, f64::max),
         ),
-        paired: Ratios::median_of(pairs).unwrap_or_else(|| match base {
-            // Not run beside arm 1 (arm 1 itself, or a subset without it): plain ratios
-            // of medians.
-            Some(b) => Ratios {
-                rps: rps / b.rps,
-                p50: m(|s| s.p50_us) / b.p50_us,
-                p99: m(|s| s.p99_us) / b.p99_us,
-                cpu: m(|s| s.cpu_per_1k) / b.cpu_per_1k,
-                rss: m(|s| s.peak_rss_mib) / b.peak_rss_mib,
-            },
-            None => Ratios::ONE,
-        }),
+        paired: Ratios::median_of(pairs).unwrap_or(Ratios::ONE),
     }
 }
 
@@ -1541,12 +1532,10 @@ fn main() {
         .iter()
         .enumerate()
         .map(|(s, _)| {
-            let base = (!samples[s][BASE].is_empty())
-                .then(|| summarise(&ARMS[BASE], &samples[s][BASE], &[], None));
             ARMS.iter()
                 .enumerate()
                 .filter(|(a, _)| !samples[s][*a].is_empty())
-                .map(|(a, arm)| summarise(arm, &samples[s][a], &pairs[s][a], base.as_ref()))
+                .map(|(a, arm)| summarise(arm, &samples[s][a], &pairs[s][a]))
                 .collect()
         })
         .collect();

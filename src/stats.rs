@@ -70,7 +70,8 @@ impl fmt::Display for DropReason {
 ///
 /// The request path touches `started` and the in-flight high-water mark; the writer
 /// thread everything else, the queue's high-water mark included (sampled as each batch
-/// starts, so it can miss a peak reached while a batch is drained). The padded fields keep the two sides off each other's cache lines.
+/// starts, so it can miss a peak reached while a batch is drained). The padded fields
+/// keep the two sides off each other's cache lines.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) started: CachePadded<AtomicU64>,

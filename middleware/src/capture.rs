@@ -108,7 +108,7 @@ pub(crate) fn own(data: &Bytes) -> Bytes {
 /// redacted: fail-closed when it is declared JSON (`json`), and only if it parses
 /// when it is not, so an upstream that answers JSON as `text/plain` is redacted too.
 pub(crate) fn redact_whole_body(redaction: &Redaction, json: bool, body: Bytes) -> Bytes {
-    if !redaction.redacts_json() {
+    if body.is_empty() || !redaction.redacts_json() {
         return body;
     }
     let redacted = if json {
@@ -138,8 +138,8 @@ pub(crate) trait BodyEndHook: Send + 'static {
 }
 
 /// A body held back until its end: most bodies arrive as one frame, which is kept as
-/// it came (already the recording's own, see [`own`]); only a second frame makes them
-/// one buffer.
+/// [`own`] keeps any frame; a second frame makes them one buffer of the recording's,
+/// copied once.
 #[derive(Debug)]
 enum Held {
     Empty,
@@ -148,17 +148,17 @@ enum Held {
 }
 
 impl Held {
-    fn push(&mut self, data: Bytes) {
+    fn push(&mut self, data: &Bytes) {
         *self = match std::mem::replace(self, Held::Empty) {
-            Held::Empty => Held::One(data),
+            Held::Empty => Held::One(own(data)),
             Held::One(first) => {
                 let mut buf = BytesMut::with_capacity(first.len() + data.len());
                 buf.extend_from_slice(&first);
-                buf.extend_from_slice(&data);
+                buf.extend_from_slice(data);
                 Held::Many(buf)
             }
             Held::Many(mut buf) => {
-                buf.extend_from_slice(&data);
+                buf.extend_from_slice(data);
                 Held::Many(buf)
             }
         };
@@ -256,14 +256,14 @@ impl Tap {
         }
         let take = data.len().min(self.cap - self.captured);
         self.captured += take;
-        let kept = own(&data.slice(..take));
+        let kept = data.slice(..take);
         if let Some(held) = self.held.as_mut() {
-            held.push(kept);
+            held.push(&kept);
             return;
         }
         let chunk = BodyChunk {
             at_us: self.at_us(),
-            data: kept,
+            data: own(&kept),
         };
         self.handle.record(match self.side {
             Side::Request => Event::RequestBody(chunk),

@@ -262,14 +262,15 @@ impl Redaction {
     /// empty.
     pub fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
         // Kept values are copied into one buffer and recorded as slices of it: one
-        // allocation for the whole head instead of one per header.
+        // allocation for the whole head instead of one per header. A kept value is left
+        // empty until the buffer is whole; a redacted one never is empty (a
+        // replacement is `[redacted]` or a pseudonym), so the second pass tells them
+        // apart by that alone.
         let mut buf = BytesMut::with_capacity(headers.iter().map(|(_, v)| v.len()).sum());
         let mut out = Vec::with_capacity(headers.len());
-        let mut any_redacted = false;
         for (name, value) in headers {
             let value = value.as_bytes();
             let value = if self.redacts_value(name, value) {
-                any_redacted = true;
                 self.replace(value)
             } else {
                 buf.extend_from_slice(value);
@@ -282,9 +283,8 @@ impl Redaction {
         }
         let buf = buf.freeze();
         let mut at = 0;
-        for (header, (name, value)) in out.iter_mut().zip(headers) {
-            let value = value.as_bytes();
-            if !any_redacted || !self.redacts_value(name, value) {
+        for (header, (_, value)) in out.iter_mut().zip(headers) {
+            if header.value.is_empty() {
                 header.value = buf.slice(at..at + value.len());
                 at += value.len();
             }
