@@ -3,7 +3,9 @@
 //!
 //! Each function looks at the [current context](crate::context::Context):
 //! - none: it does the real thing, at the cost of one thread-local read;
-//! - recording: it does the real thing and records the value (postcard-encoded);
+//! - recording: it does the real thing and records the value (postcard-encoded, with
+//!   its secrets replaced by the recorder's [`Redaction`](crate::Redaction): fields
+//!   and map keys by name, strings by the value detectors);
 //! - replay: it returns the recorded value instead; a value the recording lacks is done
 //!   for real and reported as missing in the replay report.
 
@@ -32,10 +34,6 @@ fn mode() -> Mode {
     })
 }
 
-fn encode<T: Serialize + ?Sized>(value: &T) -> Option<Bytes> {
-    postcard::to_stdvec(value).ok().map(Bytes::from)
-}
-
 fn record_value(
     h: &crate::RecordingHandle,
     kind: ValueKind,
@@ -58,19 +56,27 @@ fn replayed<T: DeserializeOwned>(
     postcard::from_bytes(&bytes).ok()
 }
 
-fn through<T, F>(kind: ValueKind, name: &str, input: Option<Bytes>, live: F) -> T
+/// `input` is encoded only when something is recorded or replayed, with the redaction
+/// in force: the recorder's, or in replay the one the recording was made with, so a
+/// redacted input still finds its recorded value.
+fn through<I, T, F>(kind: ValueKind, name: &str, input: Option<&I>, live: F) -> T
 where
+    I: Serialize + ?Sized,
     T: Serialize + DeserializeOwned,
     F: FnOnce() -> T,
 {
     match mode() {
         Mode::Live => live(),
         Mode::Record(h) => {
+            let input = input.and_then(|i| h.redaction().encode_value(i));
             let value = live();
-            record_value(&h, kind, name, input, encode(&value));
+            record_value(&h, kind, name, input, h.redaction().encode_value(&value));
             value
         }
-        Mode::Replay(s) => replayed(&s, kind, name, input.as_deref()).unwrap_or_else(live),
+        Mode::Replay(s) => {
+            let input = input.and_then(|i| s.redaction().encode_value(i));
+            replayed(&s, kind, name, input.as_deref()).unwrap_or_else(live)
+        }
     }
 }
 
@@ -81,7 +87,7 @@ where
 /// assert!(t > std::time::UNIX_EPOCH);
 /// ```
 pub fn now() -> SystemTime {
-    let micros: u64 = through(ValueKind::Clock, "clock", None, || {
+    let micros: u64 = through(ValueKind::Clock, "clock", None::<&()>, || {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
@@ -101,7 +107,7 @@ where
     T: Serialize + DeserializeOwned,
     StandardUniform: Distribution<T>,
 {
-    through(ValueKind::Random, "random", None, rand::random::<T>)
+    through(ValueKind::Random, "random", None::<&()>, rand::random::<T>)
 }
 
 /// Runs `f`, a call to something outside the process, as a named boundary: recorded
@@ -118,7 +124,7 @@ where
     T: Serialize + DeserializeOwned,
     F: FnOnce() -> T,
 {
-    through(ValueKind::Boundary, name, encode(input), f)
+    through(ValueKind::Boundary, name, Some(input), f)
 }
 
 /// The async form of [`boundary`]: in replay the future is never created.
@@ -129,15 +135,26 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = T>,
 {
-    let input = encode(input);
     match mode() {
         Mode::Live => f().await,
         Mode::Record(h) => {
+            let input = h.redaction().encode_value(input);
             let value = f().await;
-            record_value(&h, ValueKind::Boundary, name, input, encode(&value));
+            record_value(
+                &h,
+                ValueKind::Boundary,
+                name,
+                input,
+                h.redaction().encode_value(&value),
+            );
             value
         }
-        Mode::Replay(s) => match replayed(&s, ValueKind::Boundary, name, input.as_deref()) {
+        Mode::Replay(s) => match replayed(
+            &s,
+            ValueKind::Boundary,
+            name,
+            s.redaction().encode_value(input).as_deref(),
+        ) {
             Some(v) => v,
             None => f().await,
         },

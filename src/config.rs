@@ -125,6 +125,10 @@ pub struct Config {
     pub keep_statuses: Option<String>,
     /// Tail keep's latency threshold.
     pub keep_latency: Option<Duration>,
+    /// What is redacted, by every layer, boundary and outgoing call that records
+    /// through this recorder (the trigger header's name is added to it).
+    #[serde(skip)]
+    pub redaction: crate::Redaction,
 }
 
 impl Default for Config {
@@ -152,6 +156,7 @@ impl Default for Config {
             trigger_token: None,
             keep_statuses: None,
             keep_latency: None,
+            redaction: crate::Redaction::default(),
         }
     }
 }
@@ -178,7 +183,7 @@ impl Config {
 /// Where environment overrides come from: nowhere, the process, or a given map (for
 /// tests and configuration read from elsewhere). Shared by every builder that reads
 /// `RETRACE_*` variables.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) enum EnvSource {
     #[default]
     None,
@@ -341,6 +346,13 @@ impl ConfigBuilder {
     /// Service version, stored in session metadata.
     pub fn service_version(mut self, version: impl Into<String>) -> Self {
         self.config.service_version = version.into();
+        self
+    }
+
+    /// What every capture point of the recorder redacts (default:
+    /// [`Redaction::default`](crate::Redaction::default)).
+    pub fn redaction(mut self, redaction: crate::Redaction) -> Self {
+        self.config.redaction = redaction;
         self
     }
 

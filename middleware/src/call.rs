@@ -44,11 +44,7 @@ pub(crate) fn recorded_body(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Bytes {
-    crate::capture::redact_whole_body(
-        &settings.redaction,
-        crate::capture::is_json(headers),
-        body.clone(),
-    )
+    crate::capture::redact_whole_body(&settings.redaction, headers, body.clone())
 }
 
 /// An outgoing call being recorded: its id and when it started.

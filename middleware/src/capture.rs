@@ -2,9 +2,10 @@
 //! before they are buffered), and the body tap that tees frames into a recording.
 //!
 //! The tap keeps frames up to the per-body cap; past it the rest is only counted, and
-//! a digest of the whole body is kept so the body can still be matched. A JSON body is
-//! held back until it ends when JSON field redaction is configured, since a field can
-//! only be redacted once the document is whole.
+//! a digest of the whole body is kept so the body can still be matched. A body is held
+//! back until it ends whenever the redaction inspects bodies (the default), since a
+//! secret can only be found once the body is whole: a JSON field, a token split across
+//! two frames.
 //!
 //! Frames of up to [`COPY_BELOW`] bytes are copied, larger ones kept by reference. A
 //! frame is usually a slice of a bigger buffer (hyper reads a connection into 8 KiB
@@ -23,30 +24,16 @@ use http::HeaderMap;
 use retrace::event::{BodyChunk, BodyEnd, Event, Header, Loss, RequestHead, ResponseHead};
 use retrace::{RecordingHandle, Redaction};
 
-/// How a layer captures: redaction, caps and limits. Shared by all requests.
+/// How a capture point captures: the recorder's redaction and the body cap.
 #[derive(Clone, Debug)]
 pub(crate) struct CaptureSettings {
     pub(crate) redaction: Redaction,
-    /// Headers whose value is redacted on top of the redaction list (the trigger).
-    pub(crate) extra_secret_headers: Vec<http::HeaderName>,
     pub(crate) body_cap: usize,
 }
 
 impl CaptureSettings {
     pub(crate) fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
-        let mut out = self.redaction.headers(headers);
-        if !self.extra_secret_headers.is_empty() {
-            for h in &mut out {
-                if self
-                    .extra_secret_headers
-                    .iter()
-                    .any(|n| n.as_str() == h.name)
-                {
-                    h.value = self.redaction.replace(&h.value);
-                }
-            }
-        }
-        out
+        self.redaction.headers(headers)
     }
 
     pub(crate) fn request_head<B>(&self, req: &http::Request<B>) -> RequestHead {
@@ -77,20 +64,6 @@ impl CaptureSettings {
     }
 }
 
-/// Whether a content type is JSON (`application/json`, `application/problem+json`...).
-pub(crate) fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
-        return false;
-    };
-    let mime = value
-        .as_bytes()
-        .split(|&b| b == b';')
-        .next()
-        .unwrap_or_default()
-        .trim_ascii();
-    mime.eq_ignore_ascii_case(b"application/json") || mime.ends_with(b"+json")
-}
-
 /// Frames up to this size are copied into the recording rather than referenced (see
 /// the module docs).
 pub(crate) const COPY_BELOW: usize = 64 * 1024;
@@ -104,19 +77,14 @@ pub(crate) fn own(data: &Bytes) -> Bytes {
     }
 }
 
-/// A whole body (held to its end, or an outgoing call's) with its JSON fields
-/// redacted: fail-closed when it is declared JSON (`json`), and only if it parses
-/// when it is not, so an upstream that answers JSON as `text/plain` is redacted too.
-pub(crate) fn redact_whole_body(redaction: &Redaction, json: bool, body: Bytes) -> Bytes {
-    if body.is_empty() || !redaction.redacts_json() {
-        return body;
-    }
-    let redacted = if json {
-        redaction.json_body(&body)
-    } else {
-        redaction.json_body_if_parses(&body)
-    };
-    redacted.unwrap_or(body)
+/// A whole body (held to its end, or an outgoing call's) as it is recorded: with its
+/// secrets redacted ([`Redaction::body`]), read by what it is whatever the
+/// `content-type` among `headers` claims.
+pub(crate) fn redact_whole_body(redaction: &Redaction, headers: &HeaderMap, body: Bytes) -> Bytes {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .map(http::HeaderValue::as_bytes);
+    redaction.body(content_type, &body).unwrap_or(body)
 }
 
 /// Which body a tap sees, and so where its frames go.
@@ -185,8 +153,8 @@ pub(crate) struct Tap {
     // copied on each move.
     hasher: Option<Box<blake3::Hasher>>,
     held: Option<Held>,
-    /// Whether the body is JSON and JSON fields are redacted.
-    json: bool,
+    /// The body's content type, for redaction.
+    content_type: Option<http::HeaderValue>,
     trailers: Vec<Header>,
     settings: Arc<CaptureSettings>,
     on_end: Option<Box<dyn BodyEndHook>>,
@@ -217,8 +185,9 @@ impl Tap {
     ) -> Self {
         let cap = settings.body_cap;
         let may_exceed = exact_len.is_none_or(|n| n > cap as u64);
-        let json = settings.redaction.redacts_json() && is_json(headers);
-        let held = (side == Side::Collect || json).then_some(Held::Empty);
+        let held =
+            (side == Side::Collect || settings.redaction.inspects_bodies()).then_some(Held::Empty);
+        let content_type = headers.get(http::header::CONTENT_TYPE).cloned();
         Self {
             handle,
             side,
@@ -227,7 +196,7 @@ impl Tap {
             total: 0,
             hasher: may_exceed.then(|| Box::new(blake3::Hasher::new())),
             held,
-            json,
+            content_type,
             trailers: Vec::new(),
             settings: Arc::clone(settings),
             on_end: None,
@@ -285,7 +254,13 @@ impl Tap {
         let at_us = self.at_us();
         let mut collected = Bytes::new();
         if let Some(held) = self.held.take() {
-            let data = redact_whole_body(&self.settings.redaction, self.json, held.into_bytes());
+            let held = held.into_bytes();
+            let content_type = self.content_type.as_ref().map(http::HeaderValue::as_bytes);
+            let data = self
+                .settings
+                .redaction
+                .body(content_type, &held)
+                .unwrap_or(held);
             match self.side {
                 Side::Request => self
                     .handle

@@ -15,13 +15,10 @@
 //! streamed download is buffered while recorded. A request body that is a stream (not
 //! bytes) is recorded as empty.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
-use retrace::Redaction;
 use retrace::context::Context;
 use retrace::event::{BodyEnd, CallOutcome, ResponseHead};
 use retrace::replay::{CallAnswer, CallKey};
@@ -32,7 +29,7 @@ use crate::capture::CaptureSettings;
 /// Records and replays the calls of a `reqwest_middleware` client.
 #[derive(Clone, Debug)]
 pub struct RetraceMiddleware {
-    settings: Arc<CaptureSettings>,
+    body_cap: usize,
 }
 
 impl Default for RetraceMiddleware {
@@ -42,16 +39,18 @@ impl Default for RetraceMiddleware {
 }
 
 impl RetraceMiddleware {
-    /// With the default redaction and a 256 KiB body cap.
+    /// With a 256 KiB body cap. What is redacted is the recorder's
+    /// [`Redaction`](retrace::Redaction) (in replay, the replay's).
     pub fn new() -> Self {
-        Self::with_redaction(Redaction::default())
+        Self {
+            body_cap: crate::client::DEFAULT_BODY_CAP,
+        }
     }
 
-    /// With the given redaction (use the same rules as when recording for replay).
-    pub fn with_redaction(redaction: Redaction) -> Self {
-        Self {
-            settings: crate::client::capture_settings(redaction, 256 * 1024),
-        }
+    /// Bytes kept of each call's request and response body.
+    pub fn body_cap(mut self, bytes: usize) -> Self {
+        self.body_cap = bytes;
+        self
     }
 }
 
@@ -93,10 +92,14 @@ impl Middleware for RetraceMiddleware {
         match Context::current() {
             None => next.run(req, extensions).await,
             Some(Context::Recording(handle)) => {
+                let settings = CaptureSettings {
+                    redaction: handle.redaction().clone(),
+                    body_cap: self.body_cap,
+                };
                 call::propagate(&handle, req.headers_mut());
                 let body = body_of(&req);
                 let call = call::start_call(
-                    &self.settings,
+                    &settings,
                     handle,
                     req.method(),
                     &uri_of(&req),
@@ -114,16 +117,16 @@ impl Middleware for RetraceMiddleware {
                         let head = ResponseHead {
                             status: status.as_u16(),
                             version: retrace::names::version(v),
-                            headers: self.settings.headers(&headers),
+                            headers: settings.headers(&headers),
                         };
                         match response.bytes().await {
                             Ok(data) => {
                                 // As the tower client's tap does: cut at the cap, then
                                 // redact; the digest is of the body as it arrived.
-                                let cap = data.len().min(self.settings.body_cap);
+                                let cap = data.len().min(settings.body_cap);
                                 let kept = crate::capture::redact_whole_body(
-                                    &self.settings.redaction,
-                                    crate::capture::is_json(&headers),
+                                    &settings.redaction,
+                                    &headers,
                                     crate::capture::own(&data.slice(..cap)),
                                 );
                                 let end = BodyEnd {
@@ -150,10 +153,14 @@ impl Middleware for RetraceMiddleware {
                 }
             }
             Some(Context::Replay(session)) => {
+                let settings = CaptureSettings {
+                    redaction: session.redaction().clone(),
+                    body_cap: self.body_cap,
+                };
                 let key = CallKey::new(
                     req.method().as_str(),
-                    self.settings.redaction.uri(&uri_of(&req)),
-                    &call::recorded_body(&self.settings, req.headers(), &body_of(&req)),
+                    settings.redaction.uri(&uri_of(&req)),
+                    &call::recorded_body(&settings, req.headers(), &body_of(&req)),
                 );
                 match session.answer_call(&key) {
                     Ok(CallAnswer::Recorded { outcome, .. }) => match outcome {

@@ -144,6 +144,12 @@ impl RecordingHandle {
         self.inner.reason
     }
 
+    /// What capture points redact before adding an event to this recording: the
+    /// recorder's one [`Redaction`](crate::Redaction).
+    pub fn redaction(&self) -> &crate::Redaction {
+        &self.inner.shared.redaction
+    }
+
     /// The shared token that signs the parent header on outgoing calls, from the
     /// recorder's configuration (`RETRACE_TRIGGER_TOKEN`).
     pub fn propagation_token(&self) -> Option<&str> {

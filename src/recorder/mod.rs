@@ -82,6 +82,8 @@ pub(crate) struct Shared {
     pub(crate) session_dir: PathBuf,
     pub(crate) config: Arc<Config>,
     pub(crate) buffers: Arc<BufferPool>,
+    /// The configuration's redaction with the trigger header's name added.
+    pub(crate) redaction: crate::Redaction,
 }
 
 /// A switch the writer checks before each batch; a test hook to simulate a stalled disk.
@@ -147,6 +149,7 @@ impl Recorder {
             closed: AtomicBool::new(false),
             pause: Arc::clone(&pause),
             session_dir: session.dir().to_path_buf(),
+            redaction: config.redaction.with_secret_name(&config.trigger_header),
             config: Arc::clone(&config),
             buffers: Arc::clone(&buffers),
         });
@@ -193,6 +196,13 @@ impl Recorder {
     /// The configuration the recorder runs with; `None` when recording is off.
     pub fn config(&self) -> Option<&Config> {
         self.shared.as_deref().map(|s| &*s.config)
+    }
+
+    /// What every capture point recording through this recorder redacts: the
+    /// configuration's [`Redaction`](crate::Redaction) with the trigger header's name
+    /// added; `None` when recording is off.
+    pub fn redaction(&self) -> Option<&crate::Redaction> {
+        self.shared.as_deref().map(|s| &s.redaction)
     }
 
     /// Starts a recording; `None` when recording is off or the recorder has shut down.

@@ -2,17 +2,18 @@
 
 use std::fmt;
 
-use http::HeaderName;
-
+use super::detect::{Detector, DetectorKind};
+use super::json::KeyFilter;
 use super::key::{self, KEY_ENV, KeySource, PseudonymKey};
-use super::{
-    DEFAULT_HEADERS, DEFAULT_JSON_PATHS, DEFAULT_QUERY_PARAMS, Inner, Redaction, RedactionMode,
-};
+use super::names::{self, NameMatch, SecretNames};
+use super::scan::{self, Scanner};
+use super::{Inner, Redaction, RedactionMode};
 use crate::config::EnvSource;
 use crate::diff::{NoiseRuleError, PathPattern};
 
 /// A bad redaction setting, naming the setting and the value.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RedactionError {
     /// A JSON body path does not follow the [`PathPattern`] syntax.
     #[error("invalid redaction JSON path {pattern:?}: {source}")]
@@ -23,19 +24,19 @@ pub enum RedactionError {
         #[source]
         source: NoiseRuleError,
     },
-    /// A header name is empty or has characters not allowed in header names.
-    #[error(
-        "invalid redaction header name {name:?}: expected letters, digits or one of !#$%&'*+-.^_`|~"
-    )]
-    InvalidHeaderName {
+    /// A secret name has no letter or digit (names are compared by those alone).
+    #[error("invalid redaction name {name:?}: it has no letter or digit")]
+    InvalidName {
         /// The name as given.
         name: String,
     },
-    /// A query parameter name is empty.
-    #[error("invalid redaction query parameter name {name:?}: the name is empty")]
-    InvalidQueryParam {
-        /// The name as given.
+    /// A custom detector's pattern does not compile.
+    #[error("invalid redaction detector {name:?}: {reason}")]
+    InvalidDetector {
+        /// The detector's name.
         name: String,
+        /// What is wrong with its pattern.
+        reason: String,
     },
     /// An environment variable has a value that does not parse.
     #[error("invalid value {value:?} for {var}: {reason}")]
@@ -49,29 +50,33 @@ pub enum RedactionError {
     },
 }
 
-/// Builds a [`Redaction`], starting from the default lists; validation happens in
+/// Builds a [`Redaction`], starting from the defaults; validation happens in
 /// [`build`](Self::build), which returns a `Result` rather than panicking in a setter.
 ///
 /// ```
 /// use retrace::{Redaction, RedactionMode};
+/// use retrace::redaction::DetectorKind;
 ///
 /// let redaction = Redaction::builder()
-///     .header("X-Session")
-///     .query_param("key")
-///     .json_path("$.users[*].ssn")
+///     .name("X-Session")                 // also x_session, xSession...
+///     .allow_name("cardNumber")          // a test fixture's fake numbers, say
+///     .json_path("$.users[*].nickname")
+///     .without_detector(DetectorKind::AwsSecretKey)
 ///     .mode(RedactionMode::Pseudonymise)
 ///     .key([7; 32])
 ///     .build()?;
-/// assert!(redaction.redacts_header("x-session"));
+/// assert!(redaction.is_secret_name("x_session"));
+/// assert!(!redaction.is_secret_name("card_number"));
 /// # Ok::<(), retrace::RedactionError>(())
 /// ```
+#[derive(Clone)]
 pub struct RedactionBuilder {
-    default_headers: bool,
-    default_query_params: bool,
-    default_json_paths: bool,
-    headers: Vec<String>,
-    query_params: Vec<String>,
+    default_names: bool,
+    names: Vec<String>,
+    allowed: Vec<String>,
     json_paths: Vec<String>,
+    detectors: Vec<DetectorKind>,
+    custom: Vec<Detector>,
     mode: RedactionMode,
     key: Option<[u8; 32]>,
     env: EnvSource,
@@ -80,57 +85,65 @@ pub struct RedactionBuilder {
 impl RedactionBuilder {
     pub(super) fn new() -> Self {
         Self {
-            default_headers: true,
-            default_query_params: true,
-            default_json_paths: true,
-            headers: Vec::new(),
-            query_params: Vec::new(),
+            default_names: true,
+            names: Vec::new(),
+            allowed: Vec::new(),
             json_paths: Vec::new(),
+            detectors: DetectorKind::ALL.to_vec(),
+            custom: Vec::new(),
             mode: RedactionMode::Remove,
             key: None,
             env: EnvSource::Process,
         }
     }
 
-    /// Adds a header whose value is redacted (any case).
-    pub fn header(mut self, name: &str) -> Self {
-        self.headers.push(name.to_owned());
+    /// Adds a secret name: a header, query or form parameter or JSON member of this name
+    /// (compared normalised: case and separators ignored) has its value redacted.
+    pub fn name(mut self, name: &str) -> Self {
+        self.names.push(name.to_owned());
         self
     }
 
-    /// Drops [`DEFAULT_HEADERS`](super::DEFAULT_HEADERS); headers added with
-    /// [`header`](Self::header) are still redacted.
-    pub fn without_default_headers(mut self) -> Self {
-        self.default_headers = false;
+    /// Keeps values under this name (compared normalised) even when a rule of
+    /// [`DEFAULT_SECRET_NAMES`](super::DEFAULT_SECRET_NAMES) matches it. The value
+    /// detectors still look at them.
+    pub fn allow_name(mut self, name: &str) -> Self {
+        self.allowed.push(name.to_owned());
         self
     }
 
-    /// Adds a query parameter whose value is redacted (compared after percent-decoding,
-    /// ignoring ASCII case).
-    pub fn query_param(mut self, name: &str) -> Self {
-        self.query_params.push(name.to_owned());
-        self
-    }
-
-    /// Drops [`DEFAULT_QUERY_PARAMS`](super::DEFAULT_QUERY_PARAMS); parameters added with
-    /// [`query_param`](Self::query_param) are still redacted.
-    pub fn without_default_query_params(mut self) -> Self {
-        self.default_query_params = false;
+    /// Drops [`DEFAULT_SECRET_NAMES`](super::DEFAULT_SECRET_NAMES) and
+    /// [`NAME_EXCEPTIONS`](super::NAME_EXCEPTIONS); names added with
+    /// [`name`](Self::name) are still secrets.
+    pub fn without_default_names(mut self) -> Self {
+        self.default_names = false;
         self
     }
 
     /// Adds a JSON body path whose value is redacted, in [`PathPattern`] syntax:
-    /// `$.password`, `$..token`, `$.users[*].ssn`.
+    /// `$.card.number`, `$..nickname`, `$.users[*].ssn`; for fields whose name says
+    /// nothing.
     pub fn json_path(mut self, pattern: &str) -> Self {
         self.json_paths.push(pattern.to_owned());
         self
     }
 
-    /// Drops [`DEFAULT_JSON_PATHS`](super::DEFAULT_JSON_PATHS); paths added with
-    /// [`json_path`](Self::json_path) are still redacted. With no path left, bodies are
-    /// never parsed.
-    pub fn without_default_json_paths(mut self) -> Self {
-        self.default_json_paths = false;
+    /// Turns one built-in value detector off.
+    pub fn without_detector(mut self, kind: DetectorKind) -> Self {
+        self.detectors.retain(|k| *k != kind);
+        self
+    }
+
+    /// Turns every built-in value detector off (custom ones added with
+    /// [`detector`](Self::detector) still run).
+    pub fn without_default_detectors(mut self) -> Self {
+        self.detectors.clear();
+        self
+    }
+
+    /// Adds a custom value detector ([`Detector::regex`], [`Detector::function`]).
+    pub fn detector(mut self, detector: Detector) -> Self {
+        self.custom.push(detector);
         self
     }
 
@@ -163,39 +176,26 @@ impl RedactionBuilder {
     /// [`RedactionMode::Pseudonymise`] without a [`key`](Self::key), reads [`KEY_ENV`],
     /// and without it uses a random per-process key.
     pub fn build(self) -> Result<Redaction, RedactionError> {
-        let mut headers = if self.default_headers {
-            default_headers()
-        } else {
-            Vec::new()
-        };
-        for name in &self.headers {
-            let parsed = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| RedactionError::InvalidHeaderName { name: name.clone() })?;
-            if !headers.contains(&parsed) {
-                headers.push(parsed);
+        self.build_with(None)
+    }
+
+    /// Builds with `key` (an existing redaction's) in place of the configured source.
+    pub(super) fn build_with(self, key: Option<PseudonymKey>) -> Result<Redaction, RedactionError> {
+        let mut names = SecretNames::new(self.default_names);
+        let mut stems = Vec::new();
+        for name in &self.names {
+            let normalised = names::normalise(name);
+            if normalised.is_empty() {
+                return Err(RedactionError::InvalidName { name: name.clone() });
             }
+            stems.push(scan::stem(name));
+            names.add(normalised, NameMatch::Exact);
+        }
+        for name in &self.allowed {
+            names.allow(names::normalise(name));
         }
 
-        let mut query_params: Vec<String> = if self.default_query_params {
-            DEFAULT_QUERY_PARAMS.iter().map(|&p| p.to_owned()).collect()
-        } else {
-            Vec::new()
-        };
-        for name in &self.query_params {
-            if name.is_empty() {
-                return Err(RedactionError::InvalidQueryParam { name: name.clone() });
-            }
-            let lower = name.to_ascii_lowercase();
-            if !query_params.contains(&lower) {
-                query_params.push(lower);
-            }
-        }
-
-        let mut json_paths = if self.default_json_paths {
-            default_json_paths()
-        } else {
-            Vec::new()
-        };
+        let mut json_paths = Vec::new();
         for pattern in &self.json_paths {
             let parsed =
                 PathPattern::parse(pattern).map_err(|source| RedactionError::InvalidJsonPath {
@@ -207,9 +207,10 @@ impl RedactionBuilder {
             }
         }
 
-        let key = match self.mode {
-            RedactionMode::Remove => None,
-            RedactionMode::Pseudonymise => Some(match self.key {
+        let key = match (self.mode, key) {
+            (RedactionMode::Remove, _) => None,
+            (RedactionMode::Pseudonymise, Some(key)) => Some(key),
+            (RedactionMode::Pseudonymise, None) => Some(match self.key {
                 Some(key) => PseudonymKey::new(key, KeySource::Builder),
                 None => match self.env.get(KEY_ENV) {
                     Some(value) => {
@@ -220,13 +221,15 @@ impl RedactionBuilder {
             }),
         };
 
+        let scanner = Scanner::new(&names, &stems, &self.detectors, self.custom.clone());
         Ok(Redaction::from_inner(Inner {
-            headers,
-            query_params,
+            json_filter: KeyFilter::new(&json_paths),
+            names,
             json_paths,
-            json_filter: once_cell::sync::OnceCell::new(),
+            scanner,
             mode: self.mode,
             key,
+            settings: self,
         }))
     }
 }
@@ -235,30 +238,14 @@ impl RedactionBuilder {
 impl fmt::Debug for RedactionBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedactionBuilder")
-            .field("default_headers", &self.default_headers)
-            .field("default_query_params", &self.default_query_params)
-            .field("default_json_paths", &self.default_json_paths)
-            .field("headers", &self.headers)
-            .field("query_params", &self.query_params)
+            .field("default_names", &self.default_names)
+            .field("names", &self.names)
+            .field("allowed", &self.allowed)
             .field("json_paths", &self.json_paths)
+            .field("detectors", &self.detectors)
+            .field("custom", &self.custom)
             .field("mode", &self.mode)
             .field("key_set", &self.key.is_some())
             .finish()
     }
-}
-
-/// [`DEFAULT_HEADERS`] as header names.
-pub(super) fn default_headers() -> Vec<HeaderName> {
-    DEFAULT_HEADERS
-        .iter()
-        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
-        .collect()
-}
-
-/// [`DEFAULT_JSON_PATHS`] parsed (each is valid; a test checks that none is lost).
-pub(super) fn default_json_paths() -> Vec<PathPattern> {
-    DEFAULT_JSON_PATHS
-        .iter()
-        .filter_map(|pattern| PathPattern::parse(pattern).ok())
-        .collect()
 }

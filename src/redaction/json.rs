@@ -1,62 +1,47 @@
-//! JSON bodies: walking a parsed document with the [`PathPattern`] automata and replacing
-//! every matched value.
+//! JSON documents: every member whose name is a secret's, every member a configured
+//! [`PathPattern`] matches, and every string in which a value detector finds a secret.
 //!
-//! Each pattern keeps one matching state per level while the walker descends; a subtree in
-//! which every pattern's state is empty can never match and is skipped. The parser's own
-//! depth limit bounds the recursion.
+//! The document is parsed only when the [scan](super::scan) of its raw text found a
+//! candidate (or a configured path's final key, or an escape that could hide one);
+//! otherwise the original bytes are kept as they are.
 
 use bytes::Bytes;
 use serde_json::Value;
 
 use super::Redaction;
+use super::names::Place;
 use crate::diff::PathPattern;
 use crate::diff::Segment;
 
-/// What to do with a body that names a listed key but does not parse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Unparseable {
-    /// Replace it whole (a body declared JSON, cut at the cap, say: its secret cannot
-    /// be found to be redacted alone, so none of it is kept).
-    Replace,
-    /// Keep it (a body not declared JSON: text that is not JSON holds no JSON field).
-    Keep,
-}
-
-/// The redacted body, or `None` when nothing matched (or, with [`Unparseable::Keep`],
-/// when the body does not parse).
-pub(super) fn redact(
+/// The parsed document with its secrets replaced, or `Err(())` when `body` is not JSON.
+/// `Ok(None)`: parsed, nothing to replace.
+pub(super) fn redact_document(
     redaction: &Redaction,
     body: &[u8],
-    unparseable: Unparseable,
-) -> Option<Bytes> {
+    depth: u8,
+) -> Result<Option<Bytes>, ()> {
+    let mut document = serde_json::from_slice::<Value>(body).map_err(|_| ())?;
     let patterns = &redaction.inner.json_paths;
-    let filter = redaction
-        .inner
-        .json_filter
-        .get_or_init(|| KeyFilter::new(patterns));
-    if patterns.is_empty() || !filter.could_match(body) {
-        return None;
-    }
-    let Ok(mut document) = serde_json::from_slice::<Value>(body) else {
-        return (unparseable == Unparseable::Replace).then(|| redaction.replace(body));
-    };
     let states: Vec<u64> = patterns.iter().map(PathPattern::start_state).collect();
-    if !walk(redaction, patterns, &mut document, &states) {
-        return None;
+    let walker = Walker {
+        redaction,
+        patterns,
+        depth,
+    };
+    if !walker.walk(&mut document, &states) {
+        return Ok(None);
     }
-    serde_json::to_vec(&document).ok().map(Bytes::from)
+    Ok(serde_json::to_vec(&document).ok().map(Bytes::from))
 }
 
-/// Decides, without parsing a body, whether any pattern could match it: a pattern ending
-/// in a named key needs that name, quoted, somewhere in the text. Escapes (`\u`) could
-/// spell a name without its letters, so a body holding one is always parsed. This keeps
-/// the common case (a JSON body without secret fields) at a few substring searches.
+/// Decides, without parsing, whether a configured path could match: a path ending in a
+/// named key needs that name, quoted, somewhere in the text. Escapes (`\u`) could spell
+/// a name without its letters, so a body holding one is always parsed.
 #[derive(Debug)]
 pub(super) struct KeyFilter {
     /// One finder per pattern; `None` when some pattern ends in a wildcard or index,
     /// which no substring can rule out.
     names: Option<Vec<memchr::memmem::Finder<'static>>>,
-    escape: memchr::memmem::Finder<'static>,
 }
 
 impl KeyFilter {
@@ -68,19 +53,13 @@ impl KeyFilter {
                     .map(|name| memchr::memmem::Finder::new(name.as_bytes()).into_owned())
             })
             .collect();
-        Self {
-            names,
-            escape: memchr::memmem::Finder::new(b"\\u").into_owned(),
-        }
+        Self { names }
     }
 
-    fn could_match(&self, body: &[u8]) -> bool {
+    pub(super) fn could_match(&self, body: &[u8]) -> bool {
         let Some(names) = &self.names else {
             return true;
         };
-        if self.escape.find(body).is_some() {
-            return true;
-        }
         names.iter().any(|finder| {
             let len = finder.needle().len();
             finder
@@ -90,61 +69,100 @@ impl KeyFilter {
     }
 }
 
-/// Replaces `value` if a pattern accepts here, or else the matches below it; returns
-/// whether anything was replaced.
-fn walk(
-    redaction: &Redaction,
-    patterns: &[PathPattern],
-    value: &mut Value,
-    states: &[u64],
-) -> bool {
-    if patterns
-        .iter()
-        .zip(states)
-        .any(|(pattern, &state)| pattern.accepts(state))
-    {
-        *value = replacement(redaction, value);
-        return true;
-    }
-    let mut next = vec![0u64; states.len()];
-    let mut replaced = false;
-    match value {
-        Value::Object(members) => {
-            for (key, child) in members.iter_mut() {
-                if advance(patterns, states, Segment::Key(key), &mut next) {
-                    replaced |= walk(redaction, patterns, child, &next);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for (index, child) in items.iter_mut().enumerate() {
-                if advance(patterns, states, Segment::Index(index), &mut next) {
-                    replaced |= walk(redaction, patterns, child, &next);
-                }
-            }
-        }
-        _ => {}
-    }
-    replaced
+struct Walker<'a> {
+    redaction: &'a Redaction,
+    patterns: &'a [PathPattern],
+    /// How many documents this one is nested in (JSON in a JSON string).
+    depth: u8,
 }
 
-/// Fills `next` with each pattern's state after `segment`; whether any is still live.
-fn advance(
-    patterns: &[PathPattern],
-    states: &[u64],
-    segment: Segment<'_>,
-    next: &mut [u64],
-) -> bool {
-    let mut live = false;
+impl Walker<'_> {
+    /// Replaces `value` if a pattern accepts here, or else the secrets below it; returns
+    /// whether anything was replaced.
+    fn walk(&self, value: &mut Value, states: &[u64]) -> bool {
+        if self
+            .patterns
+            .iter()
+            .zip(states)
+            .any(|(pattern, &state)| pattern.accepts(state))
+        {
+            *value = replacement(self.redaction, value);
+            return true;
+        }
+        let mut next = vec![0u64; states.len()];
+        let mut replaced = false;
+        match value {
+            Value::Object(members) => {
+                for (key, child) in members.iter_mut() {
+                    if self
+                        .redaction
+                        .inner
+                        .names
+                        .is_secret(key.as_bytes(), Place::Field)
+                    {
+                        if !is_empty(child) {
+                            *child = replacement(self.redaction, child);
+                            replaced = true;
+                        }
+                        continue;
+                    }
+                    advance(self.patterns, states, Segment::Key(key), &mut next);
+                    replaced |= self.walk(child, &next);
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter_mut().enumerate() {
+                    advance(self.patterns, states, Segment::Index(index), &mut next);
+                    replaced |= self.walk(child, &next);
+                }
+            }
+            // Nothing shorter than this can hold a detected value or a `name=value`.
+            Value::String(text) if text.len() < 6 => {}
+            Value::String(text) => {
+                if let Some(redacted) =
+                    self.redaction
+                        .redact_body(None, text.as_bytes(), self.depth + 1)
+                {
+                    *text = String::from_utf8_lossy(&redacted).into_owned();
+                    replaced = true;
+                }
+            }
+            // Only an integer of 13 digits or more can be a card number.
+            Value::Number(number) if number.as_u64().is_some_and(|n| n >= 1_000_000_000_000) => {
+                let digits = number.to_string();
+                let inner = &self.redaction.inner;
+                if !inner
+                    .scanner
+                    .values(&inner.names, digits.as_bytes())
+                    .is_empty()
+                {
+                    *value = replacement(self.redaction, value);
+                    replaced = true;
+                }
+            }
+            Value::Number(_) | Value::Bool(_) | Value::Null => {}
+        }
+        replaced
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// Fills `next` with each pattern's state after `segment`.
+fn advance(patterns: &[PathPattern], states: &[u64], segment: Segment<'_>, next: &mut [u64]) {
     for ((pattern, &state), slot) in patterns.iter().zip(states).zip(next.iter_mut()) {
         *slot = if state == 0 {
             0
         } else {
             pattern.advance(state, segment)
         };
-        live |= *slot != 0;
     }
-    live
 }
 
 /// The string that replaces a matched value. A string is hashed by its content, so a

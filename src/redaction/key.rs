@@ -24,6 +24,7 @@ pub enum KeySource {
 }
 
 /// A key for the keyed hash, and where it came from.
+#[derive(Clone)]
 pub(super) struct PseudonymKey {
     key: [u8; 32],
     pub(super) source: KeySource,

@@ -1,35 +1,61 @@
 //! Redaction at capture time: secrets are replaced before anything is buffered.
 //!
 //! A recording is a file on disk that outlives the request, is copied to laptops for
-//! replay and attached to tickets. A credential that reaches it has leaked. So the
-//! capture layers (the server record layer and the client layer in `retrace-tower`) pass
-//! every recorded request and response head, and every JSON body, through a
-//! [`Redaction`] *before* the event is built: no unredacted copy is ever buffered, sent to
-//! the writer or written. This module is that step. It is pure: plain values in, redacted
-//! values out, no I/O and no runtime (it reads one environment variable when it is built,
-//! see [Keys](#keys)).
+//! replay and attached to tickets. A credential that reaches it has leaked. So every
+//! capture point (the server record layer, the client layer, the reqwest adapter) passes
+//! every recorded request and response head and every body through the recorder's one
+//! [`Redaction`] *before* the event is built: no unredacted copy is ever buffered, sent
+//! to the writer or written. This module is that step. It is pure: plain values in,
+//! redacted values out, no I/O and no runtime (it reads one environment variable when it
+//! is built, see [Keys](#keys)).
 //!
 //! # What is redacted
 //!
-//! - **Headers** by name, case-insensitively. The header stays in the recording with its
-//!   name, position and repetitions; only its value is replaced, so replay and diffs still
-//!   see that it was there. The defaults are [`DEFAULT_HEADERS`].
-//! - **Query parameters** by name, in the request target. Everything else in the URI is
-//!   kept byte for byte (encoded characters, parameters without a value, order). The
-//!   defaults are [`DEFAULT_QUERY_PARAMS`].
-//! - **JSON body fields** by path ([`PathPattern`] syntax, the one noise rules use:
-//!   `$.password`, `$..token`, `$.users[*].ssn`). A matched value is replaced whatever it
-//!   is (string, number, object, array, `null`), together with everything below it. The
-//!   defaults are [`DEFAULT_JSON_PATHS`].
+//! Two things find secrets, and both are on by default:
+//!
+//! - **Names, matched as people write them.** Header names, query and form parameter
+//!   names and JSON member names (at any depth) are compared after normalising:
+//!   `accessToken`, `access-token`, `ACCESS_TOKEN` and `Access.Token` are one name. The
+//!   list is [`DEFAULT_SECRET_NAMES`] (names that end in `token` or `secret`, contain
+//!   `password`, `apiKey`, `privateKey`, `sessionId`, signature headers, card fields...)
+//!   minus [`NAME_EXCEPTIONS`] (pagination cursors); each entry says why it is there. A
+//!   named header keeps its name, position and an HTTP authentication scheme
+//!   (`Bearer [redacted]`); a named JSON member keeps its name and loses its whole value,
+//!   object or array included.
+//! - **Values, recognised whatever their name** ([`DetectorKind`]): JWTs, `Bearer`,
+//!   `Basic` and `Token` credentials, PEM private keys, AWS access key ids and secret
+//!   keys, provider keys by prefix (Stripe, GitHub, Slack, GitLab, Google, OpenAI...),
+//!   card numbers that pass Luhn, passwords in URLs. They look at every header value, the
+//!   request target, every query and form value, every JSON string and every text body.
+//!   Each can be turned off; custom ones ([`Detector`]) can be added.
+//!
+//! Bodies are redacted by what they are, not what they claim: a body that parses as JSON
+//! is redacted as JSON (a JSON body sent as a form, as `curl -d` does, included); a form
+//! body by its fields; other text by its detected values and the values it assigns to
+//! secret names (`password: hunter2`, `token=...`, a multipart part named `pin`); a
+//! binary body is replaced whole when a detector finds a secret in it. A body that claims
+//! or looks to be JSON but does not parse (cut at the body cap, say) is replaced whole
+//! when it holds any candidate. JSON body paths ([`PathPattern`] syntax: `$.card.number`,
+//! `$.users[*].ssn`) can be added for fields whose name says nothing.
+//!
+//! # Cost
+//!
+//! One pass over each text with a precompiled Aho-Corasick automaton finds every
+//! candidate name and detector anchor; one more pass over runs of digits and base64
+//! characters finds card numbers and AWS secret keys. A body with no candidate is kept as
+//! it is: nothing is parsed or copied. Only recorded requests pay any of it; the figures
+//! are in `benches/README.md`.
 //!
 //! # Modes
 //!
 //! [`RedactionMode::Remove`] (the default) writes [`REDACTED`] in place of the value.
 //! [`RedactionMode::Pseudonymise`] writes `pseudo:` and 32 hex digits of a keyed BLAKE3
 //! hash of the value: equal secrets give equal pseudonyms (so replay can still match an
-//! outgoing call by its redacted URI, and a diff can still say "the token changed"), but
-//! without the key a pseudonym cannot be turned back into the value or checked against a
-//! guess.
+//! outgoing call by its redacted URI, a diff can still say "the token changed", and a
+//! token handed out in one answer can be followed into later requests), but without the
+//! key a pseudonym cannot be turned back into the value or checked against a guess. A
+//! credential is pseudonymised alone wherever it appears: `Authorization: Bearer X`, a
+//! JSON `"access_token": "X"` and `?token=X` all give the pseudonym of `X`.
 //!
 //! # Keys
 //!
@@ -44,35 +70,26 @@
 //!
 //! # Choices worth knowing
 //!
-//! - Empty values (an empty header value, `?token=`) are left empty: there is nothing to
-//!   hide, and this keeps the URI identical. A query parameter without `=` has no value
-//!   and is left as it is.
-//! - Query parameter names are compared after percent-decoding, ignoring ASCII case
-//!   (`Access_Token`, `access%5Ftoken` and `access_token` are one name), and parameters are
-//!   split at `&` and at `;` (some servers still accept `;`): when in doubt, redact more.
+//! - Empty values (an empty header value, `?token=`, `"password": ""`) are left empty:
+//!   there is nothing to hide.
 //! - In a URI the replacement is percent-encoded where the query syntax requires it, so
 //!   `[redacted]` appears as `%5Bredacted%5D` and the recorded URI stays valid. A query
-//!   value is pseudonymised after form decoding (`%XX`, and `+` as a space), so a token
-//!   gets the same pseudonym in a query as in a header.
-//! - In a JSON body a matched string is pseudonymised by its content (again the same
-//!   pseudonym as in a header); any other matched value by its compact JSON text.
-//! - JSON body paths match member names exactly (case-sensitive), as [`PathPattern`]
-//!   does. A body in which something matched is re-serialised compactly (white space
-//!   is not kept); a body with no match is kept byte for byte (the caller keeps the
-//!   original bytes when [`Redaction::json_body`] returns `None`). A body that names a
-//!   listed key but does not parse (cut at the body cap, or malformed) fails closed: it
-//!   is replaced whole, as a header value is. The layers apply JSON paths to bodies
-//!   whose content type is JSON (`application/json`, `*+json`), in both directions and
-//!   on outgoing calls alike.
+//!   value is pseudonymised after form decoding (`%XX`, and `+` as a space).
+//! - A JSON body in which something was replaced is re-serialised compactly (white space
+//!   is not kept); a body with no secret is kept byte for byte.
+//! - JSON nested in a JSON string (an escaped payload) is redacted as JSON, four levels
+//!   deep.
 //! - Headers come from an [`http::HeaderMap`], which groups the values of a repeated
 //!   name together: that is the order the map gives and the order recorded.
+//! - Bodies with a `content-encoding` (gzip, br) are binary to the detectors; the capture
+//!   layers see bodies before a compression layer outside them and after a
+//!   decompression layer inside them.
 //!
 //! ```
 //! use retrace::{Redaction, RedactionMode};
 //!
 //! let redaction = Redaction::builder()
-//!     .header("x-session")
-//!     .query_param("sig")
+//!     .name("x-session")
 //!     .json_path("$.card.number")
 //!     .build()?;
 //!
@@ -80,35 +97,48 @@
 //! headers.insert("authorization", "Bearer s3cr3t".parse()?);
 //! headers.insert("accept", "application/json".parse()?);
 //! let recorded = redaction.headers(&headers);
-//! assert_eq!(recorded[0].value, "[redacted]");
+//! assert_eq!(recorded[0].value, "Bearer [redacted]");
 //! assert_eq!(recorded[1].value, "application/json");
 //!
 //! let uri: http::Uri = "/pay?sig=abc&amount=10".parse()?;
 //! assert_eq!(redaction.uri(&uri), "/pay?sig=%5Bredacted%5D&amount=10");
 //!
-//! let body = redaction.json_body(br#"{"card":{"number":"4111"}}"#).expect("matched");
-//! assert_eq!(body, r#"{"card":{"number":"[redacted]"}}"#);
+//! // JSON sent as a form, names in any case, a card number in free text.
+//! let body = redaction
+//!     .body(Some(b"application/x-www-form-urlencoded"), br#"{"Password":"hunter2","user":"ada"}"#)
+//!     .expect("found");
+//! assert_eq!(body, r#"{"Password":"[redacted]","user":"ada"}"#);
+//! let note = redaction.body(Some(b"text/plain"), b"card 4111 1111 1111 1111 ok").expect("found");
+//! assert_eq!(note, "card [redacted] ok");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod body;
 mod builder;
+pub mod detect;
 mod json;
 mod key;
-mod query;
+pub mod names;
+mod params;
+mod scan;
 #[cfg(test)]
 mod tests;
+mod value;
 
 pub use builder::{RedactionBuilder, RedactionError};
+pub use detect::{Detector, DetectorKind};
 pub use key::{KEY_ENV, KeySource};
+pub use names::{DEFAULT_SECRET_NAMES, NAME_EXCEPTIONS, NameMatch, NameRule, NameScope};
 
 use std::fmt;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, Uri};
+use http::{HeaderMap, Uri};
 
 use crate::diff::PathPattern;
 use crate::event::Header;
+use names::{Place, SecretNames};
 
 /// What [`RedactionMode::Remove`] writes in place of a secret.
 pub const REDACTED: &str = "[redacted]";
@@ -116,84 +146,19 @@ pub const REDACTED: &str = "[redacted]";
 /// The prefix of a pseudonym written by [`RedactionMode::Pseudonymise`].
 pub const PSEUDONYM_PREFIX: &str = "pseudo:";
 
-/// Headers redacted by default. Each carries a credential by convention:
-///
-/// - `authorization`, `proxy-authorization`: HTTP authentication (RFC 9110);
-/// - `cookie`, `set-cookie`: session cookies, in both directions;
-/// - `x-api-key`, `x-goog-api-key`: API keys (the first by wide convention, the second
-///   Google's header form of its `key` parameter);
-/// - `x-auth-token`, `x-access-token`: bearer tokens in a custom header (OpenStack and
-///   many web frameworks);
-/// - `x-amz-security-token`: the session-token half of temporary AWS credentials, which
-///   `authorization` alone does not cover; recorded outgoing calls to AWS carry it;
-/// - `x-retrace-record`: the SDK's own trigger header, whose value is the shared token
-///   that lets a caller force recording. A layer configured with another trigger header
-///   name adds that name with [`RedactionBuilder::header`].
-///
-/// CSRF tokens (`x-csrf-token`) are not in the list: they are tied to a session whose
-/// cookie is already redacted, and alone they grant nothing.
-pub const DEFAULT_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "x-goog-api-key",
-    "x-auth-token",
-    "x-access-token",
-    "x-amz-security-token",
-    "x-retrace-record",
-];
-
-/// Query parameters redacted by default (compared ignoring ASCII case):
-///
-/// - `access_token`, `refresh_token`, `id_token`, `client_secret`: OAuth 2 and OpenID
-///   Connect (RFC 6750 §2.3 allows a bearer token in the query);
-/// - `token`, `api_key`, `apikey`, `password`, `secret`: the names credentials most often
-///   travel under in a URL (magic links, reset links, key-in-URL APIs);
-/// - `x-amz-signature`, `x-amz-security-token`, `x-goog-signature`, `sig`: the signatures
-///   of pre-signed S3, GCS and Azure SAS URLs, each valid on its own until it expires.
-///
-/// `key` (Google's API key parameter) and `code` (the OAuth authorization code) are left
-/// out: both names are common for values that are not secrets, and the code is single-use
-/// and short-lived. Add them with [`RedactionBuilder::query_param`] where they are secrets.
-pub const DEFAULT_QUERY_PARAMS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "token",
-    "api_key",
-    "apikey",
-    "password",
-    "secret",
-    "x-amz-signature",
-    "x-amz-security-token",
-    "x-goog-signature",
-    "sig",
-];
-
-/// JSON body paths redacted by default: members whose name is, at any depth, a password
-/// or an OAuth credential.
-///
-/// These names are almost never anything but a secret, and they are what a recording is
-/// most likely to catch: a login form posted to the service (`password`) and, through the
-/// client layer, the answer of a token endpoint (`access_token`, `refresh_token`,
-/// `id_token`) or the request to it (`client_secret`). The generic names `token` and
-/// `secret` are left out for bodies, unlike for query parameters: in JSON they often name
-/// pagination cursors or flags, and a redacted cursor makes replay diffs useless.
-///
-/// The cost: with any JSON path configured, [`Redaction::redacts_json`] is true and the
-/// capture layer buffers a recorded JSON body (up to its cap) and parses it once before
-/// recording it. Only recorded requests pay this; [`RedactionBuilder::without_default_json_paths`]
-/// turns it off.
-pub const DEFAULT_JSON_PATHS: &[&str] = &[
-    "$..password",
-    "$..access_token",
-    "$..refresh_token",
-    "$..id_token",
-    "$..client_secret",
-    "$..api_key",
+/// HTTP authentication schemes kept in front of a redacted credential, so a recording
+/// still says how the caller authenticated (compared ignoring case).
+pub(super) const AUTH_SCHEMES: &[&str] = &[
+    "Bearer",
+    "Basic",
+    "Token",
+    "Digest",
+    "Negotiate",
+    "NTLM",
+    "DPoP",
+    "AWS4-HMAC-SHA256",
+    "ApiKey",
+    "SSWS",
 ];
 
 /// How a secret value is replaced.
@@ -207,32 +172,33 @@ pub enum RedactionMode {
     Pseudonymise,
 }
 
-/// The redaction rules of a capture layer: which headers, query parameters and JSON body
-/// fields are secrets, and how they are replaced.
+/// The redaction rules of a recorder: which names and which values are secrets, and how
+/// they are replaced.
 ///
 /// Cheap to clone (one `Arc`), `Send` and `Sync`. Build one with [`Redaction::builder`];
-/// [`Redaction::default`] applies the default lists in [`RedactionMode::Remove`];
-/// [`Redaction::disabled`] redacts nothing. See the [module documentation](self).
+/// [`Redaction::default`] applies the default names and detectors in
+/// [`RedactionMode::Remove`]; [`Redaction::disabled`] redacts nothing. See the
+/// [module documentation](self).
 #[derive(Clone)]
 pub struct Redaction {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    headers: Vec<HeaderName>,
-    /// Lower case; compared with percent-decoded, lower-cased names.
-    query_params: Vec<String>,
+    /// What built this, so a name can be added later ([`Redaction::with_secret_name`]).
+    settings: RedactionBuilder,
+    names: SecretNames,
     json_paths: Vec<PathPattern>,
-    /// Built on first use from `json_paths`.
-    json_filter: once_cell::sync::OnceCell<json::KeyFilter>,
+    json_filter: json::KeyFilter,
+    scanner: scan::Scanner,
     mode: RedactionMode,
     /// `None` in [`RedactionMode::Remove`].
     key: Option<key::PseudonymKey>,
 }
 
 impl Redaction {
-    /// A builder starting from the defaults: [`DEFAULT_HEADERS`],
-    /// [`DEFAULT_QUERY_PARAMS`], [`DEFAULT_JSON_PATHS`], [`RedactionMode::Remove`].
+    /// A builder starting from the defaults: [`DEFAULT_SECRET_NAMES`] with
+    /// [`NAME_EXCEPTIONS`], every [`DetectorKind`], [`RedactionMode::Remove`].
     pub fn builder() -> RedactionBuilder {
         RedactionBuilder::new()
     }
@@ -240,14 +206,11 @@ impl Redaction {
     /// Rules that redact nothing: the explicit opt-out, for services whose traffic holds
     /// no secrets or that redact by other means.
     pub fn disabled() -> Self {
-        Self::from_inner(Inner {
-            headers: Vec::new(),
-            query_params: Vec::new(),
-            json_paths: Vec::new(),
-            json_filter: once_cell::sync::OnceCell::new(),
-            mode: RedactionMode::Remove,
-            key: None,
-        })
+        RedactionBuilder::new()
+            .without_default_names()
+            .without_default_detectors()
+            .build()
+            .unwrap_or_else(|_| unreachable!("no setting to reject"))
     }
 
     fn from_inner(inner: Inner) -> Self {
@@ -256,25 +219,47 @@ impl Redaction {
         }
     }
 
+    /// These rules with one more secret name (an exact name, normalised as every name
+    /// is). The recorder adds its trigger header's name this way.
+    pub fn with_secret_name(&self, name: &str) -> Self {
+        if self.is_secret_name(name) {
+            return self.clone();
+        }
+        let settings = self.inner.settings.clone().name(name);
+        let key = self.inner.key.clone();
+        settings.build_with(key).unwrap_or_else(|_| self.clone())
+    }
+
     /// The headers of `headers` as recorded events, in the map's order with repeated
-    /// names kept as separate entries, the value of every listed header (compared
-    /// case-insensitively) replaced by [`replace`](Self::replace). Empty values stay
-    /// empty.
+    /// names kept as separate entries: the value of a header with a secret name replaced
+    /// (an authentication scheme in front of it kept), and every secret a detector finds
+    /// in any other value replaced in place. Empty values stay empty.
     pub fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
         // Kept values are copied into one buffer and recorded as slices of it: one
-        // allocation for the whole head instead of one per header. A kept value is left
-        // empty until the buffer is whole; a redacted one never is empty (a
-        // replacement is `[redacted]` or a pseudonym), so the second pass tells them
-        // apart by that alone.
+        // allocation for the whole head instead of one per header.
         let mut buf = BytesMut::with_capacity(headers.iter().map(|(_, v)| v.len()).sum());
         let mut out = Vec::with_capacity(headers.len());
+        let mut kept = Vec::with_capacity(headers.len());
         for (name, value) in headers {
             let value = value.as_bytes();
-            let value = if self.redacts_value(name, value) {
-                self.replace(value)
+            let redacted = if value.is_empty() {
+                None
+            } else if self
+                .inner
+                .names
+                .is_secret(name.as_str().as_bytes(), Place::Field)
+            {
+                Some(self.replace_header_value(name, value))
             } else {
-                buf.extend_from_slice(value);
-                Bytes::new()
+                self.redact_text_value(value)
+            };
+            kept.push(redacted.is_none());
+            let value = match redacted {
+                Some(value) => value,
+                None => {
+                    buf.extend_from_slice(value);
+                    Bytes::new()
+                }
             };
             out.push(Header {
                 name: crate::names::header(name),
@@ -283,8 +268,8 @@ impl Redaction {
         }
         let buf = buf.freeze();
         let mut at = 0;
-        for (header, (_, value)) in out.iter_mut().zip(headers) {
-            if header.value.is_empty() {
+        for ((header, (_, value)), kept) in out.iter_mut().zip(headers).zip(kept) {
+            if kept {
                 header.value = buf.slice(at..at + value.len());
                 at += value.len();
             }
@@ -292,67 +277,144 @@ impl Redaction {
         out
     }
 
-    fn redacts_value(&self, name: &HeaderName, value: &[u8]) -> bool {
-        !value.is_empty() && self.redacts_header_name(name)
+    /// A short text value (a header's) with every secret a detector finds, or a value
+    /// it assigns to a secret name, replaced; `None` when there is none.
+    fn redact_text_value(&self, value: &[u8]) -> Option<Bytes> {
+        if !self.inner.scanner.is_active() {
+            return None;
+        }
+        let secrets = self
+            .inner
+            .scanner
+            .scan(&self.inner.names, value, true)
+            .secrets();
+        (!secrets.is_empty()).then(|| Bytes::from(self.replace_ranges(value, &secrets)))
     }
 
-    /// Whether the value of header `name` is redacted (case-insensitive).
-    pub fn redacts_header(&self, name: &str) -> bool {
-        HeaderName::from_bytes(name.as_bytes()).is_ok_and(|name| self.redacts_header_name(&name))
+    /// The replacement of a secret header's value. Cookies keep their names and
+    /// attributes and lose their values (`sid=[redacted]; theme=[redacted]`, and for
+    /// `set-cookie` `sid=[redacted]; HttpOnly; Path=/`), so a recording still says which
+    /// cookies were set and sent; any other value is a
+    /// [credential](Self::replace_credential).
+    fn replace_header_value(&self, name: &http::HeaderName, value: &[u8]) -> Bytes {
+        let pairs = if name == http::header::COOKIE {
+            usize::MAX
+        } else if name == http::header::SET_COOKIE {
+            1
+        } else {
+            return self.replace_credential(value);
+        };
+        let mut out = Vec::with_capacity(value.len() + 32);
+        for (i, pair) in value.split(|&b| b == b';').enumerate() {
+            if i > 0 {
+                out.push(b';');
+            }
+            match memchr::memchr(b'=', pair) {
+                Some(eq) if i < pairs => {
+                    out.extend_from_slice(&pair[..=eq]);
+                    let secret = &pair[eq + 1..];
+                    if !secret.is_empty() {
+                        out.extend_from_slice(&self.replace(secret));
+                    }
+                }
+                // A cookie without `=` is all value; an attribute is kept.
+                None if i < pairs => out.extend_from_slice(&self.replace(pair)),
+                _ => out.extend_from_slice(pair),
+            }
+        }
+        Bytes::from(out)
     }
 
-    fn redacts_header_name(&self, name: &HeaderName) -> bool {
-        self.inner.headers.iter().any(|listed| listed == name)
+    /// The replacement of a credential: an HTTP authentication scheme in front of it
+    /// (`Bearer`, `Basic`...) is kept, the rest replaced, so `Bearer X` pseudonymises to
+    /// `Bearer` and the pseudonym of `X`.
+    fn replace_credential(&self, value: &[u8]) -> Bytes {
+        if let Some(space) = memchr::memchr(b' ', value) {
+            let scheme = &value[..space];
+            let rest = value[space..].trim_ascii_start();
+            if !rest.is_empty()
+                && AUTH_SCHEMES
+                    .iter()
+                    .any(|s| s.as_bytes().eq_ignore_ascii_case(scheme))
+            {
+                let start = value.len() - rest.len();
+                let mut out = Vec::with_capacity(start + 40);
+                out.extend_from_slice(&value[..start]);
+                out.extend_from_slice(&self.replace(rest));
+                return Bytes::from(out);
+            }
+        }
+        self.replace(value)
+    }
+
+    /// Whether `name` is a secret's name as a header, JSON member, query or form
+    /// parameter (normalised: `accessToken`, `ACCESS-TOKEN` alike).
+    pub fn is_secret_name(&self, name: &str) -> bool {
+        self.inner
+            .names
+            .is_secret(name.as_bytes(), Place::Parameter)
     }
 
     /// The request target as recorded: the path and query for an origin-form URI
-    /// (`/a?b=c`), the whole URI for an absolute one (`https://host/a?b=c`), with the value
-    /// of every listed query parameter replaced by [`replace`](Self::replace)
-    /// (percent-encoded where the query syntax needs it). Everything else is kept byte
-    /// for byte.
+    /// (`/a?b=c`), the whole URI for an absolute one (`https://host/a?b=c`), with every
+    /// secret a detector finds in the path replaced, and the value of every secret query
+    /// parameter (by name or by value) replaced, percent-encoded where the query syntax
+    /// needs it. Everything else is kept byte for byte.
     pub fn uri(&self, uri: &Uri) -> String {
         let text = printed_uri(uri);
-        match uri.query() {
-            Some(query) if !self.inner.query_params.is_empty() => {
-                // `http::Uri` drops the fragment, so the query ends the printed URI. Were
-                // that ever not so, fail closed: drop the query rather than leak it.
-                if text.ends_with(query) {
-                    query::redact(self, text, query.len())
-                } else {
-                    uri.path().to_owned()
-                }
+        if !self.inspects_bodies() {
+            return text;
+        }
+        let query_len = uri.query().map_or(0, |q| q.len() + 1);
+        // `http::Uri` drops the fragment, so the query ends the printed URI.
+        let path_end = text.len() - query_len;
+        let in_path = self
+            .inner
+            .scanner
+            .values(&self.inner.names, &text.as_bytes()[..path_end]);
+        let mut bytes = if in_path.is_empty() {
+            None
+        } else {
+            let mut redacted = Vec::with_capacity(text.len() + 16);
+            let mut copied = 0;
+            for range in &in_path {
+                redacted.extend_from_slice(&text.as_bytes()[copied..range.start]);
+                params::push_encoded(
+                    &mut redacted,
+                    &self.replace(&text.as_bytes()[range.clone()]),
+                );
+                copied = range.end;
             }
-            _ => text,
+            redacted.extend_from_slice(&text.as_bytes()[copied..]);
+            Some(redacted)
+        };
+        if query_len > 0 {
+            let current = bytes.as_deref().unwrap_or(text.as_bytes());
+            let start = current.len() - query_len + 1;
+            if let Some(redacted) = params::redact(self, current, start) {
+                bytes = Some(redacted);
+            }
+        }
+        match bytes {
+            // Every byte written is ASCII or came from the URI (valid UTF-8); were that
+            // ever not so, fail closed: the path alone, without the query.
+            Some(bytes) => String::from_utf8(bytes).unwrap_or_else(|_| uri.path().to_owned()),
+            None => text,
         }
     }
 
-    /// Whether the value of query parameter `name` is redacted (compared after
-    /// percent-decoding, ignoring ASCII case).
-    pub fn redacts_query_param(&self, name: &str) -> bool {
-        query::is_listed(&self.inner.query_params, name.as_bytes())
+    /// Whether bodies must be looked at before they are recorded (anything at all is
+    /// configured), so a capture layer knows to hold a body until it ends and pass it
+    /// to [`body`](Self::body).
+    pub fn inspects_bodies(&self) -> bool {
+        self.inner.scanner.is_active() || !self.inner.json_paths.is_empty()
     }
 
-    /// Whether any JSON body path is configured, so the caller knows it must buffer a
-    /// JSON body and pass it to [`json_body`](Self::json_body) before recording it.
-    pub fn redacts_json(&self) -> bool {
-        !self.inner.json_paths.is_empty()
-    }
-
-    /// A redacted copy of a body declared JSON, compactly serialised, when a configured
-    /// path matched; `None` when no path is configured or nothing matched: the caller
-    /// then records the original bytes. A body that names a listed key but does not
-    /// parse (cut at the body cap, or malformed) fails closed: the whole body is
-    /// replaced, as by [`replace`](Self::replace).
-    pub fn json_body(&self, body: &[u8]) -> Option<Bytes> {
-        json::redact(self, body, json::Unparseable::Replace)
-    }
-
-    /// Like [`json_body`](Self::json_body) for a body that is not declared JSON but may
-    /// be (an upstream that answers JSON as `text/plain`): redacted when it parses and
-    /// something matched, `None` otherwise, since text that is not JSON holds no JSON
-    /// field.
-    pub fn json_body_if_parses(&self, body: &[u8]) -> Option<Bytes> {
-        json::redact(self, body, json::Unparseable::Keep)
+    /// A body with its secrets replaced (see [the module docs](self) for how each kind
+    /// of body is read), or `None` when it holds none: the caller then records the
+    /// original bytes. `content_type` is the `content-type` header's value, if any.
+    pub fn body(&self, content_type: Option<&[u8]>, body: &[u8]) -> Option<Bytes> {
+        self.redact_body(content_type, body, 0)
     }
 
     /// The replacement for one secret value: [`REDACTED`] in [`RedactionMode::Remove`],
@@ -374,52 +436,34 @@ impl Redaction {
         self.inner.key.as_ref().map(|key| key.source)
     }
 
-    /// The redacted header names, lower case.
-    pub fn header_names(&self) -> impl Iterator<Item = &str> {
-        self.inner.headers.iter().map(HeaderName::as_str)
-    }
-
-    /// The redacted query parameter names, lower case.
-    pub fn query_param_names(&self) -> impl Iterator<Item = &str> {
-        self.inner.query_params.iter().map(String::as_str)
-    }
-
-    /// The redacted JSON body paths.
+    /// The configured JSON body paths.
     pub fn json_paths(&self) -> &[PathPattern] {
         &self.inner.json_paths
     }
 }
 
 impl Default for Redaction {
-    /// The default lists ([`DEFAULT_HEADERS`], [`DEFAULT_QUERY_PARAMS`],
-    /// [`DEFAULT_JSON_PATHS`]) in [`RedactionMode::Remove`].
+    /// [`DEFAULT_SECRET_NAMES`], [`NAME_EXCEPTIONS`] and every [`DetectorKind`] in
+    /// [`RedactionMode::Remove`].
     fn default() -> Self {
-        Self::from_inner(Inner {
-            headers: builder::default_headers(),
-            query_params: DEFAULT_QUERY_PARAMS.iter().map(|&p| p.to_owned()).collect(),
-            json_paths: builder::default_json_paths(),
-            json_filter: once_cell::sync::OnceCell::new(),
-            mode: RedactionMode::Remove,
-            key: None,
-        })
+        static DEFAULT: once_cell::sync::OnceCell<Redaction> = once_cell::sync::OnceCell::new();
+        DEFAULT
+            .get_or_init(|| {
+                RedactionBuilder::new()
+                    .build()
+                    .unwrap_or_else(|_| unreachable!("the defaults are valid"))
+            })
+            .clone()
     }
 }
 
 /// Shows the rules, never the key.
 impl fmt::Debug for Redaction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let paths: Vec<String> = self
-            .inner
-            .json_paths
-            .iter()
-            .map(|p| p.to_string())
-            .collect();
         f.debug_struct("Redaction")
             .field("mode", &self.inner.mode)
             .field("key_source", &self.key_source())
-            .field("headers", &self.header_names().collect::<Vec<_>>())
-            .field("query_params", &self.inner.query_params)
-            .field("json_paths", &paths)
+            .field("settings", &self.inner.settings)
             .finish()
     }
 }

@@ -60,14 +60,14 @@ fn default_headers_are_redacted_others_untouched_order_and_duplicates_kept() {
     assert_eq!(
         pairs(&recorded),
         vec![
-            ("authorization", &b"[redacted]"[..]),
+            ("authorization", &b"Bearer [redacted]"[..]),
             ("accept", b"application/json"),
-            ("cookie", b"[redacted]"),
-            ("cookie", b"[redacted]"),
+            ("cookie", b"session=[redacted]"),
+            ("cookie", b"theme=[redacted]"),
             ("x-request-id", b"r-1"),
             ("x-request-id", b"r-2"),
-            ("proxy-authorization", b"[redacted]"),
-            ("set-cookie", b"[redacted]"),
+            ("proxy-authorization", b"Basic [redacted]"),
+            ("set-cookie", b"id=[redacted]; HttpOnly"),
             ("x-api-key", b"[redacted]"),
             ("x-retrace-record", b"[redacted]"),
             ("content-type", b"text/plain"),
@@ -78,30 +78,30 @@ fn default_headers_are_redacted_others_untouched_order_and_duplicates_kept() {
 #[test]
 fn header_names_are_case_insensitive() {
     let redaction = Redaction::builder()
-        .header("X-Session-Secret")
+        .name("X-Session-Id2")
         .build()
         .expect("valid settings");
     let mut map = HeaderMap::new();
-    map.insert("X-SESSION-SECRET", HeaderValue::from_static("s"));
+    map.insert("X-SESSION-ID2", HeaderValue::from_static("s"));
     map.insert("Authorization", HeaderValue::from_static("t"));
     assert_eq!(
         pairs(&redaction.headers(&map)),
         vec![
-            ("x-session-secret", &b"[redacted]"[..]),
+            ("x-session-id2", &b"[redacted]"[..]),
             ("authorization", b"[redacted]"),
         ]
     );
-    assert!(redaction.redacts_header("AUTHORIZATION"));
-    assert!(redaction.redacts_header("x-session-secret"));
-    assert!(!redaction.redacts_header("accept"));
-    assert!(!redaction.redacts_header("not a header"));
+    assert!(redaction.is_secret_name("AUTHORIZATION"));
+    assert!(redaction.is_secret_name("x_session_id2"));
+    assert!(redaction.is_secret_name("xSessionId2"));
+    assert!(!redaction.is_secret_name("accept"));
 }
 
 #[test]
-fn without_default_headers_keeps_only_added_ones() {
+fn without_default_names_keeps_only_added_ones() {
     let redaction = Redaction::builder()
-        .without_default_headers()
-        .header("x-mine")
+        .without_default_names()
+        .name("x-mine")
         .build()
         .expect("valid settings");
     let map = header_map(&[("authorization", "visible"), ("x-mine", "hidden")]);
@@ -112,7 +112,6 @@ fn without_default_headers_keeps_only_added_ones() {
             ("x-mine", b"[redacted]")
         ]
     );
-    assert_eq!(redaction.header_names().collect::<Vec<_>>(), ["x-mine"]);
 }
 
 #[test]
@@ -133,18 +132,18 @@ fn disabled_redacts_nothing() {
         vec![("authorization", &b"Bearer t"[..]), ("cookie", b"c=1")]
     );
     assert_eq!(redaction.uri(&uri("/a?token=t")), "/a?token=t");
-    assert!(!redaction.redacts_json());
-    assert_eq!(redaction.json_body(br#"{"password":"p"}"#), None);
+    assert!(!redaction.inspects_bodies());
+    assert_eq!(redaction.body(None, br#"{"password":"p"}"#), None);
 }
 
 #[test]
-fn bad_header_name_is_an_error_naming_it() {
+fn a_name_without_letters_is_an_error_naming_it() {
     let err = Redaction::builder()
-        .header("bad name")
+        .name("--")
         .build()
-        .expect_err("space is not allowed");
-    assert!(matches!(&err, RedactionError::InvalidHeaderName { name } if name == "bad name"));
-    assert!(err.to_string().contains("\"bad name\""), "{err}");
+        .expect_err("nothing to compare");
+    assert!(matches!(&err, RedactionError::InvalidName { name } if name == "--"));
+    assert!(err.to_string().contains("\"--\""), "{err}");
 }
 
 // ---- query parameters ----
@@ -183,24 +182,26 @@ fn query_values_are_redacted_and_the_rest_is_byte_identical() {
 }
 
 #[test]
-fn query_param_names_are_configurable() {
+fn query_names_are_configurable_and_exceptions_kept() {
     let redaction = Redaction::builder()
-        .without_default_query_params()
-        .query_param("Key")
+        .without_default_names()
+        .name("Mine")
         .build()
         .expect("valid settings");
     assert_eq!(
-        redaction.uri(&uri("/maps?KEY=AIza&token=t")),
-        "/maps?KEY=%5Bredacted%5D&token=t"
+        redaction.uri(&uri("/maps?MINE=x1&token=t")),
+        "/maps?MINE=%5Bredacted%5D&token=t"
     );
-    assert!(redaction.redacts_query_param("key"));
-    assert!(!redaction.redacts_query_param("token"));
-
-    let err = Redaction::builder()
-        .query_param("")
-        .build()
-        .expect_err("empty name");
-    assert!(matches!(err, RedactionError::InvalidQueryParam { .. }));
+    // `key` is a secret as a parameter, not as a JSON member; a page token is a cursor.
+    let r = Redaction::default();
+    assert_eq!(
+        r.uri(&uri("/maps?key=abc&pageToken=p2")),
+        "/maps?key=%5Bredacted%5D&pageToken=p2"
+    );
+    assert_eq!(
+        r.body(None, br#"{"key":"color","nextPageToken":"p2"}"#),
+        None
+    );
 }
 
 // ---- JSON bodies ----
@@ -208,9 +209,12 @@ fn query_param_names_are_configurable() {
 #[test]
 fn json_top_level_password_is_redacted_by_default() {
     let redaction = Redaction::default();
-    assert!(redaction.redacts_json());
+    assert!(redaction.inspects_bodies());
     let body = redaction
-        .json_body(br#"{"user": "ann", "password": "hunter2"}"#)
+        .body(
+            Some(b"application/json"),
+            br#"{"user": "ann", "password": "hunter2"}"#,
+        )
         .expect("matched");
     assert_eq!(
         json_of(&body),
@@ -222,7 +226,7 @@ fn json_top_level_password_is_redacted_by_default() {
 #[test]
 fn json_descendant_path_matches_at_every_depth_whatever_the_value() {
     let redaction = Redaction::builder()
-        .without_default_json_paths()
+        .without_default_names()
         .json_path("$..token")
         .build()
         .expect("valid settings");
@@ -232,7 +236,7 @@ fn json_descendant_path_matches_at_every_depth_whatever_the_value() {
         "token_type": "bearer",
         "tokens": ["t3"]
     }"#;
-    let redacted = redaction.json_body(body).expect("matched");
+    let redacted = redaction.body(None, body).expect("matched");
     assert_eq!(
         json_of(&redacted),
         json!({
@@ -250,20 +254,20 @@ fn json_descendant_path_matches_at_every_depth_whatever_the_value() {
 #[test]
 fn json_array_wildcard() {
     let redaction = Redaction::builder()
-        .json_path("$.users[*].ssn")
+        .json_path("$.users[*].nick")
         .build()
         .expect("valid settings");
-    let body = br#"{"users":[{"name":"a","ssn":"111-22-3333"},{"name":"b"},{"name":"c","ssn":null}],"ssn":"top"}"#;
-    let redacted = redaction.json_body(body).expect("matched");
+    let body = br#"{"users":[{"name":"a","nick":"ada"},{"name":"b"},{"name":"c","nick":null}],"nick":"top"}"#;
+    let redacted = redaction.body(None, body).expect("matched");
     assert_eq!(
         json_of(&redacted),
         json!({
             "users": [
-                {"name": "a", "ssn": "[redacted]"},
+                {"name": "a", "nick": "[redacted]"},
                 {"name": "b"},
-                {"name": "c", "ssn": "[redacted]"}
+                {"name": "c", "nick": "[redacted]"}
             ],
-            "ssn": "top"
+            "nick": "top"
         })
     );
 }
@@ -275,40 +279,26 @@ fn json_root_path_replaces_the_whole_body() {
         .build()
         .expect("valid settings");
     assert_eq!(
-        redaction.json_body(br#"[1, 2]"#),
+        redaction.body(None, br#"[1, 2]"#),
         Some(Bytes::from_static(b"\"[redacted]\""))
     );
 }
 
 #[test]
-fn non_json_and_unmatched_bodies_give_none() {
+fn bodies_without_secrets_give_none() {
     let redaction = Redaction::default();
     for body in [
-        &b"password=hunter2"[..],
-        b"",
+        &b""[..],
         b"\xff\xfe binary",
-        b"<password>x</password>",
-    ] {
-        assert_eq!(redaction.json_body(body), None, "{body:?}");
-    }
-    for body in [
-        &br#"{"user":"ann","passwords_changed":3}"#[..],
-        br#"[{"Password":"case matters"}]"#,
+        b"<p>reset your password from the settings page</p>",
+        br#"{"user":"ann","total_tokens":3,"token_type":"bearer"}"#,
         br#""password""#,
         b"42",
+        b"page=2&sort=name",
+        br#"{"created_ms":1733456789123,"id":"4111111111111112"}"#,
     ] {
-        assert_eq!(redaction.json_body(body), None, "{body:?}");
+        assert_eq!(redaction.body(None, body), None, "{body:?}");
     }
-}
-
-#[test]
-fn without_json_paths_bodies_are_never_parsed() {
-    let redaction = Redaction::builder()
-        .without_default_json_paths()
-        .build()
-        .expect("valid settings");
-    assert!(!redaction.redacts_json());
-    assert_eq!(redaction.json_body(br#"{"password":"p"}"#), None);
 }
 
 #[test]
@@ -326,17 +316,18 @@ fn bad_json_path_is_an_error_naming_it() {
 
 #[test]
 fn every_default_is_valid() {
-    assert_eq!(builder::default_headers().len(), DEFAULT_HEADERS.len());
-    assert_eq!(
-        builder::default_json_paths().len(),
-        DEFAULT_JSON_PATHS.len()
-    );
     let redaction = Redaction::default();
-    assert_eq!(redaction.json_paths().len(), DEFAULT_JSON_PATHS.len());
-    assert_eq!(
-        redaction.query_param_names().collect::<Vec<_>>(),
-        DEFAULT_QUERY_PARAMS
-    );
+    for rule in DEFAULT_SECRET_NAMES {
+        assert_eq!(
+            names::normalise(rule.name),
+            rule.name,
+            "rules are normalised"
+        );
+        assert!(redaction.is_secret_name(rule.name), "{}", rule.name);
+    }
+    for (name, _) in NAME_EXCEPTIONS {
+        assert!(!redaction.is_secret_name(name), "{name}");
+    }
     assert_eq!(redaction.mode(), RedactionMode::Remove);
     assert_eq!(redaction.key_source(), None);
     // The builder's defaults are the same rules.
@@ -384,7 +375,10 @@ fn pseudonymise_never_writes_the_secret_and_agrees_across_places() {
     let headers = redaction.headers(&map);
     let uri = redaction.uri(&uri("/x?api_key=s3cr3t%2Dt0ken"));
     let body = redaction
-        .json_body(br#"{"api_key":"s3cr3t-t0ken","n":{"password":12345}}"#)
+        .body(
+            None,
+            br#"{"api_key":"s3cr3t-t0ken","n":{"password":12345}}"#,
+        )
         .expect("matched");
 
     let expected = redaction.replace(secret.as_bytes());
@@ -514,10 +508,8 @@ fn escaped_names_cannot_slip_past_the_prefilter() {
     let r = Redaction::default();
     // "pass\u0077ord" is "password" spelled with an escape.
     let body = br#"{"user":"ada","pass\u0077ord":"hunter2"}"#;
-    let out = r.json_body(body).expect("redacted");
+    let out = r.body(None, body).expect("redacted");
     assert!(!out.windows(7).any(|w| w == b"hunter2"), "{out:?}");
-    // No secret name anywhere: left alone without being parsed.
-    assert_eq!(r.json_body(br#"{"user":"ada","passwords_reset":3}"#), None);
 }
 
 #[test]
@@ -542,7 +534,7 @@ fn a_body_naming_a_secret_that_does_not_parse_is_withheld_whole() {
     // Cut at the body cap in the middle of the secret: nothing of it may be kept.
     let cut = br#"{"user":"ann","password":"hunt"#;
     assert_eq!(
-        redaction.json_body(cut).as_deref(),
+        redaction.body(Some(b"application/json"), cut).as_deref(),
         Some(&b"[redacted]"[..])
     );
     let pseudonymised = Redaction::builder()
@@ -550,28 +542,446 @@ fn a_body_naming_a_secret_that_does_not_parse_is_withheld_whole() {
         .key([7; 32])
         .build()
         .expect("valid redaction");
-    let once = pseudonymised.json_body(cut).expect("withheld");
+    let once = pseudonymised
+        .body(Some(b"application/json"), cut)
+        .expect("withheld");
     assert!(!contains(&once, b"hunt"));
     assert_eq!(
-        pseudonymised.json_body(cut),
+        pseudonymised.body(Some(b"application/json"), cut),
         Some(once),
         "same body, same pseudonym"
     );
 }
 
+// ---- names as people write them ----
+
 #[test]
-fn a_body_not_declared_json_is_redacted_only_if_it_parses() {
-    let redaction = Redaction::default();
-    let out = redaction
-        .json_body_if_parses(br#"{"access_token":"tok-1","n":2}"#)
-        .expect("parses and matches");
-    assert!(!contains(&out, b"tok-1"));
+fn names_match_whatever_their_case_and_separators() {
+    let r = Redaction::default();
+    for name in [
+        "token",
+        "accessToken",
+        "access-token",
+        "ACCESS_TOKEN",
+        "refresh-token",
+        "id_token",
+        "x-auth-token",
+        "csrfToken",
+        "Password",
+        "new_password_confirm",
+        "passwd",
+        "pwd",
+        "apiKey",
+        "API-KEY",
+        "x-goog-api-key",
+        "privateKey",
+        "private_key_pem",
+        "aws_secret_access_key",
+        "SecretAccessKey",
+        "client_secret",
+        "webhookSecret",
+        "sessionId",
+        "JSESSIONID",
+        "PHPSESSID",
+        "session",
+        "Stripe-Signature",
+        "X-Hub-Signature-256",
+        "x-shopify-hmac-sha256",
+        "otp",
+        "totp",
+        "pin",
+        "ssn",
+        "cardNumber",
+        "credit_card_number",
+        "pan",
+        "cvv",
+        "cvc",
+        "set-cookie",
+        "cookie",
+        "proxy-authorization",
+        "credentials",
+        "sig",
+    ] {
+        assert!(r.is_secret_name(name), "{name} should be a secret's name");
+    }
+    for name in [
+        "user",
+        "total_tokens",
+        "token_type",
+        "nextPageToken",
+        "continuationToken",
+        "keyword",
+        "public_key",
+        "pinned",
+        "spinner",
+        "sessions_count",
+        "signal",
+        "company",
+        "content-type",
+        "access-control-allow-credentials",
+        "idempotency-key",
+        "sec-websocket-key",
+    ] {
+        assert!(
+            !r.is_secret_name(name),
+            "{name} should not be a secret's name"
+        );
+    }
+}
+
+#[test]
+fn a_named_json_member_loses_its_whole_value_at_any_depth() {
+    let r = Redaction::default();
+    let body =
+        br#"{"data":{"Credentials":{"user":"u","pass":"p-1"},"list":[{"refresh-token":"rt-1"}],
+        "apiKey":"ak-1","sessionId":42,"ok":true,"empty_token":""}}"#;
+    let out = json_of(&r.body(None, body).expect("redacted"));
     assert_eq!(
-        redaction.json_body_if_parses(br#"{"access_token":"tok"#),
-        None
+        out,
+        json!({"data":{"Credentials":"[redacted]","list":[{"refresh-token":"[redacted]"}],
+            "apiKey":"[redacted]","sessionId":"[redacted]","ok":true,"empty_token":""}})
     );
+}
+
+// ---- values, whatever their name ----
+
+const JWT: &str =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+
+#[test]
+fn detectors_find_secrets_in_free_text_and_keep_the_rest() {
+    let r = Redaction::default();
+    let cases: &[(&str, &str)] = &[
+        (&format!("token is {JWT}."), "token is [redacted]."),
+        (
+            "Authorization: Bearer abc123def456",
+            "Authorization: Bearer [redacted]",
+        ),
+        (
+            "auth Basic dXNlcjpwYXNzd29yZA== end",
+            "auth Basic [redacted] end",
+        ),
+        ("key AKIAIOSFODNN7EXAMPLE here", "key [redacted] here"),
+        (
+            "s wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY e",
+            "s [redacted] e",
+        ),
+        (
+            "stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc ok",
+            "stripe [redacted] ok",
+        ),
+        (
+            "hook whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLSkb",
+            "hook [redacted]",
+        ),
+        (
+            "gh ghp_16C7e42F292c6912E7710c838347Ae178B4a ok",
+            "gh [redacted] ok",
+        ),
+        ("slack xoxb-2615-0000-abcdefghijk ok", "slack [redacted] ok"),
+        (
+            "card 4111-1111-1111-1111, amex 378282246310005.",
+            "card [redacted], amex [redacted].",
+        ),
+        (
+            "db postgres://app:hunter2@db:5432/x",
+            "db postgres://app:[redacted]@db:5432/x",
+        ),
+        (
+            "k -----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- done",
+            "k [redacted] done",
+        ),
+        (
+            "password: hunter2\nuser: ada",
+            "password: [redacted]\nuser: ada",
+        ),
+    ];
+    for (text, expected) in cases {
+        let out = r
+            .body(Some(b"text/plain"), text.as_bytes())
+            .unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(std::str::from_utf8(&out).unwrap(), *expected, "{text}");
+    }
+    // Things that look a little like secrets and are not.
+    for text in [
+        "Basic authentication is disabled",
+        "a token expired; bearer tokens rotate",
+        "sha 3f786850e387550fdab836ed7e6dc881de23001b",
+        "order 1733456789123 at 2024-01-05",
+        "https://example.com/path?q=1",
+        "4111111111111112 fails Luhn",
+    ] {
+        assert_eq!(r.body(Some(b"text/plain"), text.as_bytes()), None, "{text}");
+    }
+}
+
+#[test]
+fn header_values_and_uris_are_scanned_whatever_the_name() {
+    let r = Redaction::default();
+    let map = header_map(&[
+        ("x-forwarded-jwt", JWT),
+        ("x-debug", "user=ada password=hunter2"),
+        ("accept", "application/json"),
+    ]);
     assert_eq!(
-        redaction.json_body_if_parses(b"password: \"password\""),
-        None
+        pairs(&r.headers(&map)),
+        vec![
+            ("x-forwarded-jwt", &b"[redacted]"[..]),
+            ("x-debug", b"user=ada password=[redacted]"),
+            ("accept", b"application/json"),
+        ]
+    );
+    let target = format!("/reset/{JWT}?next=%2Fhome&q=sk_live_4eC39HqLyjWDarjtT1zdp7dc");
+    assert_eq!(
+        r.uri(&uri(&target)),
+        "/reset/%5Bredacted%5D?next=%2Fhome&q=%5Bredacted%5D"
+    );
+}
+
+#[test]
+fn each_detector_can_be_turned_off_and_custom_ones_added() {
+    let text = b"card 4111111111111111 key AKIAIOSFODNN7EXAMPLE emp EMP-123456";
+    let r = Redaction::builder()
+        .without_detector(DetectorKind::CardNumber)
+        .detector(Detector::regex("employee", r"EMP-(?P<secret>\d{6})").unwrap())
+        .detector(Detector::function("aws-free", |t: &str| {
+            t.find("EMP").map(|_| Vec::new()).unwrap_or_default()
+        }))
+        .build()
+        .unwrap();
+    let out = r.body(Some(b"text/plain"), text).expect("found");
+    assert_eq!(
+        &out[..],
+        b"card 4111111111111111 key [redacted] emp EMP-[redacted]"
+    );
+    let err = Detector::regex("broken", "(").expect_err("bad pattern");
+    assert!(err.to_string().contains("broken"), "{err}");
+}
+
+// ---- bodies by what they are ----
+
+#[test]
+fn bodies_are_redacted_by_what_they_are_not_what_they_claim() {
+    let r = Redaction::default();
+    let form = Some(&b"application/x-www-form-urlencoded"[..]);
+    let text = Some(&b"text/plain"[..]);
+    // JSON sent with a form content type (curl -d).
+    let out = r
+        .body(form, br#"{"user":"ada","Password":"pw-1"}"#)
+        .unwrap();
+    assert_eq!(json_of(&out), json!({"user":"ada","Password":"[redacted]"}));
+    // A form body, declared or not; names and values.
+    for ct in [form, text, None] {
+        let out = r
+            .body(
+                ct,
+                b"grant_type=refresh_token&refresh_token=rt-1&client_secret=cs%2B1&scope=a+b",
+            )
+            .unwrap();
+        assert_eq!(
+            &out[..],
+            &b"grant_type=refresh_token&refresh_token=%5Bredacted%5D&client_secret=%5Bredacted%5D&scope=a+b"[..]
+        );
+    }
+    // JSON in a JSON string, and a GraphQL query with a literal argument.
+    let nested = br#"{"payload":"{\"password\":\"pw-2\",\"n\":1}","query":"mutation { login(user: \"ada\", password: \"pw-3\") }"}"#;
+    let out = r.body(None, nested).unwrap();
+    assert!(
+        !contains(&out, b"pw-2") && !contains(&out, b"pw-3"),
+        "{out:?}"
+    );
+    assert!(contains(&out, b"ada"));
+    // A multipart part named like a secret.
+    let multipart = b"--b\r\nContent-Disposition: form-data; name=\"pin\"\r\n\r\n4321\r\n--b\r\nContent-Disposition: form-data; name=\"city\"\r\n\r\nOslo\r\n--b--\r\n";
+    let out = r
+        .body(Some(b"multipart/form-data; boundary=b"), multipart)
+        .unwrap();
+    assert!(!contains(&out, b"4321") && contains(&out, b"Oslo"));
+    // Binary with a secret inside is replaced whole; without one it is kept.
+    let mut binary = vec![0xff, 0x00, 0x12];
+    binary.extend_from_slice(JWT.as_bytes());
+    assert_eq!(
+        r.body(Some(b"application/grpc"), &binary).as_deref(),
+        Some(&b"[redacted]"[..])
+    );
+    assert_eq!(r.body(Some(b"application/grpc"), &[0xff, 0, 1, 2]), None);
+}
+
+#[test]
+fn the_same_secret_gets_the_same_pseudonym_in_every_place() {
+    let r = pseudonymiser([5; 32]);
+    let secret = "tok-0123456789abcdef";
+    let expected = String::from_utf8(r.replace(secret.as_bytes()).to_vec()).unwrap();
+    let map = header_map(&[("authorization", "Bearer tok-0123456789abcdef")]);
+    assert_eq!(
+        pairs(&r.headers(&map))[0].1,
+        format!("Bearer {expected}").as_bytes()
+    );
+    let body = r
+        .body(None, br#"{"access_token":"tok-0123456789abcdef"}"#)
+        .unwrap();
+    assert_eq!(json_of(&body)["access_token"], expected.as_str());
+    let text = r
+        .body(Some(b"text/plain"), b"use Bearer tok-0123456789abcdef")
+        .unwrap();
+    assert_eq!(text, format!("use Bearer {expected}"));
+    assert_eq!(
+        r.uri(&uri("/x?token=tok-0123456789abcdef")),
+        format!("/x?token={expected}")
+    );
+}
+
+// ---- property: random documents never leak ----
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A secret name in a random spelling.
+    fn secret_name() -> impl Strategy<Value = String> {
+        let words = prop::sample::select(vec![
+            vec!["password"],
+            vec!["access", "token"],
+            vec!["refresh", "token"],
+            vec!["api", "key"],
+            vec!["client", "secret"],
+            vec!["session", "id"],
+            vec!["private", "key"],
+            vec!["card", "number"],
+            vec!["x", "auth", "token"],
+            vec!["secret", "access", "key"],
+        ]);
+        let style = 0..5usize;
+        (words, style).prop_map(|(words, style)| match style {
+            0 => words.join("_"),
+            1 => words.join("-"),
+            2 => words.join("_").to_uppercase(),
+            3 => words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    if i == 0 {
+                        w.to_string()
+                    } else {
+                        w[..1].to_uppercase() + &w[1..]
+                    }
+                })
+                .collect(),
+            _ => words
+                .iter()
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect(),
+        })
+    }
+
+    fn plain_name() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "user", "items", "meta", "count", "city", "list", "data",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    /// A document with `secret` planted under a secret name at a random depth.
+    fn document() -> impl Strategy<Value = (Value, String)> {
+        let path = prop::collection::vec((plain_name(), any::<bool>()), 0..6);
+        (
+            path,
+            secret_name(),
+            "[A-Za-z0-9]{12,24}",
+            plain_name(),
+            "[a-z]{3,8}",
+        )
+            .prop_map(|(path, name, secret, filler_name, filler)| {
+                let secret = format!("S3cr3t{secret}");
+                let mut value = json!({ name: secret.clone(), filler_name: filler });
+                for (key, in_array) in path.into_iter().rev() {
+                    value = if in_array {
+                        json!({ key: [1, value, "x"] })
+                    } else {
+                        json!({ key: value })
+                    };
+                }
+                (value, secret)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn planted_secrets_never_survive((document, secret) in document(), compact in any::<bool>()) {
+            let text = if compact {
+                serde_json::to_vec(&document).unwrap()
+            } else {
+                serde_json::to_vec_pretty(&document).unwrap()
+            };
+            for r in [Redaction::default(), pseudonymiser([3; 32])] {
+                let out = r.body(None, &text).expect("a secret was planted");
+                prop_assert!(!contains(&out, secret.as_bytes()), "{}", String::from_utf8_lossy(&out));
+                let parsed: Value = serde_json::from_slice(&out).expect("still JSON");
+                prop_assert_eq!(shape(&parsed), shape(&document));
+            }
+        }
+    }
+
+    /// The document's keys and nesting, without leaf values.
+    fn shape(value: &Value) -> Value {
+        match value {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            if v.is_object() || v.is_array() {
+                                shape(v)
+                            } else {
+                                Value::Null
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+            _ => Value::Null,
+        }
+    }
+}
+
+// ---- the README's table is the list ----
+
+/// The README's table of secret names, as the lists make it.
+fn names_table() -> String {
+    let mut out =
+        String::from("| name (normalised) | matches | where | why |\n|---|---|---|---|\n");
+    for rule in DEFAULT_SECRET_NAMES {
+        let matches = match rule.matches {
+            NameMatch::Exact => "the whole name",
+            NameMatch::Suffix => "the end of the name",
+            NameMatch::Contains => "anywhere in the name",
+        };
+        let place = match rule.scope {
+            NameScope::Everywhere => "everywhere",
+            NameScope::Parameters => "query and form parameters",
+        };
+        out.push_str(&format!(
+            "| `{}` | {matches} | {place} | {} |\n",
+            rule.name, rule.reason
+        ));
+    }
+    for (name, reason) in NAME_EXCEPTIONS {
+        out.push_str(&format!(
+            "| `{name}` | kept (exception) | everywhere | {reason} |\n"
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_readme_table_of_names_is_the_default_list() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md at the workspace root");
+    let table = names_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's table of secret names differs from DEFAULT_SECRET_NAMES and NAME_EXCEPTIONS; \
+         replace it with:\n{table}"
     );
 }

@@ -89,6 +89,7 @@ struct State {
 #[derive(Debug)]
 pub struct ReplaySession {
     options: ReplayOptions,
+    redaction: crate::Redaction,
     state: Mutex<State>,
 }
 
@@ -106,8 +107,18 @@ pub struct SessionReport {
 }
 
 impl ReplaySession {
-    /// A session answering from `recording`.
-    pub fn new(recording: &Recording, options: ReplayOptions) -> Arc<Self> {
+    /// The redaction applied to live calls before they are matched.
+    pub fn redaction(&self) -> &crate::Redaction {
+        &self.redaction
+    }
+
+    /// A session answering from `recording`; `redaction` is the one the recording was
+    /// made with, applied to each live call before it is matched.
+    pub fn new(
+        recording: &Recording,
+        options: ReplayOptions,
+        redaction: crate::Redaction,
+    ) -> Arc<Self> {
         let mut calls: Vec<RecordedCall> = recording
             .calls()
             .into_iter()
@@ -135,6 +146,7 @@ impl ReplaySession {
             .collect();
         Arc::new(Self {
             options,
+            redaction,
             state: Mutex::new(State {
                 calls,
                 values,

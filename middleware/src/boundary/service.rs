@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use bytes::Bytes;
 use retrace::context::Context;
 use retrace::event::ValueKind;
 use serde::Serialize;
@@ -38,10 +37,6 @@ impl<S> Boundary<S> {
     }
 }
 
-fn encode<T: Serialize + ?Sized>(value: &T) -> Option<Bytes> {
-    postcard::to_stdvec(value).ok().map(Bytes::from)
-}
-
 impl<S, Req> Service<Req> for Boundary<S>
 where
     S: Service<Req>,
@@ -62,7 +57,7 @@ where
         match Context::current() {
             None => BoundaryFuture::passthrough(self.inner.call(req)),
             Some(Context::Recording(handle)) => {
-                let input = encode(&req);
+                let input = handle.redaction().encode_value(&req);
                 let name = Arc::clone(&self.name);
                 let call = self.inner.call(req);
                 BoundaryFuture::boxed(Box::pin(async move {
@@ -71,14 +66,14 @@ where
                         Ok(r) => Ok(r),
                         Err(e) => Err(e.to_string()),
                     };
-                    if let Some(value) = encode(&recorded) {
+                    if let Some(value) = handle.redaction().encode_value(&recorded) {
                         handle.record_value(ValueKind::Boundary, &name, input, value);
                     }
                     result.map_err(BoundaryError::Inner)
                 }))
             }
             Some(Context::Replay(session)) => {
-                let input = encode(&req);
+                let input = session.redaction().encode_value(&req);
                 let recorded = session
                     .next_value(ValueKind::Boundary, &self.name, input.as_deref())
                     .and_then(|bytes| {

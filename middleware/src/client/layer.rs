@@ -1,17 +1,20 @@
 //! [`ClientLayer`] and its builder.
 
-use std::sync::Arc;
-
-use retrace::Redaction;
 use tower_layer::Layer;
 
 use super::service::Client;
-use crate::capture::CaptureSettings;
+
+/// The body cap of outgoing calls unless set: bytes kept of each request and answer.
+pub(crate) const DEFAULT_BODY_CAP: usize = 256 * 1024;
 
 /// Records outgoing calls and answers them in replay (see the [module docs](super)).
+///
+/// What is redacted is not set here: a call recorded inside a recording is redacted by
+/// that recorder's [`Redaction`](retrace::Redaction) (one per recorder, set in its
+/// [`Config`](retrace::Config)), and a call in replay is matched after the replay's.
 #[derive(Clone, Debug)]
 pub struct ClientLayer {
-    settings: Arc<CaptureSettings>,
+    body_cap: usize,
 }
 
 impl Default for ClientLayer {
@@ -21,41 +24,11 @@ impl Default for ClientLayer {
 }
 
 impl ClientLayer {
-    /// A layer with the default redaction and a 256 KiB body cap.
+    /// A layer with a 256 KiB body cap.
     pub fn new() -> Self {
-        Self::builder().build()
-    }
-
-    /// A builder.
-    pub fn builder() -> ClientLayerBuilder {
-        ClientLayerBuilder {
-            redaction: Redaction::default(),
-            body_cap: 256 * 1024,
+        Self {
+            body_cap: DEFAULT_BODY_CAP,
         }
-    }
-}
-
-impl<S> Layer<S> for ClientLayer {
-    type Service = Client<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Client::new(inner, Arc::clone(&self.settings))
-    }
-}
-
-/// Builds a [`ClientLayer`].
-#[derive(Debug)]
-pub struct ClientLayerBuilder {
-    redaction: Redaction,
-    body_cap: usize,
-}
-
-impl ClientLayerBuilder {
-    /// What to redact; in replay, URIs are matched after the same redaction, so use the
-    /// same rules (and, when pseudonymising, the same key) as when recording.
-    pub fn redaction(mut self, redaction: Redaction) -> Self {
-        self.redaction = redaction;
-        self
     }
 
     /// Bytes kept of each call's request and response body.
@@ -63,22 +36,12 @@ impl ClientLayerBuilder {
         self.body_cap = bytes;
         self
     }
-
-    /// Builds the layer.
-    pub fn build(self) -> ClientLayer {
-        ClientLayer {
-            settings: capture_settings(self.redaction, self.body_cap),
-        }
-    }
 }
 
-/// Capture settings for outgoing calls (shared with the reqwest adapter).
-pub(crate) fn capture_settings(redaction: Redaction, body_cap: usize) -> Arc<CaptureSettings> {
-    Arc::new(CaptureSettings {
-        redaction,
-        extra_secret_headers: vec![http::HeaderName::from_static(
-            retrace::policy::TRIGGER_HEADER,
-        )],
-        body_cap,
-    })
+impl<S> Layer<S> for ClientLayer {
+    type Service = Client<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Client::new(inner, self.body_cap)
+    }
 }

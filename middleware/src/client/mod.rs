@@ -34,7 +34,7 @@ mod service;
 
 pub use body::ClientBody;
 pub use future::ClientFuture;
+pub use layer::ClientLayer;
 #[cfg(feature = "reqwest")]
-pub(crate) use layer::capture_settings;
-pub use layer::{ClientLayer, ClientLayerBuilder};
+pub(crate) use layer::DEFAULT_BODY_CAP;
 pub use service::{Client, ClientError};

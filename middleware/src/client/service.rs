@@ -42,12 +42,12 @@ pub enum ClientError<E> {
 #[derive(Clone, Debug)]
 pub struct Client<S> {
     inner: S,
-    settings: Arc<CaptureSettings>,
+    body_cap: usize,
 }
 
 impl<S> Client<S> {
-    pub(crate) fn new(inner: S, settings: Arc<CaptureSettings>) -> Self {
-        Self { inner, settings }
+    pub(crate) fn new(inner: S, body_cap: usize) -> Self {
+        Self { inner, body_cap }
     }
 }
 
@@ -103,7 +103,14 @@ where
         // The inner service was made ready by poll_ready: keep that one for this call.
         let ready = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, ready);
-        let settings = Arc::clone(&self.settings);
+        let redaction = match &context {
+            Context::Recording(handle) => handle.redaction(),
+            Context::Replay(session) => session.redaction(),
+        };
+        let settings = Arc::new(CaptureSettings {
+            redaction: redaction.clone(),
+            body_cap: self.body_cap,
+        });
         match context {
             Context::Recording(handle) => {
                 ClientFuture::boxed(Box::pin(record_call(inner, settings, handle, req)))

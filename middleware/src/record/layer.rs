@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
+use retrace::Recorder;
 use retrace::policy::{Policy, PolicyError};
-use retrace::{Recorder, Redaction};
 use tower_layer::Layer;
 
 use super::service::Record;
@@ -60,7 +60,6 @@ impl RecordLayer {
         RecordLayerBuilder {
             recorder,
             policy: None,
-            redaction: Redaction::default(),
             body_cap: 256 * 1024,
             max_recording_bytes: 8 << 20,
             max_in_flight: 4096,
@@ -88,7 +87,6 @@ impl<S> Layer<S> for RecordLayer {
 pub struct RecordLayerBuilder {
     recorder: Recorder,
     policy: Option<Policy>,
-    redaction: Redaction,
     body_cap: usize,
     max_recording_bytes: usize,
     max_in_flight: usize,
@@ -99,12 +97,6 @@ impl RecordLayerBuilder {
     /// The decision policy (default: from the recorder's configuration).
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = Some(policy);
-        self
-    }
-
-    /// What to redact (default: [`Redaction::default`]).
-    pub fn redaction(mut self, redaction: Redaction) -> Self {
-        self.redaction = redaction;
         self
     }
 
@@ -151,13 +143,17 @@ impl RecordLayerBuilder {
                 None => Policy::builder().enabled(false).build()?,
             },
         };
-        let extra_secret_headers = policy.trigger_header().cloned().into_iter().collect();
+        // The recorder's one redaction (its trigger header included); the policy may
+        // name another trigger header, which is then a secret too.
+        let mut redaction = self.recorder.redaction().cloned().unwrap_or_default();
+        if let Some(trigger) = policy.trigger_header() {
+            redaction = redaction.with_secret_name(trigger.as_str());
+        }
         Ok(RecordLayer {
             shared: Arc::new(Shared {
                 recorder: self.recorder,
                 capture: Arc::new(CaptureSettings {
-                    redaction: self.redaction,
-                    extra_secret_headers,
+                    redaction,
                     body_cap: self.body_cap,
                 }),
                 max_recording_bytes: self.max_recording_bytes,

@@ -173,7 +173,7 @@ impl Replay {
     {
         let id = recording.id;
         let request = build_request(recording)?;
-        let session = ReplaySession::new(recording, self.options);
+        let session = ReplaySession::new(recording, self.options, self.redaction.clone());
         let context = Context::Replay(Arc::clone(&session));
         let service_error = |e: S::Error| ReplayError::Service {
             id,
@@ -197,11 +197,7 @@ impl Replay {
                 reason: e.to_string(),
             })?
             .to_bytes();
-        let body = if crate::capture::is_json(&parts.headers) {
-            self.redaction.json_body(&body).unwrap_or(body)
-        } else {
-            body
-        };
+        let body = crate::capture::redact_whole_body(&self.redaction, &parts.headers, body);
         Ok((
             ReplayedResponse {
                 status: parts.status.as_u16(),

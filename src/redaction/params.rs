@@ -1,23 +1,23 @@
-//! Query parameters: finding listed names in a request target and replacing their values
-//! while keeping every other byte.
+//! `name=value` pairs: a URI's query and a form body (`application/x-www-form-urlencoded`)
+//! share one syntax and one redaction. A value is replaced whole when its name is a
+//! secret's or when a value detector finds a secret in it (after form decoding); every
+//! other byte is kept.
 
 use std::borrow::Cow;
 use std::ops::Range;
 
 use super::Redaction;
+use super::names::Place;
 
-/// `text` is a printed URI whose last `query_len` bytes are its query (`http::Uri` drops
-/// the fragment when parsing, so the query is always last). Returns it with the value of
-/// every listed parameter replaced.
-pub(super) fn redact(redaction: &Redaction, text: String, query_len: usize) -> String {
-    let query_start = text.len() - query_len;
-    let listed = &redaction.inner.query_params;
+/// `text[start..]` is a query or a form body. Returns the text with the value of every
+/// secret pair replaced (percent-encoded), or `None` when nothing was.
+pub(super) fn redact(redaction: &Redaction, text: &[u8], start: usize) -> Option<Vec<u8>> {
     let mut secrets: Vec<Range<usize>> = Vec::new();
-    let mut piece_start = query_start;
-    for piece in text[query_start..].split(['&', ';']) {
-        if let Some(eq) = piece.find('=') {
+    let mut piece_start = start;
+    for piece in text[start..].split(|&b| b == b'&' || b == b';') {
+        if let Some(eq) = memchr::memchr(b'=', piece) {
             let value = &piece[eq + 1..];
-            if !value.is_empty() && is_listed(listed, &piece.as_bytes()[..eq]) {
+            if !value.is_empty() && is_secret_pair(redaction, &piece[..eq], value) {
                 let value_start = piece_start + eq + 1;
                 secrets.push(value_start..value_start + value.len());
             }
@@ -25,34 +25,46 @@ pub(super) fn redact(redaction: &Redaction, text: String, query_len: usize) -> S
         piece_start += piece.len() + 1;
     }
     if secrets.is_empty() {
-        return text;
+        return None;
     }
-
-    let mut out = String::with_capacity(text.len() + secrets.len() * 16);
+    let mut out = Vec::with_capacity(text.len() + secrets.len() * 16);
     let mut copied = 0;
     for range in secrets {
-        out.push_str(&text[copied..range.start]);
-        let secret = decode(text[range.clone()].as_bytes());
+        out.extend_from_slice(&text[copied..range.start]);
+        let secret = decode(&text[range.clone()]);
         push_encoded(&mut out, &redaction.replace(&secret));
         copied = range.end;
     }
-    out.push_str(&text[copied..]);
-    out
+    out.extend_from_slice(&text[copied..]);
+    Some(out)
 }
 
-/// Whether the raw (still encoded) parameter name is in `listed` (lower case).
-pub(super) fn is_listed(listed: &[String], raw_name: &[u8]) -> bool {
-    if raw_name.is_empty() {
-        return false;
-    }
-    let name = decode(raw_name);
-    listed
-        .iter()
-        .any(|listed| listed.as_bytes().eq_ignore_ascii_case(&name))
+fn is_secret_pair(redaction: &Redaction, raw_name: &[u8], raw_value: &[u8]) -> bool {
+    let inner = &redaction.inner;
+    (!raw_name.is_empty() && inner.names.is_secret(&decode(raw_name), Place::Parameter))
+        || !inner
+            .scanner
+            .values(&inner.names, &decode(raw_value))
+            .is_empty()
+}
+
+/// Whether `body` reads as a form: `name=value` pairs joined by `&`, no white space or
+/// control characters, every name made of URL-safe characters.
+pub(super) fn looks_like_form(body: &[u8]) -> bool {
+    !body.is_empty()
+        && body.iter().all(|b| b.is_ascii_graphic())
+        && body.split(|&b| b == b'&').all(|pair| {
+            let name = pair.split(|&b| b == b'=').next().unwrap_or_default();
+            pair.contains(&b'=')
+                && !name.is_empty()
+                && name
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~%[]+".contains(b))
+        })
 }
 
 /// Form decoding: `%XX` to its byte, `+` to a space; a malformed escape stays as it is.
-fn decode(raw: &[u8]) -> Cow<'_, [u8]> {
+pub(super) fn decode(raw: &[u8]) -> Cow<'_, [u8]> {
     if !raw.iter().any(|&b| b == b'%' || b == b'+') {
         return Cow::Borrowed(raw);
     }
@@ -90,7 +102,7 @@ fn hex(c: u8) -> Option<u8> {
 
 /// Appends `value` percent-encoding every byte that may not appear literally in a query
 /// parameter value (RFC 3986 `pchar` and `/ ?`, minus the separators `& ; = +`).
-fn push_encoded(out: &mut String, value: &[u8]) {
+pub(super) fn push_encoded(out: &mut Vec<u8>, value: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in value {
         let literal = b.is_ascii_alphanumeric()
@@ -112,11 +124,9 @@ fn push_encoded(out: &mut String, value: &[u8]) {
                     | b'?'
             );
         if literal {
-            out.push(char::from(b));
+            out.push(b);
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
         }
     }
 }

@@ -1,0 +1,639 @@
+//! Value detectors: secrets recognised by their shape, whatever name they travel under.
+//!
+//! A detector finds byte ranges in a text (a header value, a decoded query or form
+//! value, a JSON string, a text body). The built-in ones are [`DetectorKind`]s: most have
+//! a fixed anchor (`eyJ` for a JWT, `AKIA` for an AWS access key id, `sk_live_` for a
+//! Stripe key) that the [scanner](super::scan) finds in one pass with an Aho-Corasick
+//! automaton, and are then checked at that place only; card numbers and AWS secret keys
+//! have no anchor and are found by one pass over runs of digits and base64 characters.
+//! Custom detectors ([`Detector::regex`], [`Detector::function`]) run after them.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::builder::RedactionError;
+
+/// A built-in detector. All are on by default; each can be turned off with
+/// [`RedactionBuilder::without_detector`](super::RedactionBuilder::without_detector).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DetectorKind {
+    /// JSON Web Tokens: `eyJ…` header, payload and signature in base64url, joined by dots.
+    Jwt,
+    /// The credential after an HTTP authentication scheme in text: `Bearer …`,
+    /// `Token …` (eight characters or more with a digit, or twenty or more), and
+    /// `Basic …` when it decodes to `user:password`. The scheme word is kept.
+    AuthScheme,
+    /// PEM private keys, `-----BEGIN … PRIVATE KEY-----` to the matching `END` line (to
+    /// the end of the text when the end line is missing).
+    PemPrivateKey,
+    /// AWS access key ids: `AKIA` or `ASIA` and 16 upper-case letters or digits.
+    AwsAccessKeyId,
+    /// AWS secret access keys: exactly 40 base64 characters with an upper-case letter,
+    /// a lower-case letter and a digit, standing alone.
+    AwsSecretKey,
+    /// Provider keys by their published prefixes: Stripe (`sk_live_`, `sk_test_`,
+    /// `rk_live_`, `whsec_`), GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`,
+    /// `github_pat_`), Slack (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`, `xapp-`),
+    /// GitLab (`glpat-`), Google (`AIza`), OpenAI (`sk-proj-`), Anthropic (`sk-ant-`),
+    /// npm (`npm_`), PyPI (`pypi-`).
+    ProviderKey,
+    /// Payment card numbers: 13 to 19 digits (spaces or dashes between groups allowed)
+    /// with a card network's prefix that pass the Luhn check.
+    CardNumber,
+    /// The password in a URL's user information: `postgres://user:password@host`.
+    UrlPassword,
+}
+
+impl DetectorKind {
+    /// Every built-in detector.
+    pub const ALL: &'static [DetectorKind] = &[
+        DetectorKind::Jwt,
+        DetectorKind::AuthScheme,
+        DetectorKind::PemPrivateKey,
+        DetectorKind::AwsAccessKeyId,
+        DetectorKind::AwsSecretKey,
+        DetectorKind::ProviderKey,
+        DetectorKind::CardNumber,
+        DetectorKind::UrlPassword,
+    ];
+}
+
+/// A custom detector: a name (for `Debug` and error messages) and a function from a text
+/// to the byte ranges that are secret.
+#[derive(Clone)]
+pub struct Detector {
+    name: String,
+    find: Arc<FindFn>,
+}
+
+/// A custom detector's function: the secret byte ranges of a text.
+type FindFn = dyn Fn(&str) -> Vec<Range<usize>> + Send + Sync;
+
+impl Detector {
+    /// A detector that redacts every match of `pattern` (the `regex` crate's syntax).
+    /// With a capture group named `secret`, only that group is redacted.
+    ///
+    /// ```
+    /// let employee = retrace::redaction::Detector::regex("employee id", r"EMP-\d{6}")?;
+    /// let redaction = retrace::Redaction::builder().detector(employee).build()?;
+    /// let body = redaction.body(Some(b"text/plain"), b"badge EMP-123456 ok").expect("found");
+    /// assert_eq!(&body[..], b"badge [redacted] ok");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn regex(name: &str, pattern: &str) -> Result<Self, RedactionError> {
+        let regex = regex::Regex::new(pattern).map_err(|e| RedactionError::InvalidDetector {
+            name: name.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let group = regex.capture_names().flatten().any(|n| n == "secret");
+        Ok(Self::function(name, move |text| {
+            if group {
+                regex
+                    .captures_iter(text)
+                    .filter_map(|c| c.name("secret").map(|m| m.range()))
+                    .collect()
+            } else {
+                regex.find_iter(text).map(|m| m.range()).collect()
+            }
+        }))
+    }
+
+    /// A detector from a function returning the secret byte ranges of a text. Ranges
+    /// out of bounds or not on character boundaries are widened to the text's
+    /// characters; overlapping ranges are merged.
+    pub fn function(
+        name: &str,
+        find: impl Fn(&str) -> Vec<Range<usize>> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            find: Arc::new(find),
+        }
+    }
+
+    /// The detector's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(super) fn find(&self, text: &[u8], out: &mut Vec<Range<usize>>) {
+        // A custom detector sees text; bytes that are not UTF-8 are searched in the
+        // longest valid prefix of each piece between invalid sequences.
+        let mut offset = 0;
+        for chunk in text.utf8_chunks() {
+            let valid = chunk.valid();
+            for range in (self.find)(valid) {
+                let start = range.start.min(valid.len());
+                let end = range.end.min(valid.len());
+                if start < end {
+                    out.push(offset + start..offset + end);
+                }
+            }
+            offset += valid.len() + chunk.invalid().len();
+        }
+    }
+}
+
+impl fmt::Debug for Detector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Detector")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An anchor the scanner looks for, and what a hit on it starts.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Anchor {
+    pub(super) text: &'static str,
+    pub(super) kind: DetectorKind,
+}
+
+const fn anchor(text: &'static str, kind: DetectorKind) -> Anchor {
+    Anchor { text, kind }
+}
+
+/// The anchors of the anchored detectors (matched ignoring ASCII case, then checked
+/// exactly by [`check`]).
+pub(super) const ANCHORS: &[Anchor] = &[
+    anchor("eyJ", DetectorKind::Jwt),
+    anchor("bearer ", DetectorKind::AuthScheme),
+    anchor("token ", DetectorKind::AuthScheme),
+    anchor("basic ", DetectorKind::AuthScheme),
+    anchor("-----BEGIN ", DetectorKind::PemPrivateKey),
+    anchor("AKIA", DetectorKind::AwsAccessKeyId),
+    anchor("ASIA", DetectorKind::AwsAccessKeyId),
+    anchor("sk_live_", DetectorKind::ProviderKey),
+    anchor("sk_test_", DetectorKind::ProviderKey),
+    anchor("rk_live_", DetectorKind::ProviderKey),
+    anchor("whsec_", DetectorKind::ProviderKey),
+    anchor("ghp_", DetectorKind::ProviderKey),
+    anchor("gho_", DetectorKind::ProviderKey),
+    anchor("ghu_", DetectorKind::ProviderKey),
+    anchor("ghs_", DetectorKind::ProviderKey),
+    anchor("ghr_", DetectorKind::ProviderKey),
+    anchor("github_pat_", DetectorKind::ProviderKey),
+    anchor("xoxb-", DetectorKind::ProviderKey),
+    anchor("xoxp-", DetectorKind::ProviderKey),
+    anchor("xoxa-", DetectorKind::ProviderKey),
+    anchor("xoxr-", DetectorKind::ProviderKey),
+    anchor("xoxs-", DetectorKind::ProviderKey),
+    anchor("xapp-", DetectorKind::ProviderKey),
+    anchor("glpat-", DetectorKind::ProviderKey),
+    anchor("AIza", DetectorKind::ProviderKey),
+    anchor("sk-proj-", DetectorKind::ProviderKey),
+    anchor("sk-ant-", DetectorKind::ProviderKey),
+    anchor("npm_", DetectorKind::ProviderKey),
+    anchor("pypi-", DetectorKind::ProviderKey),
+    anchor("://", DetectorKind::UrlPassword),
+];
+
+fn is_b64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+fn is_token68(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+}
+
+fn run(text: &[u8], from: usize, class: impl Fn(u8) -> bool) -> usize {
+    text[from..]
+        .iter()
+        .position(|&b| !class(b))
+        .map_or(text.len(), |n| from + n)
+}
+
+/// Checks the anchored detector `anchor` hit at `at..at + anchor.len()`; returns the
+/// secret range, if the text there is one.
+pub(super) fn check(anchor: &Anchor, text: &[u8], at: usize) -> Option<Range<usize>> {
+    let end = at + anchor.text.len();
+    let exact = &text[at..end] == anchor.text.as_bytes();
+    match anchor.kind {
+        DetectorKind::Jwt => exact.then(|| jwt(text, at)).flatten(),
+        DetectorKind::AuthScheme => auth_scheme(text, at, end),
+        DetectorKind::PemPrivateKey => exact.then(|| pem(text, at, end)).flatten(),
+        DetectorKind::AwsAccessKeyId => {
+            let stop = run(text, end, |b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            let standalone = at == 0 || !text[at - 1].is_ascii_alphanumeric();
+            let after_ok = text.get(stop).is_none_or(|b| !b.is_ascii_alphanumeric());
+            (exact && standalone && after_ok && stop - end == 16).then_some(at..stop)
+        }
+        DetectorKind::ProviderKey => {
+            let standalone = at == 0 || !is_b64url(text[at - 1]);
+            let stop = run(text, end, is_b64url);
+            (exact && standalone && stop - end >= 10).then_some(at..stop)
+        }
+        DetectorKind::UrlPassword => url_password(text, end),
+        DetectorKind::AwsSecretKey | DetectorKind::CardNumber => None,
+    }
+}
+
+fn jwt(text: &[u8], at: usize) -> Option<Range<usize>> {
+    if at > 0 && is_b64url(text[at - 1]) {
+        return None;
+    }
+    let header_end = run(text, at, is_b64url);
+    if header_end - at < 10 || text.get(header_end) != Some(&b'.') {
+        return None;
+    }
+    // The payload is JSON too, so it starts `eyJ` as the header does.
+    let payload = &text[header_end + 1..];
+    let payload_end = run(text, header_end + 1, is_b64url);
+    if !payload.starts_with(b"eyJ")
+        || payload_end - header_end - 1 < 10
+        || text.get(payload_end) != Some(&b'.')
+    {
+        return None;
+    }
+    Some(at..run(text, payload_end + 1, is_b64url))
+}
+
+fn auth_scheme(text: &[u8], at: usize, end: usize) -> Option<Range<usize>> {
+    if at > 0 && text[at - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    let start = run(text, end, |b| b == b' ');
+    let stop = run(text, start, is_token68);
+    let stop = run(text, stop, |b| b == b'=');
+    let credential = &text[start..stop];
+    let long_enough = if text[at..end].eq_ignore_ascii_case(b"basic ") {
+        decodes_to_user_password(credential)
+    } else {
+        credential.len() >= 20
+            || (credential.len() >= 8 && credential.iter().any(u8::is_ascii_digit))
+    };
+    long_enough.then_some(start..stop)
+}
+
+/// Whether `credential` is standard base64 of `user:password` (printable, with a colon).
+fn decodes_to_user_password(credential: &[u8]) -> bool {
+    fn sextet(b: u8) -> Option<u32> {
+        Some(match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let digits: &[u8] = {
+        let mut end = credential.len();
+        while end > 0 && credential[end - 1] == b'=' {
+            end -= 1;
+        }
+        &credential[..end]
+    };
+    if digits.len() < 4 {
+        return false;
+    }
+    let mut decoded = Vec::with_capacity(digits.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for &b in digits {
+        let Some(v) = sextet(b) else { return false };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            decoded.push((acc >> bits) as u8);
+        }
+    }
+    decoded.contains(&b':') && decoded.iter().all(|b| (0x20..0x7f).contains(b))
+}
+
+fn pem(text: &[u8], at: usize, end: usize) -> Option<Range<usize>> {
+    let line_end = text[end..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\\')
+        .map_or(text.len(), |n| end + n);
+    let label = &text[end..line_end];
+    let private = memchr::memmem::find(label, b"PRIVATE KEY").is_some();
+    if !private {
+        return None;
+    }
+    let stop = memchr::memmem::find(&text[line_end..], b"-----END ")
+        .map(|n| line_end + n + "-----END ".len())
+        .and_then(|from| {
+            memchr::memmem::find(&text[from..], b"-----").map(|n| from + n + "-----".len())
+        })
+        .unwrap_or(text.len());
+    Some(at..stop)
+}
+
+/// After `scheme://`: `user:password@` ends the user information before the first `/`.
+fn url_password(text: &[u8], after_scheme: usize) -> Option<Range<usize>> {
+    let authority_end = text[after_scheme..]
+        .iter()
+        .position(|&b| {
+            matches!(
+                b,
+                b'/' | b'?' | b'#' | b' ' | b'"' | b'\'' | b'\n' | b'<' | b'>'
+            )
+        })
+        .map_or(text.len(), |n| after_scheme + n);
+    let authority = &text[after_scheme..authority_end];
+    let at_sign = memchr::memrchr(b'@', authority)?;
+    let colon = memchr::memchr(b':', &authority[..at_sign])?;
+    let range = after_scheme + colon + 1..after_scheme + at_sign;
+    (!range.is_empty()).then_some(range)
+}
+
+/// Byte classes for the unanchored detectors' passes.
+const DIGIT: u8 = 1;
+/// Letters, digits, `+` and `/`: the characters of an AWS secret key.
+const B64: u8 = 2;
+/// Characters that continue a base64 or base64url token (`=`, `_`, `-` besides [`B64`]).
+const MARK: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if c.is_ascii_digit() {
+            class |= DIGIT;
+        }
+        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' {
+            class |= B64 | MARK;
+        }
+        if c == b'=' || c == b'_' || c == b'-' {
+            class |= MARK;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
+}
+
+/// The unanchored detectors: card numbers (over the runs of digits) and AWS secret
+/// keys (over the runs of base64 characters).
+///
+/// Most texts hold neither, and an exact pass over every run costs a branch
+/// misprediction per run (JSON has a run every few bytes). So a first pass counts, in
+/// each 16-byte block, the digits and the base64 characters, branch-free code the
+/// compiler turns into vector instructions, and looks for what every card and secret
+/// key needs: a card spans at most 23 bytes and has 13 digits or more, so some three
+/// adjacent blocks hold 13 digits; a secret key is 40 base64 characters in a row, so
+/// at least one block is all base64. Only a text where one of these appears gets the
+/// exact pass.
+pub(super) fn find_runs(text: &[u8], cards: bool, aws: bool, out: &mut Vec<Range<usize>>) {
+    let (may_hold_card, may_hold_secret) = candidates(text);
+    if cards && may_hold_card {
+        find_cards(text, out);
+    }
+    if aws && may_hold_secret {
+        find_aws_secrets(text, out);
+    }
+}
+
+/// Whether `text` may hold a card number, and an AWS secret key.
+fn candidates(text: &[u8]) -> (bool, bool) {
+    const BLOCK: usize = 16;
+    let (mut card, mut secret) = (false, false);
+    // Digits in the last two blocks.
+    let (mut digits_1, mut digits_2) = (0u8, 0u8);
+    let mut step = |digits: u8, full: bool| {
+        card |= digits + digits_1 + digits_2 >= 13;
+        secret |= full;
+        (digits_2, digits_1) = (digits_1, digits);
+    };
+    let blocks = text.chunks_exact(BLOCK);
+    let rest = blocks.remainder();
+    for block in blocks {
+        let block: &[u8; BLOCK] = block.try_into().unwrap_or(&[0; BLOCK]);
+        let (digits, b64) = counts_block(block);
+        step(digits, b64 == BLOCK as u8);
+    }
+    let (digits, _) = counts(rest);
+    step(digits, false);
+    (card, secret)
+}
+
+/// [`counts`] of a whole block, eight bytes at a time in a `u64` (SWAR): each test
+/// leaves bit 7 of a byte set where the byte passes it.
+fn counts_block(block: &[u8; 16]) -> (u8, u8) {
+    const L: u64 = 0x0101_0101_0101_0101;
+    const H: u64 = 0x8080_8080_8080_8080;
+    // Bit 7 of a byte set where the byte's low seven bits are at least `lo` (at most
+    // 0x7f): no borrow crosses bytes, since every byte of `x | H` is at least 0x80.
+    let at_least = |x: u64, lo: u8| ((x | H) - u64::from(lo) * L) & H;
+    let in_range = |x: u64, lo: u8, hi: u8| at_least(x, lo) & !at_least(x, hi + 1) & !x;
+    let equal = |x: u64, c: u8| in_range(x, c, c);
+    let (mut digits, mut b64) = (0u32, 0u32);
+    for half in block.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(half);
+        let w = u64::from_le_bytes(word);
+        let digit = in_range(w, b'0', b'9');
+        let letter = in_range(w | (0x20 * L), b'a', b'z');
+        // One bit 7 per passing byte: shifted down and summed by a multiplication
+        // (the target's baseline has no popcount instruction).
+        let count = |m: u64| ((m >> 7).wrapping_mul(L) >> 56) as u32;
+        digits += count(digit);
+        b64 += count(digit | letter | equal(w, b'+') | equal(w, b'/'));
+    }
+    (digits as u8, b64 as u8)
+}
+
+/// The digits and the base64 characters among `bytes`, counted without a branch.
+fn counts(bytes: &[u8]) -> (u8, u8) {
+    let (mut digits, mut b64) = (0u8, 0u8);
+    for &b in bytes {
+        let digit = b.wrapping_sub(b'0') < 10;
+        let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+        digits += u8::from(digit);
+        b64 += u8::from(digit | letter | (b == b'+') | (b == b'/'));
+    }
+    (digits, b64)
+}
+
+fn find_cards(text: &[u8], out: &mut Vec<Range<usize>>) {
+    let n = text.len();
+    let mut i = 0;
+    while i < n {
+        if class(text[i]) & DIGIT == 0 {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < n && class(text[i]) & DIGIT != 0 {
+            i += 1;
+        }
+        let len = i - start;
+        // A card is 13 digits or more in one run, or groups of a few joined by single
+        // spaces or dashes.
+        let grouped = len <= 6
+            && matches!(text.get(i), Some(b' ' | b'-'))
+            && text.get(i + 1).is_some_and(u8::is_ascii_digit);
+        let standalone = start == 0 || !text[start - 1].is_ascii_alphanumeric();
+        if let Some(end) = (standalone && (len >= 13 || grouped))
+            .then(|| card_at(text, start))
+            .flatten()
+        {
+            out.push(start..end);
+            i = end;
+        }
+    }
+}
+
+fn find_aws_secrets(text: &[u8], out: &mut Vec<Range<usize>>) {
+    let n = text.len();
+    let mut i = 0;
+    while i < n {
+        if class(text[i]) & B64 == 0 {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < n && class(text[i]) & B64 != 0 {
+            i += 1;
+        }
+        if i - start != 40
+            || (start > 0 && class(text[start - 1]) & MARK != 0)
+            || text.get(i).is_some_and(|&b| class(b) & MARK != 0)
+        {
+            continue;
+        }
+        let run = &text[start..i];
+        if run.iter().any(u8::is_ascii_uppercase)
+            && run.iter().any(u8::is_ascii_lowercase)
+            && run.iter().any(u8::is_ascii_digit)
+        {
+            out.push(start..i);
+        }
+    }
+}
+
+/// A card number starting at `start` (a digit not preceded by a letter or digit): the
+/// end of its range when the digits, with single spaces or dashes between groups, are
+/// 13 to 19 long, carry a card network's prefix, pass Luhn and are not followed by a
+/// letter or digit.
+fn card_at(text: &[u8], start: usize) -> Option<usize> {
+    let mut digits = [0u8; 19];
+    let mut count = 0;
+    // Where each group of digits ends, and how many digits precede that end: a card
+    // may be followed by another number (`4111 1111 1111 1111 2`), so every group
+    // boundary is a possible end, the longest tried first.
+    let mut ends: [(usize, usize); 19] = [(0, 0); 19];
+    let mut groups = 0;
+    let mut j = start;
+    loop {
+        while j < text.len() && text[j].is_ascii_digit() {
+            if count == 19 {
+                break;
+            }
+            digits[count] = text[j] - b'0';
+            count += 1;
+            j += 1;
+        }
+        if text.get(j).is_some_and(u8::is_ascii_digit) {
+            // More than 19 digits in one group: no card ends inside it.
+            break;
+        }
+        ends[groups] = (j, count);
+        groups += 1;
+        match (text.get(j), text.get(j + 1)) {
+            (Some(b' ' | b'-'), Some(next)) if next.is_ascii_digit() && groups < 19 => j += 1,
+            _ => break,
+        }
+    }
+    ends[..groups].iter().rev().find_map(|&(end, count)| {
+        let digits = &digits[..count];
+        let standalone = !text.get(end).is_some_and(u8::is_ascii_alphanumeric);
+        (standalone && (13..=19).contains(&count) && card_prefix(digits) && luhn(digits))
+            .then_some(end)
+    })
+}
+
+/// Whether the digits start like a card of a major network, at a length it issues.
+fn card_prefix(d: &[u8]) -> bool {
+    let n = d.len();
+    let lead = |k: usize| d[..k].iter().fold(0u32, |acc, &x| acc * 10 + u32::from(x));
+    match d[0] {
+        4 => matches!(n, 13 | 16 | 19),                   // Visa
+        5 => (1..=5).contains(&d[1]) && n == 16,          // Mastercard
+        2 => (2221..=2720).contains(&lead(4)) && n == 16, // Mastercard 2-series
+        3 => match d[1] {
+            4 | 7 => n == 15,                                                // Amex
+            5 => (3528..=3589).contains(&lead(4)) && (16..=19).contains(&n), // JCB
+            0 | 6 | 8 | 9 => (14..=19).contains(&n),                         // Diners
+            _ => false,
+        },
+        6 => {
+            (16..=19).contains(&n)
+                && (lead(4) == 6011 || d[1] == 5 || (644..=649).contains(&lead(3)) || d[1] == 2)
+        } // Discover, UnionPay
+        _ => false,
+    }
+}
+
+fn luhn(d: &[u8]) -> bool {
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            let x = u32::from(x);
+            if i % 2 == 1 {
+                let doubled = x * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                x
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_and_prefixes() {
+        let digits = |s: &str| s.bytes().map(|b| b - b'0').collect::<Vec<_>>();
+        assert!(luhn(&digits("4111111111111111")));
+        assert!(!luhn(&digits("4111111111111112")));
+        assert!(card_prefix(&digits("4111111111111111")));
+        assert!(card_prefix(&digits("378282246310005")));
+        // A millisecond timestamp is 13 digits starting with 1: never a card.
+        assert!(!card_prefix(&digits("1733456789123")));
+    }
+
+    proptest::proptest! {
+        /// The block prefilter never hides a card or a secret key, wherever it sits
+        /// relative to the 16-byte blocks.
+        #[test]
+        fn the_prefilter_never_hides_a_planted_value(
+            before in "[a-z\":{},0-9 ]{0,80}",
+            after in "[a-z\":{},0-9 ]{0,80}",
+            grouped in proptest::bool::ANY,
+        ) {
+            let card = if grouped { "4111 1111 1111 1111" } else { "4111111111111111" };
+            let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+            for planted in [card, secret] {
+                let text = format!("{before} {planted} {after}");
+                let mut found = Vec::new();
+                find_runs(text.as_bytes(), true, true, &mut found);
+                let at = before.len() + 1;
+                proptest::prop_assert!(
+                    found.contains(&(at..at + planted.len())),
+                    "{planted} not found in {text:?}: {found:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn basic_credentials_decode() {
+        assert!(decodes_to_user_password(b"dXNlcjpwYXNz")); // user:pass
+        assert!(!decodes_to_user_password(b"Authentication"));
+    }
+}
