@@ -194,6 +194,7 @@ impl RedactionBuilder {
         for name in &self.allowed {
             names.allow(names::normalise(name));
         }
+        names.finish();
 
         let mut json_paths = Vec::new();
         for pattern in &self.json_paths {

@@ -161,6 +161,31 @@ pub(super) const AUTH_SCHEMES: &[&str] = &[
     "SSWS",
 ];
 
+/// Header values shorter than this are not scanned: no detected value is this short,
+/// nor a `name=value` worth hiding.
+const MIN_SCANNED_VALUE: usize = 8;
+
+/// Headers whose values are protocol metadata (media types, lengths, encodings, dates,
+/// cache validators), never a credential: their values are not scanned.
+const PROTOCOL_HEADERS: &[http::HeaderName] = &[
+    http::header::ACCEPT,
+    http::header::ACCEPT_ENCODING,
+    http::header::ACCEPT_LANGUAGE,
+    http::header::CACHE_CONTROL,
+    http::header::CONNECTION,
+    http::header::CONTENT_ENCODING,
+    http::header::CONTENT_LENGTH,
+    http::header::CONTENT_TYPE,
+    http::header::DATE,
+    http::header::ETAG,
+    http::header::EXPIRES,
+    http::header::IF_MODIFIED_SINCE,
+    http::header::IF_NONE_MATCH,
+    http::header::LAST_MODIFIED,
+    http::header::TRANSFER_ENCODING,
+    http::header::VARY,
+];
+
 /// How a secret value is replaced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RedactionMode {
@@ -250,6 +275,8 @@ impl Redaction {
                 .is_secret(name.as_str().as_bytes(), Place::Field)
             {
                 Some(self.replace_header_value(name, value))
+            } else if value.len() < MIN_SCANNED_VALUE || PROTOCOL_HEADERS.contains(name) {
+                None
             } else {
                 self.redact_text_value(value)
             };

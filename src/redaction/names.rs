@@ -264,6 +264,11 @@ pub fn normalise(name: &str) -> String {
 pub(super) struct SecretNames {
     rules: Vec<(String, NameMatch, NameScope)>,
     exceptions: Vec<String>,
+    /// For each last byte, the exact and suffix rules ending with it: a name is only
+    /// compared with those (built by [`SecretNames::finish`]).
+    by_last: Vec<Vec<u16>>,
+    /// The rules that match anywhere in a name.
+    contains: Vec<u16>,
 }
 
 /// Where a name was found, for [`SecretNames::is_secret`].
@@ -293,7 +298,14 @@ impl SecretNames {
         } else {
             Vec::new()
         };
-        Self { rules, exceptions }
+        let mut names = Self {
+            rules,
+            exceptions,
+            by_last: Vec::new(),
+            contains: Vec::new(),
+        };
+        names.finish();
+        names
     }
 
     pub(super) fn add(&mut self, normalised: String, matches: NameMatch) {
@@ -311,6 +323,20 @@ impl SecretNames {
     pub(super) fn allow(&mut self, normalised: String) {
         if !self.exceptions.contains(&normalised) {
             self.exceptions.push(normalised);
+        }
+    }
+
+    /// Indexes the rules; call once all are added.
+    pub(super) fn finish(&mut self) {
+        self.by_last = vec![Vec::new(); 256];
+        self.contains.clear();
+        for (index, (rule, matches, _)) in self.rules.iter().enumerate() {
+            let index = u16::try_from(index).unwrap_or(u16::MAX);
+            match (matches, rule.as_bytes().last()) {
+                (NameMatch::Contains, _) => self.contains.push(index),
+                (_, Some(&last)) => self.by_last[usize::from(last)].push(index),
+                (_, None) => {}
+            }
         }
     }
 
@@ -343,21 +369,34 @@ impl SecretNames {
     }
 
     fn is_secret_normalised(&self, name: &[u8], place: Place) -> bool {
-        if name.is_empty() || self.exceptions.iter().any(|e| e.as_bytes() == name) {
+        let Some(&last) = name.last() else {
+            return false;
+        };
+        if self.exceptions.iter().any(|e| e.as_bytes() == name) {
             return false;
         }
-        self.rules.iter().any(|(rule, matches, scope)| {
-            if *scope == NameScope::Parameters && place != Place::Parameter {
-                return false;
-            }
+        let applies = |index: u16| {
+            let (rule, matches, scope) = &self.rules[usize::from(index)];
             let rule = rule.as_bytes();
-            match matches {
-                NameMatch::Exact => name == rule,
-                NameMatch::Suffix => name.ends_with(rule),
-                // Names are short: a plain window search beats building a finder.
-                NameMatch::Contains => name.windows(rule.len()).any(|w| w == rule),
-            }
-        })
+            (*scope == NameScope::Everywhere || place == Place::Parameter)
+                && match matches {
+                    NameMatch::Exact => rule == name,
+                    NameMatch::Suffix => name.ends_with(rule),
+                    NameMatch::Contains => {
+                        rule.len() <= name.len()
+                            && (0..=name.len() - rule.len())
+                                .any(|i| name[i] == rule[0] && name[i..].starts_with(rule))
+                    }
+                }
+        };
+        let ending = self
+            .by_last
+            .get(usize::from(last))
+            .map_or(&[][..], Vec::as_slice);
+        ending
+            .iter()
+            .chain(&self.contains)
+            .any(|&index| applies(index))
     }
 }
 
