@@ -487,6 +487,7 @@ impl ConfigBuilder {
             c.shutdown_timeout = parse_duration("RETRACE_SHUTDOWN_TIMEOUT", &v)?;
         }
         validate(&c)?;
+        fit_segments_to_budget(&mut c)?;
         Ok(c)
     }
 }
@@ -530,13 +531,49 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     {
         return invalid("keep_statuses", &e.to_string());
     }
-    if c.segment_max_bytes < 4096 {
+    if c.segment_max_bytes < MIN_SEGMENT_BYTES {
         return invalid("segment_max_bytes", "must be at least 4 KiB");
     }
     if let FlushPolicy::Interval(d) = c.flush
         && d.is_zero()
     {
         return invalid("flush", "the interval must be above zero");
+    }
+    Ok(())
+}
+
+/// The smallest segment size.
+pub(crate) const MIN_SEGMENT_BYTES: u64 = 4096;
+
+/// With a disk budget, segments must be small enough that closed ones can be deleted
+/// to make room (the open one never is): at most a quarter of the budget. A larger
+/// segment size is lowered to that, and the change logged; a budget too small for
+/// four of the smallest segments is an error.
+fn fit_segments_to_budget(c: &mut Config) -> Result<(), ConfigError> {
+    let Some(max) = c.max_disk_bytes else {
+        return Ok(());
+    };
+    let min = crate::writer::MIN_BUDGET;
+    if max < min {
+        return Err(ConfigError::Invalid {
+            setting: "max_disk_bytes (RETRACE_MAX_DISK_BYTES)",
+            reason: format!(
+                "{max} bytes cannot hold a recording: the budget must be at least {min} bytes \
+                 (four segments of 4 KiB and 16 KiB for the session metadata)"
+            ),
+        });
+    }
+    let fitting = ((max - crate::writer::METADATA_RESERVE) / 4).max(MIN_SEGMENT_BYTES);
+    if c.segment_max_bytes > fitting {
+        tracing::warn!(
+            "retrace: segment_max_bytes (RETRACE_SEGMENT_MAX_BYTES) lowered from {} to {} bytes \
+             to fit max_disk_bytes (RETRACE_MAX_DISK_BYTES) of {} bytes: a segment is at most \
+             a quarter of the budget, so closed segments can make room",
+            c.segment_max_bytes,
+            fitting,
+            max
+        );
+        c.segment_max_bytes = fitting;
     }
     Ok(())
 }

@@ -1,9 +1,19 @@
-//! `metadata.json`: what a session directory says about the process that wrote it.
+//! `metadata.json`: what a session directory says about the process that wrote it, and
+//! `counters.json`: its counters, kept current even when the disk is full.
 //!
-//! Written when the session starts, rewritten whenever a segment closes and on clean
-//! shutdown (atomically: a temporary file renamed over the old one). A session whose
-//! metadata says `closed_cleanly: false` after its process is gone crashed, and its last
-//! segment may have a torn tail.
+//! `metadata.json` is written when the session starts, rewritten whenever a segment
+//! closes and on clean shutdown (atomically: a temporary file renamed over the old
+//! one). A session whose metadata says `closed_cleanly: false` after its process is gone
+//! crashed, and its last segment may have a torn tail.
+//!
+//! An atomic rewrite needs new blocks, which a full disk does not have: during an
+//! outage `metadata.json` would keep saying "no drops, no write errors" while
+//! recordings were being lost. So the counters are also written to `counters.json`, a
+//! file of [`COUNTERS_FILE_LEN`] bytes allocated when the session starts and rewritten in
+//! place (JSON padded with spaces), which needs no new block on file systems that
+//! overwrite in place (ext4, xfs, tmpfs; not copy-on-write ones such as btrfs or zfs).
+//! The writer rewrites it at most once a second while counters change, on every flush
+//! and with every metadata update. Readers take whichever of the two is newer.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +21,31 @@ use crate::stats::Stats;
 
 /// The name of the metadata file in a session directory.
 pub const METADATA_FILE: &str = "metadata.json";
+
+/// The name of the counters file in a session directory.
+pub const COUNTERS_FILE: &str = "counters.json";
+
+/// The fixed size of `counters.json`.
+pub const COUNTERS_FILE_LEN: usize = 4096;
+
+/// The contents of `counters.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionCounters {
+    /// When the counters were written, milliseconds since the Unix epoch.
+    pub updated_unix_ms: u64,
+    /// The recorder's counters then.
+    pub stats: Stats,
+}
+
+impl SessionMetadata {
+    /// Takes the counters of `counters` when they are newer than the metadata's own.
+    pub fn merge_counters(&mut self, counters: SessionCounters) {
+        if counters.updated_unix_ms > self.updated_unix_ms {
+            self.updated_unix_ms = counters.updated_unix_ms;
+            self.stats = counters.stats;
+        }
+    }
+}
 
 /// The contents of `metadata.json`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

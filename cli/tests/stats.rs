@@ -33,7 +33,7 @@ fn add_losses(root: &Root) {
 fn block<'a>(lines: &[&'a str], title: &str) -> Vec<&'a str> {
     let from = lines
         .iter()
-        .position(|l| *l == title)
+        .position(|l| l.starts_with(title))
         .unwrap_or_else(|| panic!("no {title}"));
     lines[from + 1..]
         .iter()
@@ -59,7 +59,10 @@ fn stats_count_recordings_and_recorder_losses() {
     assert!(lines[4].starts_with("recordings      4 ("), "{}", lines[4]);
     assert_eq!(lines[5], "flagged         failed 1");
     assert_eq!(
-        block(&lines, "recorder counters, summed over sessions"),
+        block(
+            &lines,
+            "recorder counters, summed over sessions (last written 2"
+        ),
         [
             "  started           9",
             "  written           4",
@@ -157,5 +160,31 @@ fn a_damaged_segment_does_not_stop_stats() {
             .starts_with(&format!("warning: {}: ", garbage.display())),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn a_closed_segment_without_its_index_is_read_from_its_frames_and_said_so() {
+    let root = store();
+    // The index of a cleanly closed session's segment is gone (a full disk when it
+    // closed, say): its recordings are still listed, and stats says why it has none.
+    let session = &root.sessions()[0];
+    let index = std::fs::read_dir(session)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "rtidx"))
+        .expect("an index");
+    std::fs::remove_file(index).unwrap();
+    let run = root.retrace(&["stats"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.lines()[3],
+        "segments        2 (0 still being written, 1 without an index: read from their frames)"
+    );
+    assert!(
+        run.lines()[4].starts_with("recordings      4 ("),
+        "{}",
+        run.stdout
     );
 }

@@ -32,7 +32,7 @@ pub use segment_reader::{
 
 use crate::event::Chunk;
 use crate::id::{RecordingId, normalize_id_prefix};
-use crate::metadata::{METADATA_FILE, SessionMetadata};
+use crate::metadata::{COUNTERS_FILE, METADATA_FILE, SessionCounters, SessionMetadata};
 use crate::summary::Summary;
 
 /// Why a store operation failed.
@@ -159,7 +159,17 @@ impl Store {
             let meta_path = dir.join(METADATA_FILE);
             let metadata = match fs::read(&meta_path) {
                 Ok(bytes) => match serde_json::from_slice::<SessionMetadata>(&bytes) {
-                    Ok(m) => Some(m),
+                    Ok(mut m) => {
+                        // The counters file is newer during and after a full disk; a
+                        // torn or missing one is simply not used.
+                        if let Some(counters) = fs::read(dir.join(COUNTERS_FILE))
+                            .ok()
+                            .and_then(|b| serde_json::from_slice::<SessionCounters>(&b).ok())
+                        {
+                            m.merge_counters(counters);
+                        }
+                        Some(m)
+                    }
                     Err(e) => {
                         problems.push(Problem::BadMetadata {
                             file: meta_path,

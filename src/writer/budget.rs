@@ -1,10 +1,18 @@
 //! The disk budget for the whole recording path.
 //!
-//! Usage is measured by walking the recording root (every session, every file) when the
-//! writer starts and whenever a write would cross the limit; in between it is kept up
-//! to date from this writer's own writes. Only closed segments (those with an index
-//! beside them) are ever deleted, oldest first, so a segment another process is still
-//! writing is never touched.
+//! The budget holds exactly: everything the writer puts on disk counts against it,
+//! segments, the index each closed segment gets and the session metadata. Usage is
+//! measured by walking the recording root (every session, every file) when the writer
+//! starts and whenever a write would cross the limit; in between it is kept from this
+//! writer's own writes. Bytes not yet on disk but promised are reserved: the index of
+//! the open segment grows with every recording written into it and is reserved as it
+//! grows (an upper bound per recording), and [`METADATA_RESERVE`] stays free for the
+//! metadata file and its atomic rewrite.
+//!
+//! Room is made only for a batch that will then be written: the closed segments
+//! (those with an index beside them, so a segment another process is still writing
+//! is never touched) are deleted oldest first, and only when deleting them all would
+//! make enough room; otherwise nothing is deleted and the batch is dropped.
 
 use std::fs;
 use std::io;
@@ -14,12 +22,23 @@ use std::time::SystemTime;
 use crate::config::DiskPolicy;
 use crate::segment::{INDEX_EXT, SEGMENT_EXT};
 
+/// Bytes kept free for the session metadata file and the temporary copy its atomic
+/// rewrite makes (the file is about 1 KiB).
+pub(crate) const METADATA_RESERVE: u64 = 16 * 1024;
+
+/// The smallest budget that can hold anything: four segments of the smallest size and
+/// the metadata reserve.
+pub(crate) const MIN_BUDGET: u64 = 4 * crate::config::MIN_SEGMENT_BYTES + METADATA_RESERVE;
+
 #[derive(Debug)]
 pub(crate) struct DiskBudget {
     root: PathBuf,
     max: u64,
     policy: DiskPolicy,
+    /// Bytes on disk: as last measured, plus this writer's writes since.
     used: u64,
+    /// Bytes promised but not yet written: the open segment's index.
+    reserved: u64,
 }
 
 /// The outcome of asking for room.
@@ -27,8 +46,10 @@ pub(crate) struct DiskBudget {
 pub(crate) enum Admission {
     /// There is room (after deleting this many segments).
     Fits { deleted: u64 },
-    /// There is no room and the policy does not make any.
-    Full,
+    /// There is no room and the policy does not make any; `deleted` segments were
+    /// nevertheless removed (only when a removal failed half-way: never in vain
+    /// otherwise).
+    Full { deleted: u64 },
 }
 
 pub(crate) fn dir_usage(root: &Path) -> u64 {
@@ -48,7 +69,14 @@ pub(crate) fn dir_usage(root: &Path) -> u64 {
     walk(root, 0)
 }
 
-fn closed_segments(root: &Path) -> Vec<(SystemTime, PathBuf)> {
+/// A closed segment: when it was last written, where, and its bytes with its index.
+struct Closed {
+    modified: SystemTime,
+    path: PathBuf,
+    bytes: u64,
+}
+
+fn closed_segments(root: &Path) -> Vec<Closed> {
     let mut out = Vec::new();
     let Ok(sessions) = fs::read_dir(root) else {
         return out;
@@ -59,28 +87,30 @@ fn closed_segments(root: &Path) -> Vec<(SystemTime, PathBuf)> {
         };
         for f in files.flatten() {
             let path = f.path();
-            if path.extension().is_some_and(|e| e == SEGMENT_EXT)
-                && path.with_extension(INDEX_EXT).exists()
-            {
-                let mtime = f
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .unwrap_or(SystemTime::UNIX_EPOCH);
-                out.push((mtime, path));
+            if path.extension().is_none_or(|e| e != SEGMENT_EXT) {
+                continue;
             }
+            let Ok(index) = fs::metadata(path.with_extension(INDEX_EXT)) else {
+                continue;
+            };
+            let Ok(meta) = f.metadata() else {
+                continue;
+            };
+            out.push(Closed {
+                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                path,
+                bytes: meta.len() + index.len(),
+            });
         }
     }
-    out.sort();
+    out.sort_by(|a, b| (a.modified, &a.path).cmp(&(b.modified, &b.path)));
     out
 }
 
-fn remove_segment(path: &Path) -> io::Result<u64> {
-    let seg = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let idx_path = path.with_extension(INDEX_EXT);
-    let idx = fs::metadata(&idx_path).map(|m| m.len()).unwrap_or(0);
-    fs::remove_file(path)?;
-    let _ = fs::remove_file(idx_path);
-    Ok(seg + idx)
+fn remove_segment(segment: &Closed) -> io::Result<()> {
+    fs::remove_file(&segment.path)?;
+    let _ = fs::remove_file(segment.path.with_extension(INDEX_EXT));
+    Ok(())
 }
 
 impl DiskBudget {
@@ -90,36 +120,153 @@ impl DiskBudget {
             max,
             policy,
             used: dir_usage(root),
+            reserved: 0,
         }
     }
 
-    /// Counts bytes written.
-    pub(crate) fn add(&mut self, bytes: u64) {
-        self.used += bytes;
+    fn needed(&self, incoming: u64) -> u64 {
+        self.used + self.reserved + METADATA_RESERVE + incoming
     }
 
-    /// Makes room for `incoming` bytes if the policy allows.
+    /// Counts `data` bytes written and `index` bytes promised to the open segment's
+    /// index, as admitted.
+    pub(crate) fn wrote(&mut self, data: u64, index: u64) {
+        self.used += data;
+        self.reserved += index;
+    }
+
+    /// A segment closed: `reserved` bytes were promised to its index, `written` were
+    /// written (zero when the index could not be written).
+    pub(crate) fn index_written(&mut self, reserved: u64, written: u64) {
+        self.reserved = self.reserved.saturating_sub(reserved);
+        self.used += written;
+    }
+
+    /// Makes room for `incoming` bytes (data and the index growth it brings) if the
+    /// policy allows, deleting nothing unless that makes enough room.
     pub(crate) fn admit(&mut self, incoming: u64) -> Admission {
-        if self.used + incoming <= self.max {
+        if self.needed(incoming) <= self.max {
             return Admission::Fits { deleted: 0 };
         }
         self.used = dir_usage(&self.root);
-        if self.used + incoming <= self.max {
+        if self.needed(incoming) <= self.max {
             return Admission::Fits { deleted: 0 };
         }
         if self.policy == DiskPolicy::StopRecording {
-            return Admission::Full;
+            return Admission::Full { deleted: 0 };
+        }
+        let excess = self.needed(incoming) - self.max;
+        let closed = closed_segments(&self.root);
+        if closed.iter().map(|c| c.bytes).sum::<u64>() < excess {
+            return Admission::Full { deleted: 0 };
         }
         let mut deleted = 0;
-        for (_, path) in closed_segments(&self.root) {
-            if let Ok(freed) = remove_segment(&path) {
-                self.used = self.used.saturating_sub(freed);
+        let mut freed = 0;
+        for segment in &closed {
+            if remove_segment(segment).is_ok() {
+                freed += segment.bytes;
                 deleted += 1;
-                if self.used + incoming <= self.max {
+                if freed >= excess {
+                    self.used = self.used.saturating_sub(freed);
                     return Admission::Fits { deleted };
                 }
             }
         }
-        Admission::Full
+        self.used = dir_usage(&self.root);
+        Admission::Full { deleted }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session directory with closed segments of these sizes (index included),
+    /// oldest first.
+    fn store(sizes: &[u64]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a scratch directory");
+        let session = dir.path().join("s");
+        fs::create_dir(&session).expect("session dir");
+        for (i, &size) in sizes.iter().enumerate() {
+            let seg = session.join(format!("seg-{i:06}.{SEGMENT_EXT}"));
+            fs::write(&seg, vec![0u8; size as usize - 10]).expect("segment");
+            fs::write(seg.with_extension(INDEX_EXT), [0u8; 10]).expect("index");
+            let when = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000 + i as u64);
+            fs::File::options()
+                .write(true)
+                .open(&seg)
+                .and_then(|f| f.set_modified(when))
+                .expect("mtime");
+        }
+        dir
+    }
+
+    fn segments_left(dir: &Path) -> usize {
+        closed_segments(dir).len()
+    }
+
+    #[test]
+    fn nothing_is_deleted_for_a_batch_that_cannot_fit() {
+        let dir = store(&[10_000, 10_000]);
+        let mut budget = DiskBudget::new(
+            dir.path(),
+            40_000 + METADATA_RESERVE,
+            DiskPolicy::DeleteOldest,
+        );
+        // 20,000 used; 60,000 incoming would need 40,000 freed, and only 20,000 can be.
+        assert_eq!(budget.admit(60_000), Admission::Full { deleted: 0 });
+        assert_eq!(segments_left(dir.path()), 2);
+        // 25,000 incoming needs 5,000 freed: the oldest segment goes, and only it.
+        assert_eq!(budget.admit(25_000), Admission::Fits { deleted: 1 });
+        assert_eq!(segments_left(dir.path()), 1);
+        assert!(dir_usage(dir.path()) + 25_000 + METADATA_RESERVE <= 40_000 + METADATA_RESERVE);
+    }
+
+    #[test]
+    fn reserved_index_bytes_count() {
+        let dir = store(&[]);
+        let mut budget = DiskBudget::new(
+            dir.path(),
+            10_000 + METADATA_RESERVE,
+            DiskPolicy::StopRecording,
+        );
+        assert_eq!(budget.admit(6_000), Admission::Fits { deleted: 0 });
+        fs::write(
+            dir.path().join("s").join("seg-000001.rtseg"),
+            vec![0u8; 6_000],
+        )
+        .expect("write");
+        budget.wrote(6_000, 3_000);
+        // 6,000 on disk, 3,000 promised to the index: 1,000 left.
+        assert_eq!(budget.admit(1_001), Admission::Full { deleted: 0 });
+        budget.index_written(3_000, 1_000);
+        assert_eq!(budget.admit(3_000), Admission::Fits { deleted: 0 });
+    }
+
+    proptest::proptest! {
+        /// Whatever the sizes: after an admission that fits, what is on disk and
+        /// promised stays within the budget; an admission that does not fit deletes
+        /// nothing; the count of deletions is what left the disk.
+        #[test]
+        fn admissions_are_exact(
+            sizes in proptest::collection::vec(100u64..5_000, 0..12),
+            max in 1_000u64..40_000,
+            incoming in 1u64..20_000,
+        ) {
+            let dir = store(&sizes);
+            let before = segments_left(dir.path());
+            let max = max + METADATA_RESERVE;
+            let mut budget = DiskBudget::new(dir.path(), max, DiskPolicy::DeleteOldest);
+            match budget.admit(incoming) {
+                Admission::Fits { deleted } => {
+                    proptest::prop_assert!(dir_usage(dir.path()) + incoming + METADATA_RESERVE <= max);
+                    proptest::prop_assert_eq!(before - segments_left(dir.path()), deleted as usize);
+                }
+                Admission::Full { deleted } => {
+                    proptest::prop_assert_eq!(deleted, 0);
+                    proptest::prop_assert_eq!(segments_left(dir.path()), before);
+                }
+            }
+        }
     }
 }

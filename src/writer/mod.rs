@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
+pub(crate) use budget::{METADATA_RESERVE, MIN_BUDGET};
 pub(crate) use session::Session;
 pub use session::SessionError;
 
@@ -35,14 +36,18 @@ use crate::summary::Summary;
 const MAX_BATCH_MESSAGES: usize = 4096;
 /// With an interval flush policy, write anyway once this much is buffered.
 const MAX_BUFFERED_BYTES: usize = 8 << 20;
-/// Longest wait between retries after an I/O error.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Longest wait between retries after an I/O error: a retry is one write attempt, so
+/// probing this often costs nothing, and recording resumes within this much of the
+/// disk taking writes again.
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// How often the writer wakes when idle, to close segments by age.
 const IDLE_TICK: Duration = Duration::from_secs(1);
 /// While traffic flows, the writer polls the channel at this pace instead of parking
 /// on it: a parked receiver makes every send a futex wake-up (a system call on the
 /// request path); a polling one costs the sender nothing.
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
+/// How often, at most, the writer rewrites `counters.json` while counters change.
+const COUNTERS_EVERY: Duration = Duration::from_secs(1);
 /// Empty polls in a row before the writer parks until the next message.
 const POLLS_BEFORE_PARKING: u32 = 50;
 
@@ -74,6 +79,10 @@ pub(crate) fn spawn(
         retry_at: None,
         backoff: Duration::from_millis(100),
         logged: HashSet::new(),
+        index_reserved: 0,
+        pending_indexes: Vec::new(),
+        counters_published: Instant::now(),
+        counters_on_disk: crate::stats::Stats::default(),
     };
     std::thread::Builder::new()
         .name("retrace-writer".to_owned())
@@ -119,6 +128,14 @@ struct Writer {
     retry_at: Option<Instant>,
     backoff: Duration,
     logged: HashSet<String>,
+    /// Bytes reserved in the disk budget for the open segment's index.
+    index_reserved: u64,
+    /// Closed segments' indexes that could not be written yet, with the bytes the
+    /// budget reserved for each.
+    pending_indexes: Vec<(segment_file::PendingIndex, u64)>,
+    /// When `counters.json` was last rewritten, and what it holds.
+    counters_published: Instant,
+    counters_on_disk: crate::stats::Stats,
 }
 
 impl Writer {
@@ -178,6 +195,7 @@ impl Writer {
                         if let Some(Err(e)) = self.segment.as_mut().map(SegmentFile::sync) {
                             self.io_error("fsync", &e);
                         }
+                        self.publish_counters();
                         let _ = ack.send(());
                     }
                     Message::Shutdown(ack) => {
@@ -195,6 +213,23 @@ impl Writer {
             if self.flush_due() {
                 self.write_out();
             }
+            if self.counters_published.elapsed() >= COUNTERS_EVERY {
+                self.publish_counters();
+            }
+        }
+    }
+
+    /// Rewrites `counters.json` in place (see [`crate::metadata`]): it works when the
+    /// disk is full, so the counters on disk show an outage while it lasts.
+    fn publish_counters(&mut self) {
+        self.counters_published = Instant::now();
+        let stats = self.accounting.counters.snapshot();
+        if stats == self.counters_on_disk {
+            return;
+        }
+        match self.session.publish_counters(stats.clone()) {
+            Ok(()) => self.counters_on_disk = stats,
+            Err(e) => self.log_once("counters", &e.to_string()),
         }
     }
 
@@ -227,6 +262,9 @@ impl Writer {
             self.write_out();
         }
         self.rotate_if_due();
+        if self.counters_published.elapsed() >= COUNTERS_EVERY {
+            self.publish_counters();
+        }
     }
 
     fn finish(&mut self) {
@@ -348,19 +386,30 @@ impl Writer {
         if self.out.is_empty() {
             return;
         }
+        // What the batch adds to the disk: its frames, the header of a new segment,
+        // and (at most) what its recordings add to the segment's index.
+        let header = if self.segment.is_none() {
+            crate::segment::HEADER_LEN as u64 + segment_file::INDEX_OVERHEAD
+        } else {
+            0
+        };
+        let index_growth: u64 = self
+            .out_frames
+            .iter()
+            .flat_map(|f| &f.parts)
+            .map(segment_file::index_entry_bound)
+            .sum();
         if let Some(budget) = self.budget.as_mut() {
-            match budget.admit(self.out.len() as u64) {
-                Admission::Fits { deleted } => {
-                    Counters::add(&self.accounting.counters.segments_deleted, deleted);
-                }
-                Admission::Full => {
-                    self.log_once(
-                        "budget",
-                        "the disk budget is reached; recordings are dropped",
-                    );
-                    self.drop_pending(DropReason::DiskBudget);
-                    return;
-                }
+            let admission = budget.admit(self.out.len() as u64 + header + index_growth);
+            let (Admission::Fits { deleted } | Admission::Full { deleted }) = admission;
+            Counters::add(&self.accounting.counters.segments_deleted, deleted);
+            if matches!(admission, Admission::Full { .. }) {
+                self.log_once(
+                    "budget",
+                    "the disk budget is reached; recordings are dropped",
+                );
+                self.drop_pending(DropReason::DiskBudget);
+                return;
             }
         }
         if self.segment.is_none() {
@@ -373,8 +422,9 @@ impl Writer {
                     self.next_segment += 1;
                     Counters::add(&self.accounting.counters.written_bytes, seg.len());
                     if let Some(b) = self.budget.as_mut() {
-                        b.add(seg.len());
+                        b.wrote(seg.len(), segment_file::INDEX_OVERHEAD);
                     }
+                    self.index_reserved = segment_file::INDEX_OVERHEAD;
                     self.segment = Some(seg);
                 }
                 Err(e) => {
@@ -394,8 +444,9 @@ impl Writer {
                 let c = &self.accounting.counters;
                 Counters::add(&c.written_bytes, self.out.len() as u64);
                 if let Some(b) = self.budget.as_mut() {
-                    b.add(self.out.len() as u64);
+                    b.wrote(self.out.len() as u64, index_growth);
                 }
+                self.index_reserved += index_growth;
                 for f in std::mem::take(&mut self.out_frames) {
                     let offset = base + f.rel_offset as u64;
                     for part in f.parts {
@@ -406,6 +457,9 @@ impl Writer {
                 self.out.clear();
                 self.retry_at = None;
                 self.backoff = Duration::from_millis(100);
+                if !self.pending_indexes.is_empty() {
+                    self.write_pending_indexes();
+                }
                 self.rotate_if_due();
             }
             Err(e) => {
@@ -435,15 +489,42 @@ impl Writer {
     fn close_segment(&mut self) {
         if let Some(seg) = self.segment.take() {
             let path = seg.path().display().to_string();
+            let reserved = std::mem::take(&mut self.index_reserved);
             match seg.close(self.config.fsync) {
-                Ok(index_len) => {
+                Ok(index) => self.pending_indexes.push((index, reserved)),
+                Err(e) => {
                     if let Some(b) = self.budget.as_mut() {
-                        b.add(index_len);
+                        b.index_written(reserved, 0);
+                    }
+                    Counters::add(&self.accounting.counters.write_errors, 1);
+                    self.log_once("index", &format!("cannot close {path}: {e}"));
+                }
+            }
+            self.write_pending_indexes();
+        }
+    }
+
+    /// Writes the indexes of closed segments that could not be written yet; what fails
+    /// again stays for the next time (after a successful write, and at shutdown).
+    fn write_pending_indexes(&mut self) {
+        let pending = std::mem::take(&mut self.pending_indexes);
+        for (index, reserved) in pending {
+            match index.write() {
+                Ok(len) => {
+                    if let Some(b) = self.budget.as_mut() {
+                        b.index_written(reserved, len);
                     }
                 }
                 Err(e) => {
                     Counters::add(&self.accounting.counters.write_errors, 1);
-                    self.log_once("index", &format!("cannot write the index of {path}: {e}"));
+                    self.log_once(
+                        "index",
+                        &format!(
+                            "cannot write the index {}: {e} (retried once writing works again)",
+                            index.path().display()
+                        ),
+                    );
+                    self.pending_indexes.push((index, reserved));
                 }
             }
         }

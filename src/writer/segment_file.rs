@@ -42,6 +42,29 @@ impl Hasher for IdHasher {
     }
 }
 
+/// The bytes of an index besides its entries: its header, the frame around its payload
+/// and the payload's own fields, with room to spare.
+pub(crate) const INDEX_OVERHEAD: u64 = HEADER_LEN as u64 + 64;
+
+/// An upper bound of the bytes one recording's part adds to a segment's index: its
+/// summary as encoded, the id, and a frame offset with room for the list's growth.
+pub(crate) fn index_entry_bound(summary: &Summary) -> u64 {
+    /// Counts what is written to it.
+    struct Count(u64);
+    impl Write for Count {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let summary_len = postcard::to_io(summary, &mut count).map_or(1024, |c| c.0);
+    summary_len + 16 + 32
+}
+
 /// A segment being written.
 #[derive(Debug)]
 pub(crate) struct SegmentFile {
@@ -139,8 +162,8 @@ impl SegmentFile {
         self.file.sync_data()
     }
 
-    /// Closes the segment: writes its index beside it. Returns the index's size.
-    pub(crate) fn close(self, fsync: bool) -> io::Result<u64> {
+    /// Closes the segment: its index, encoded, ready to be written beside it.
+    pub(crate) fn close(self, fsync: bool) -> io::Result<PendingIndex> {
         if fsync {
             self.file.sync_all()?;
         }
@@ -148,13 +171,34 @@ impl SegmentFile {
             segment_len: self.len,
             entries: self.entries,
         };
-        let bytes = index.encode().map_err(io::Error::other)?;
-        write_atomically(
-            &self.path.with_extension(INDEX_EXT),
-            &bytes,
-            self.file_mode,
+        Ok(PendingIndex {
+            path: self.path.with_extension(INDEX_EXT),
+            bytes: index.encode().map_err(io::Error::other)?,
+            file_mode: self.file_mode,
             fsync,
-        )?;
-        Ok(bytes.len() as u64)
+        })
+    }
+}
+
+/// A closed segment's index, not yet on disk: written at close, and kept to be written
+/// again when that fails (a full disk), after the next successful write and at
+/// shutdown.
+#[derive(Debug)]
+pub(crate) struct PendingIndex {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    file_mode: u32,
+    fsync: bool,
+}
+
+impl PendingIndex {
+    /// Writes the index (atomically); returns its size.
+    pub(crate) fn write(&self) -> io::Result<u64> {
+        write_atomically(&self.path, &self.bytes, self.file_mode, self.fsync)?;
+        Ok(self.bytes.len() as u64)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 }

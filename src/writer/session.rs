@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
-use crate::metadata::{ConfigSummary, METADATA_FILE, SessionMetadata};
+use crate::metadata::{
+    COUNTERS_FILE, COUNTERS_FILE_LEN, ConfigSummary, METADATA_FILE, SessionCounters,
+    SessionMetadata,
+};
 use crate::segment::FORMAT_MAJOR;
 use crate::stats::Stats;
 
@@ -41,6 +44,8 @@ pub(crate) struct Session {
     dir: PathBuf,
     meta: SessionMetadata,
     file_mode: u32,
+    /// `counters.json`, open for rewriting in place.
+    counters: Option<File>,
 }
 
 pub(crate) fn unix_ms() -> u64 {
@@ -152,8 +157,19 @@ impl Session {
                 stats: Stats::default(),
             },
             file_mode: config.file_mode,
+            counters: None,
         };
         session.write_metadata()?;
+        let counters_path = session.dir.join(COUNTERS_FILE);
+        let counters = create_file(&counters_path, config.file_mode)
+            .and_then(|mut f| f.write_all(&[b' '; COUNTERS_FILE_LEN]).map(|()| f))
+            .map_err(|source| SessionError::Metadata {
+                path: counters_path,
+                source,
+            })?;
+        let mut session = session;
+        session.counters = Some(counters);
+        session.publish_counters(Stats::default())?;
         Ok(session)
     }
 
@@ -165,9 +181,11 @@ impl Session {
         self.file_mode
     }
 
-    /// Rewrites the metadata with fresh counters.
+    /// Rewrites the metadata with fresh counters (the counters file first: it works
+    /// on a full disk, the metadata may not).
     pub(crate) fn update(&mut self, stats: Stats, closed: bool) -> Result<(), SessionError> {
         let now = unix_ms();
+        let _ = self.write_counters(&stats, now);
         self.meta.updated_unix_ms = now;
         self.meta.stats = stats;
         if closed {
@@ -175,6 +193,39 @@ impl Session {
             self.meta.ended_unix_ms = Some(now);
         }
         self.write_metadata()
+    }
+
+    /// Rewrites the counters file in place with `stats`.
+    pub(crate) fn publish_counters(&mut self, stats: Stats) -> Result<(), SessionError> {
+        self.write_counters(&stats, unix_ms())
+    }
+
+    fn write_counters(&mut self, stats: &Stats, now: u64) -> Result<(), SessionError> {
+        let path = self.dir.join(COUNTERS_FILE);
+        let failed = |source: io::Error| SessionError::Metadata {
+            path: path.clone(),
+            source,
+        };
+        let counters = SessionCounters {
+            updated_unix_ms: now,
+            stats: stats.clone(),
+        };
+        let mut bytes = serde_json::to_vec(&counters).map_err(|e| failed(io::Error::other(e)))?;
+        if bytes.len() > COUNTERS_FILE_LEN {
+            return Err(failed(io::Error::other("the counters outgrew their file")));
+        }
+        bytes.resize(COUNTERS_FILE_LEN, b' ');
+        let file = match &self.counters {
+            Some(file) => file,
+            None => self.counters.insert(
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(&failed)?,
+            ),
+        };
+        // Same offset, same length: the file's blocks are overwritten, none added.
+        std::os::unix::fs::FileExt::write_all_at(file, &bytes, 0).map_err(failed)
     }
 
     fn write_metadata(&self) -> Result<(), SessionError> {

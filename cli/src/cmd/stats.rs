@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
+use std::sync::Arc;
 
 use clap::Args;
-use retrace::metadata::METADATA_FILE;
+use retrace::metadata::{COUNTERS_FILE, METADATA_FILE};
 use retrace::{DropReason, Stats};
 use serde::Serialize;
 
@@ -57,6 +58,9 @@ struct Disk {
     sessions_not_closed: usize,
     segments: usize,
     segments_being_written: usize,
+    /// Segments without an index that no writer will close: their session closed
+    /// cleanly, or a later segment exists. They are read from their frames.
+    segments_without_index: usize,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -68,6 +72,8 @@ struct Counters {
     chunks_dropped: BTreeMap<&'static str, u64>,
     write_errors: u64,
     segments_deleted: u64,
+    /// When the newest counters were written, milliseconds since the Unix epoch.
+    updated_unix_ms: u64,
 }
 
 impl Counters {
@@ -122,9 +128,12 @@ fn gather(root: &RootArgs) -> anyhow::Result<Report> {
     let d = &mut r.disk;
     d.sessions = store.sessions().len();
     for session in store.sessions() {
-        d.metadata_bytes += fs::metadata(session.dir.join(METADATA_FILE)).map_or(0, |m| m.len());
+        for file in [METADATA_FILE, COUNTERS_FILE] {
+            d.metadata_bytes += fs::metadata(session.dir.join(file)).map_or(0, |m| m.len());
+        }
         if let Some(m) = &session.metadata {
             r.recorder.add(&m.stats);
+            r.recorder.updated_unix_ms = r.recorder.updated_unix_ms.max(m.updated_unix_ms);
         }
         if !session.metadata.as_ref().is_some_and(|m| m.closed_cleanly) {
             d.sessions_not_closed += 1;
@@ -134,7 +143,22 @@ fn gather(root: &RootArgs) -> anyhow::Result<Report> {
         d.segments += 1;
         d.segment_bytes += seg.len;
         d.index_bytes += seg.index_len.unwrap_or(0);
-        d.segments_being_written += usize::from(!seg.is_closed());
+        if !seg.is_closed() {
+            let session_closed = seg
+                .session
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.closed_cleanly);
+            let later = segments
+                .segments
+                .iter()
+                .any(|s| Arc::ptr_eq(&s.session, &seg.session) && s.path > seg.path);
+            if session_closed || later {
+                d.segments_without_index += 1;
+            } else {
+                d.segments_being_written += 1;
+            }
+        }
     }
     d.total_bytes = d.segment_bytes + d.index_bytes + d.metadata_bytes;
     let mut sizes = vec![0u64; SIZE_BUCKETS.len() + 1];
@@ -245,9 +269,17 @@ pub(crate) fn run(root: &RootArgs, args: &StatsArgs) -> anyhow::Result<Status> {
         "sessions        {} ({} not closed: running or crashed)",
         d.sessions, d.sessions_not_closed
     )?;
+    let without_index = if d.segments_without_index == 0 {
+        String::new()
+    } else {
+        format!(
+            ", {} without an index: read from their frames",
+            d.segments_without_index
+        )
+    };
     writeln!(
         out,
-        "segments        {} ({} still being written)",
+        "segments        {} ({} still being written{without_index})",
         d.segments, d.segments_being_written
     )?;
     writeln!(
@@ -271,7 +303,15 @@ pub(crate) fn run(root: &RootArgs, args: &StatsArgs) -> anyhow::Result<Status> {
     }
     let c = &r.recorder;
     writeln!(out)?;
-    writeln!(out, "recorder counters, summed over sessions")?;
+    let written_at = if c.updated_unix_ms == 0 {
+        "never".to_owned()
+    } else {
+        crate::time::rfc3339_seconds(c.updated_unix_ms * 1000)
+    };
+    writeln!(
+        out,
+        "recorder counters, summed over sessions (last written {written_at})"
+    )?;
     writeln!(out, "  started           {}", c.started)?;
     writeln!(out, "  written           {}", c.written)?;
     writeln!(out, "  discarded         {}", c.discarded)?;
