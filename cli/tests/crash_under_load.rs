@@ -19,10 +19,15 @@ use retrace::{Config, Problem, Recorder, Store};
 use support::Root;
 
 const CHILD_DIR: &str = "RETRACE_TEST_SERVER_CHILD_DIR";
+const CHILD_FLUSH: &str = "RETRACE_TEST_SERVER_CHILD_FLUSH";
 
 /// The server half: runs in the child process the test starts (this same test binary,
 /// told apart by the environment variable), until it is killed.
 fn serve_until_killed(dir: &str) {
+    let flush = match std::env::var(CHILD_FLUSH).ok().as_deref() {
+        Some("200ms") => retrace::FlushPolicy::Interval(Duration::from_millis(200)),
+        _ => retrace::FlushPolicy::EveryBatch,
+    };
     let config = Config::builder()
         .enabled(true)
         .service("crashy")
@@ -30,6 +35,7 @@ fn serve_until_killed(dir: &str) {
         .sample_rate(1.0)
         .channel_capacity(8192)
         .segment_max_bytes(64 * 1024)
+        .flush(flush)
         .build()
         .unwrap();
     let (rec, _guard) = Recorder::new(config).unwrap();
@@ -84,14 +90,20 @@ fn serve_until_killed(dir: &str) {
 }
 
 fn start_server(dir: &std::path::Path) -> (Child, SocketAddr) {
+    start_server_as(
+        dir,
+        "sigkill_under_http_load_loses_nothing_flushed",
+        "batch",
+    )
+}
+
+/// Starts the server half by re-running `test` (which must hand over to
+/// [`serve_until_killed`]) with the given flush mode.
+fn start_server_as(dir: &std::path::Path, test: &str, flush: &str) -> (Child, SocketAddr) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "sigkill_under_http_load_loses_nothing_flushed",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR, dir)
+        .env(CHILD_FLUSH, flush)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -248,4 +260,70 @@ fn sigkill_under_http_load_loses_nothing_flushed() {
         .map(|r| r.summary.id.to_string())
         .collect();
     assert!(flushed.iter().all(|id| listed.contains(id)));
+}
+
+/// The crash bound: requests acknowledged one after another, each with its sequence
+/// number, then SIGKILL right after an acknowledgement. What is on disk afterwards is
+/// every acknowledged recording but a tail: no hole before it, and the tail covers at
+/// most the last moments before the kill (a writer batch with `batch` flushing, the
+/// interval with `200ms`). The figures it prints are the ones the README quotes.
+#[test]
+fn a_kill_loses_only_the_most_recent_recordings() {
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        return serve_until_killed(&dir);
+    }
+    for (flush, window) in [
+        ("batch", Duration::from_millis(500)),
+        ("200ms", Duration::from_millis(900)),
+    ] {
+        let root = Root::new();
+        let (mut child, addr) = start_server_as(
+            root.path(),
+            "a_kill_loses_only_the_most_recent_recordings",
+            flush,
+        );
+        let mut acked: Vec<(String, std::time::Instant)> = Vec::new();
+        let started = std::time::Instant::now();
+        let mut n = 0u64;
+        while started.elapsed() < Duration::from_millis(1500) && n < 20_000 {
+            let (status, id, _) = get(addr, &format!("/work/{n}")).expect("the server answers");
+            assert_eq!(status, 200);
+            acked.push((id.expect("recorded"), std::time::Instant::now()));
+            n += 1;
+        }
+        child.kill().unwrap();
+        let killed = std::time::Instant::now();
+        child.wait().unwrap();
+
+        let listed: HashSet<String> = Store::open(root.path())
+            .unwrap()
+            .list()
+            .recordings
+            .iter()
+            .map(|r| r.summary.id.to_string())
+            .collect();
+        let first_lost = acked.iter().position(|(id, _)| !listed.contains(id));
+        let lost = first_lost.map_or(0, |i| acked.len() - i);
+        if let Some(i) = first_lost {
+            // No hole: everything after the first lost recording is lost too.
+            let after: Vec<&String> = acked[i..]
+                .iter()
+                .map(|(id, _)| id)
+                .filter(|id| listed.contains(*id))
+                .collect();
+            assert!(
+                after.is_empty(),
+                "{flush}: recordings after a lost one survived: {after:?}"
+            );
+        }
+        let tail = first_lost.map_or(Duration::ZERO, |i| killed - acked[i].1);
+        eprintln!(
+            "flush {flush}: {} acknowledged, {lost} lost, the lost ones acknowledged within {tail:?} before the kill",
+            acked.len()
+        );
+        assert!(
+            tail <= window,
+            "{flush}: lost recordings acknowledged {tail:?} before the kill"
+        );
+    }
 }

@@ -311,3 +311,52 @@ fn errors_leave_no_file_behind() {
         neither.stderr
     );
 }
+
+#[test]
+fn all_exports_every_recording_oldest_first_and_ids_and_all_conflict() {
+    let root = Root::new();
+    let ids = root.record(
+        "checkout",
+        &[
+            Spec::new("GET", "/a", 200),
+            Spec::new("GET", "/b", 200),
+            Spec::new("GET", "/c", 200),
+        ],
+    );
+    let run = root.retrace(&["export", "--all", "--jsonl"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let exported: Vec<String> = run
+        .lines()
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON line")["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let mut expected = ids.clone();
+    expected.sort();
+    let mut got = exported.clone();
+    got.sort();
+    assert_eq!(got, expected, "every recording, once");
+    let uris: Vec<String> = run
+        .lines()
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["uri"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(uris, ["/a", "/b", "/c"], "oldest first");
+
+    let both = root.retrace(&["export", &ids[0], "--all", "--jsonl"]);
+    assert_eq!(both.code, 2);
+    assert!(
+        both.stderr.contains("cannot be used with"),
+        "{}",
+        both.stderr
+    );
+}

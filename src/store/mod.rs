@@ -268,14 +268,51 @@ impl Store {
         listing: &'a Listing,
         id_or_prefix: &str,
     ) -> Result<&'a RecordingInfo, StoreError> {
+        IdFinder::new(listing).find(id_or_prefix)
+    }
+}
+
+/// Finds recordings of a listing by id or unique prefix, many lookups for the price of
+/// one sort (what [`Store::find`] does once).
+#[derive(Debug)]
+pub struct IdFinder<'a> {
+    /// Every recording's id as text, sorted, with its place in the listing.
+    ids: Vec<(String, usize)>,
+    listing: &'a Listing,
+}
+
+impl<'a> IdFinder<'a> {
+    /// Indexes `listing`'s recordings by id.
+    pub fn new(listing: &'a Listing) -> Self {
+        let mut ids: Vec<(String, usize)> = listing
+            .recordings
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.summary.id.to_string(), i))
+            .collect();
+        ids.sort_by(|a, b| a.0.cmp(&b.0));
+        Self { ids, listing }
+    }
+
+    /// The recording with this id or unique id prefix (case-insensitive).
+    pub fn find(&self, id_or_prefix: &str) -> Result<&'a RecordingInfo, StoreError> {
         let text = id_or_prefix.trim();
         let prefix = normalize_id_prefix(text)
             .filter(|p| !p.is_empty() && p.len() <= crate::id::RECORDING_ID_LEN)
             .ok_or_else(|| StoreError::InvalidId(text.to_owned()))?;
-        let matches: Vec<&RecordingInfo> = listing
-            .recordings
+        let start = self
+            .ids
+            .partition_point(|(id, _)| id.as_str() < prefix.as_str());
+        let mut places: Vec<usize> = self.ids[start..]
             .iter()
-            .filter(|r| r.summary.id.to_string().starts_with(&prefix))
+            .take_while(|(id, _)| id.starts_with(&prefix))
+            .map(|&(_, i)| i)
+            .collect();
+        // In the listing's order (newest first), as candidates are shown.
+        places.sort_unstable();
+        let matches: Vec<&'a RecordingInfo> = places
+            .into_iter()
+            .map(|i| &self.listing.recordings[i])
             .collect();
         match matches.as_slice() {
             [] => Err(StoreError::UnknownId(text.to_owned())),
@@ -298,7 +335,9 @@ impl Store {
             }
         }
     }
+}
 
+impl Store {
     /// Reads one recording by full id or unique prefix.
     pub fn get(&self, id_or_prefix: &str) -> Result<Recording, StoreError> {
         let listing = self.list();
@@ -309,6 +348,28 @@ impl Store {
     /// Reads a listed recording's events.
     pub fn load(&self, info: &RecordingInfo) -> Result<Recording, StoreError> {
         Loader::default().load(info)
+    }
+
+    /// Reads `infos`, in the order given, decoding each frame once: the recordings are
+    /// read in the order they sit in their segments, so the recordings that share a
+    /// frame (often hundreds) are read one after another from one decoded copy. This
+    /// is how tools read many recordings at disk speed; [`load`](Self::load) one at a
+    /// time decodes a whole frame for each.
+    pub fn load_many(&self, infos: &[&RecordingInfo]) -> Vec<Result<Recording, StoreError>> {
+        let mut order: Vec<usize> = (0..infos.len()).collect();
+        let first = |info: &RecordingInfo| {
+            info.locations
+                .first()
+                .map(|l| (l.segment.clone(), l.frames.first().copied().unwrap_or(0)))
+        };
+        order.sort_by_cached_key(|&i| first(infos[i]));
+        let mut loader = Loader::default();
+        let mut loaded: Vec<Option<Result<Recording, StoreError>>> =
+            (0..infos.len()).map(|_| None).collect();
+        for i in order {
+            loaded[i] = Some(loader.load(infos[i]));
+        }
+        loaded.into_iter().flatten().collect()
     }
 
     /// Reads every listed recording, oldest first; damaged ones come as errors.

@@ -9,7 +9,7 @@ pub(crate) mod show;
 pub(crate) mod stats;
 pub(crate) mod verify;
 
-use retrace::{Listing, RecordingInfo, Store};
+use retrace::{Listing, RecordingInfo};
 
 use crate::cli::{Cli, Command};
 use crate::exit::{EXIT_CODES, Status};
@@ -39,5 +39,6 @@ pub(crate) fn resolve<'a>(
     listing: &'a Listing,
     ids: &[String],
 ) -> anyhow::Result<Vec<&'a RecordingInfo>> {
-    ids.iter().map(|id| Ok(Store::find(listing, id)?)).collect()
+    let finder = retrace::store::IdFinder::new(listing);
+    ids.iter().map(|id| Ok(finder.find(id)?)).collect()
 }

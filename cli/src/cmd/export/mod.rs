@@ -22,6 +22,7 @@ const EXAMPLES: &str =
   retrace export 01J2F3 01J2F4 --har - | less     HAR on stdout
   retrace export 01J2F3 01J2F4 --jsonl > out.jsonl  one JSON object per line
   retrace ls --status 5xx --json | jq -r '.[].id' | xargs retrace export --jsonl
+  retrace export --all --jsonl > everything.jsonl
 
 HAR: each recording is a page; its incoming request is an entry and so is each of its
 outgoing calls (custom field _retrace.direction says which). Binary bodies are base64.";
@@ -34,8 +35,15 @@ outgoing calls (custom field _retrace.direction says which). Binary bodies are b
 )]
 pub(crate) struct ExportArgs {
     /// The recordings: ids or unique prefixes
-    #[arg(value_name = "ID", required = true)]
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     ids: Vec<String>,
+    /// Every recording in the store, oldest first
+    #[arg(long)]
+    all: bool,
     /// Write an HTTP archive (HAR 1.2) to FILE (`-`: stdout)
     #[arg(long, value_name = "FILE")]
     har: Option<PathBuf>,
@@ -48,11 +56,15 @@ pub(crate) struct ExportArgs {
 pub(crate) fn run(root: &RootArgs, args: &ExportArgs) -> anyhow::Result<Status> {
     let store = root.open()?;
     let listing = store.list();
-    let infos = resolve(&listing, &args.ids)?;
+    let infos = if args.all {
+        listing.recordings.iter().rev().collect()
+    } else {
+        resolve(&listing, &args.ids)?
+    };
     let bar = progress::items(infos.len() as u64, "reading");
     let mut recordings: Vec<(&retrace::RecordingInfo, Recording)> = Vec::with_capacity(infos.len());
-    for info in infos {
-        recordings.push((info, store.load(info)?));
+    for (info, loaded) in infos.iter().zip(store.load_many(&infos)) {
+        recordings.push((info, loaded?));
         bar.inc(1);
     }
     bar.finish_and_clear();
