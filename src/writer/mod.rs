@@ -8,6 +8,11 @@
 //! index. I/O errors are counted, logged once per kind, and put the writer in a failed
 //! state that drops (and counts) data until a retry, with back-off, succeeds: writing
 //! resumes by itself when the disk has room again.
+//!
+//! With fsync on, each write is followed by one `fdatasync`: one per drained batch, and
+//! a batch is whatever queued while the previous write and sync ran, so batches grow
+//! with the load and one sync covers them (group commit; figures in
+//! `benches/README.md`).
 
 mod budget;
 mod segment_file;
