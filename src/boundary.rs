@@ -6,8 +6,12 @@
 //! - recording: it does the real thing and records the value (postcard-encoded, with
 //!   its secrets replaced by the recorder's [`Redaction`](crate::Redaction): fields
 //!   and map keys by name, strings by the value detectors);
-//! - replay: it returns the recorded value instead; a value the recording lacks is done
-//!   for real and reported as missing in the replay report.
+//! - replay: it returns the recorded value for the same name and input instead. A value
+//!   the recording lacks is reported as missing in the replay report, and the replay is
+//!   sealed: in strict replay (the default) the real call is not made, and the replay
+//!   stops with [`SealedReplay`] as its error (the function has no value to return, so
+//!   it unwinds to the replay driver, which turns the unwinding into an error naming
+//!   the boundary); lenient replay makes the real call.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -59,6 +63,37 @@ fn replayed<T: DeserializeOwned>(
 /// `input` is encoded only when something is recorded or replayed, with the redaction
 /// in force: the recorder's, or in replay the one the recording was made with, so a
 /// redacted input still finds its recorded value.
+/// A strict replay asked for a value the recording does not hold: the replay is sealed,
+/// so the real call is not made. Raised as an unwinding panic carrying this value, which
+/// the replay driver (`retrace_tower::replay`) catches and reports as an error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "sealed replay: no recorded {kind:?} value \"{name}\" for this input; the real call was not made (lenient replay would make it)"
+)]
+pub struct SealedReplay {
+    /// The value's kind.
+    pub kind: ValueKind,
+    /// The boundary's name.
+    pub name: String,
+}
+
+/// What replay does about a value the recording lacks: lenient, the real thing; strict,
+/// nothing real (see [`SealedReplay`]).
+fn unsealed<T>(
+    s: &crate::replay::ReplaySession,
+    kind: ValueKind,
+    name: &str,
+    live: impl FnOnce() -> T,
+) -> T {
+    if s.options().strict {
+        std::panic::panic_any(SealedReplay {
+            kind,
+            name: name.to_owned(),
+        });
+    }
+    live()
+}
+
 fn through<I, T, F>(kind: ValueKind, name: &str, input: Option<&I>, live: F) -> T
 where
     I: Serialize + ?Sized,
@@ -75,7 +110,10 @@ where
         }
         Mode::Replay(s) => {
             let input = input.and_then(|i| s.redaction().encode_value(i));
-            replayed(&s, kind, name, input.as_deref()).unwrap_or_else(live)
+            match replayed(&s, kind, name, input.as_deref()) {
+                Some(value) => value,
+                None => unsealed(&s, kind, name, live),
+            }
         }
     }
 }
@@ -156,7 +194,10 @@ where
             s.redaction().encode_value(input).as_deref(),
         ) {
             Some(v) => v,
-            None => f().await,
+            None => {
+                unsealed(&s, ValueKind::Boundary, name, || ());
+                f().await
+            }
         },
     }
 }

@@ -41,7 +41,7 @@ pub mod store;
 pub mod summary;
 mod writer;
 
-pub use boundary::{boundary, boundary_async, now, random};
+pub use boundary::{SealedReplay, boundary, boundary_async, now, random};
 pub use config::{Config, ConfigBuilder, ConfigError, DiskPolicy, FlushPolicy};
 pub use diff::{Diff, NoiseRuleError, NoiseRules, ResponseView, diff_responses};
 pub use event::{

@@ -83,35 +83,47 @@ struct Expectation {
     body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     body_bytes: Option<Vec<u8>>,
+    /// Trailers after the body (gRPC's status); absent in expectations stored before
+    /// they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    trailers: Vec<(String, String)>,
+}
+
+/// Header pairs as stored in an expectation file.
+fn pairs(headers: &[Header]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(&h.value).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Header pairs from an expectation file as headers.
+fn unpair(pairs: &[(String, String)]) -> Vec<Header> {
+    pairs
+        .iter()
+        .map(|(n, v)| Header::new(n.clone(), Bytes::from(v.clone())))
+        .collect()
 }
 
 impl Expectation {
-    fn of(status: u16, headers: &[Header], body: &Bytes) -> Self {
+    fn of(response: &crate::replay::ReplayedResponse) -> Self {
+        let (status, headers, body) = (response.status, &response.headers, &response.body);
         let (body, body_bytes) = match std::str::from_utf8(body) {
             Ok(text) => (Some(text.to_owned()), None),
             Err(_) => (None, Some(body.to_vec())),
         };
         Self {
             status,
-            headers: headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_string(),
-                        String::from_utf8_lossy(&h.value).into_owned(),
-                    )
-                })
-                .collect(),
+            headers: pairs(headers),
             body,
             body_bytes,
+            trailers: pairs(&response.trailers),
         }
-    }
-
-    fn headers(&self) -> Vec<Header> {
-        self.headers
-            .iter()
-            .map(|(n, v)| Header::new(n.clone(), Bytes::from(v.clone())))
-            .collect()
     }
 
     fn body(&self) -> Bytes {
@@ -214,17 +226,16 @@ impl Regression {
             summary.checked += 1;
             let path = self.expectation_path(recording.id);
             if self.accept {
-                let r = &report.response;
-                self.store_expectation(&path, &Expectation::of(r.status, &r.headers, &r.body))?;
+                self.store_expectation(&path, &Expectation::of(&report.response))?;
                 summary.accepted += 1;
                 continue;
             }
             if let Some(expected) = self.load_expectation(&path)? {
-                let (headers, body) = (expected.headers(), expected.body());
-                let r = &report.response;
+                let (headers, body) = (unpair(&expected.headers), expected.body());
+                let trailers = unpair(&expected.trailers);
                 report.diff = diff_responses(
-                    &ResponseView::new(expected.status, &headers, &body),
-                    &ResponseView::new(r.status, &r.headers, &r.body),
+                    &ResponseView::new(expected.status, &headers, &body).with_trailers(&trailers),
+                    &report.response.view(),
                     self.replay.noise_rules(),
                 );
             }

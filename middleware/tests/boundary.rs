@@ -210,3 +210,80 @@ async fn boundary_inputs_and_values_are_redacted_with_the_recorders_rules() {
         json!({ "user": "ada", "token_len": "[redacted]".len() }).to_string()
     );
 }
+
+/// A handler whose boundary input carries a version the test changes between
+/// recording and replay, and counts the real calls.
+fn versioned_app(version: u32, real_calls: Arc<AtomicU64>) -> Router {
+    Router::new().route(
+        "/price",
+        get(move || {
+            let real_calls = real_calls.clone();
+            async move {
+                let input = format!("sku-1/v{version}");
+                let price: u32 = retrace::boundary("pricing", &input, || {
+                    real_calls.fetch_add(1, Ordering::SeqCst);
+                    42
+                });
+                price.to_string()
+            }
+        }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_boundary_answers_only_its_own_input_and_strict_replay_is_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
+    let recorded_calls = Arc::new(AtomicU64::new(0));
+    let server =
+        serve(versioned_app(1, recorded_calls.clone()).layer(RecordLayer::new(rec).unwrap())).await;
+    send(
+        &client(),
+        get_req(&server.url("/price")).body(empty()).unwrap(),
+    )
+    .await;
+    drop(server);
+    guard.shutdown().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let recording = store.recordings().next().unwrap().unwrap();
+
+    // Same input: answered from the recording.
+    let calls = Arc::new(AtomicU64::new(0));
+    let report = replay(&recording, versioned_app(1, calls.clone()))
+        .await
+        .unwrap();
+    assert!(report.is_identical(), "{}", report.describe());
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    // Another input: strict replay (the default) stops, naming the boundary, and the
+    // real call is not made.
+    let err = replay(&recording, versioned_app(2, calls.clone()))
+        .await
+        .expect_err("sealed");
+    assert!(
+        matches!(err, retrace_tower::ReplayError::Sealed { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("no recorded Boundary value \"pricing\" for this input"),
+        "{err}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing real ran");
+
+    // Lenient replay makes the real call, and the report says why it is no match.
+    let lenient = retrace_tower::Replay::new().options(retrace::replay::ReplayOptions {
+        strict: false,
+        ..Default::default()
+    });
+    let report = lenient
+        .run(&recording, versioned_app(2, calls.clone()))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        report.calls.missing_values,
+        ["Boundary pricing: recorded only with another input"]
+    );
+    assert!(!report.is_identical(), "a gap is never identical");
+}

@@ -32,6 +32,16 @@ pub enum Change {
         /// The replayed values, sorted (UTF-8, invalid bytes replaced).
         actual: Vec<String>,
     },
+    /// The values of a trailer differ (gRPC's `grpc-status`, `grpc-message`), compared
+    /// as headers are.
+    Trailer {
+        /// The trailer name, lower case.
+        name: String,
+        /// The recorded values, sorted.
+        expected: Vec<String>,
+        /// The replayed values, sorted.
+        actual: Vec<String>,
+    },
     /// A location in a JSON body differs.
     Json {
         /// Where, in [`PathPattern`](super::PathPattern) syntax: `$.items[2].id`.
@@ -87,6 +97,9 @@ impl Change {
         let (expected, actual) = match self {
             Self::Status { .. } | Self::Binary { .. } => (true, true),
             Self::Header {
+                expected, actual, ..
+            }
+            | Self::Trailer {
                 expected, actual, ..
             } => (!expected.is_empty(), !actual.is_empty()),
             Self::Json {

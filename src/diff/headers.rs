@@ -8,12 +8,21 @@ use crate::event::Header;
 use super::change::{Change, Collector};
 use super::noise::{NoiseRules, cmp_ignore_ascii_case};
 
-/// Compares two header lists and records one change per name whose values differ.
+/// Which list is compared: headers, or trailers (the same comparison, reported apart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Field {
+    Header,
+    Trailer,
+}
+
+/// Compares two header (or trailer) lists and records one change per name whose values
+/// differ.
 pub(crate) fn diff_headers(
     expected: &[Header],
     actual: &[Header],
     rules: &NoiseRules,
     collector: &mut Collector,
+    field: Field,
 ) {
     if expected == actual {
         return;
@@ -42,10 +51,19 @@ pub(crate) fn diff_headers(
             ours.len() == theirs.len() && ours.iter().zip(theirs).all(|(a, b)| a.value == b.value);
         if !same {
             let name = ours.first().or(theirs.first()).map_or("", |h| &h.name);
-            collector.record(rules.ignores_header(name), || Change::Header {
-                name: name.to_ascii_lowercase(),
-                expected: values(ours),
-                actual: values(theirs),
+            let (name, expected, actual) =
+                (name.to_ascii_lowercase(), values(ours), values(theirs));
+            collector.record(rules.ignores_header(&name), || match field {
+                Field::Header => Change::Header {
+                    name,
+                    expected,
+                    actual,
+                },
+                Field::Trailer => Change::Trailer {
+                    name,
+                    expected,
+                    actual,
+                },
             });
         }
     }

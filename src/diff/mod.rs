@@ -76,6 +76,8 @@ pub struct ResponseView<'a> {
     pub headers: &'a [Header],
     /// The whole body (as captured).
     pub body: &'a [u8],
+    /// The trailers after the body, in order (empty when it had none).
+    pub trailers: &'a [Header],
 }
 
 impl<'a> ResponseView<'a> {
@@ -85,7 +87,14 @@ impl<'a> ResponseView<'a> {
             status,
             headers,
             body,
+            trailers: &[],
         }
+    }
+
+    /// The same view with the trailers that ended the body (gRPC's status is one).
+    pub fn with_trailers(mut self, trailers: &'a [Header]) -> Self {
+        self.trailers = trailers;
+        self
     }
 
     /// A view of a recorded or replayed response head and its body.
@@ -119,7 +128,20 @@ pub fn diff_responses_with_limit(
             actual: actual.status,
         });
     }
-    headers::diff_headers(expected.headers, actual.headers, rules, &mut collector);
+    headers::diff_headers(
+        expected.headers,
+        actual.headers,
+        rules,
+        &mut collector,
+        headers::Field::Header,
+    );
+    headers::diff_headers(
+        expected.trailers,
+        actual.trailers,
+        rules,
+        &mut collector,
+        headers::Field::Trailer,
+    );
     body::diff_bodies(expected.body, actual.body, rules, &mut collector);
     collector.finish()
 }

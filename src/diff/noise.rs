@@ -130,7 +130,9 @@ impl NoiseRules {
         for change in &diff.changes {
             match change {
                 Change::Status { .. } => {}
-                Change::Header { name, .. } => learned.insert_header(name),
+                Change::Header { name, .. } | Change::Trailer { name, .. } => {
+                    learned.insert_header(name)
+                }
                 Change::Json { path, .. } => match PathPattern::parse(path) {
                     Ok(pattern) => learned.insert_path(pattern.with_any_index()),
                     // Reported paths are rendered in pattern syntax; this cannot happen.

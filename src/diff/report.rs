@@ -38,6 +38,7 @@ impl fmt::Display for Location<'_> {
         match self.0 {
             Change::Status { .. } => f.write_str("status"),
             Change::Header { name, .. } => write!(f, "header {name}"),
+            Change::Trailer { name, .. } => write!(f, "trailer {name}"),
             Change::Json { path, .. } => write!(f, "body {path}"),
             Change::Text { line, column, .. } => write!(f, "body line {line}, column {column}"),
             Change::Binary { .. } => f.write_str("body bytes"),
@@ -51,6 +52,9 @@ impl fmt::Display for Change {
         match self {
             Self::Status { expected, actual } => write!(f, "{expected} -> {actual}"),
             Self::Header {
+                expected, actual, ..
+            }
+            | Self::Trailer {
                 expected, actual, ..
             } => {
                 write_header_values(f, expected)?;

@@ -32,6 +32,9 @@ pub struct ReplayOptions {
     pub strict: bool,
     /// Let one recorded answer serve several identical calls.
     pub allow_repeats: bool,
+    /// Also match calls on scheme, host and port (off: a recording answers the same
+    /// code wherever its upstreams run).
+    pub match_authority: bool,
 }
 
 impl Default for ReplayOptions {
@@ -40,6 +43,7 @@ impl Default for ReplayOptions {
         Self {
             strict: true,
             allow_repeats: false,
+            match_authority: false,
         }
     }
 }
@@ -163,11 +167,16 @@ impl ReplaySession {
     /// Answers an outgoing call, or says why it cannot.
     pub fn answer_call(&self, key: &CallKey) -> Result<CallAnswer, UnmatchedCall> {
         let mut state = self.state.lock();
-        let allow_repeats = self.options.allow_repeats;
+        let ReplayOptions {
+            allow_repeats,
+            match_authority,
+            ..
+        } = self.options;
+        // Calls with the same key are answered in recorded order.
         let found = state
             .calls
             .iter_mut()
-            .find(|c| c.key == *key && (c.uses == 0 || allow_repeats));
+            .find(|c| key.matches(&c.key, match_authority) && (c.uses == 0 || allow_repeats));
         if let Some(call) = found {
             call.uses += 1;
             let call_id = call.call_id;
@@ -180,7 +189,7 @@ impl ReplaySession {
         let unmatched = UnmatchedCall {
             method: key.method.clone(),
             uri: key.uri.clone(),
-            closest: matching::closest(&state.calls, key),
+            closest: matching::closest(&state.calls, key, match_authority),
         };
         state.unmatched.push(unmatched.clone());
         if self.options.strict {
@@ -190,23 +199,29 @@ impl ReplaySession {
         }
     }
 
-    /// The next recorded value of this kind and name (and input, for boundaries), in
-    /// order; `None` when the recording has no more (noted for the report).
+    /// The next recorded value of this kind, name and input, in order; `None` when the
+    /// recording has no such value (noted for the report, naming a value recorded
+    /// under the same name with another input when there is one). A boundary answers
+    /// only its own input: a value recorded for another input is never returned.
     pub fn next_value(&self, kind: ValueKind, name: &str, input: Option<&[u8]>) -> Option<Bytes> {
         let mut state = self.state.lock();
         let same = |v: &RecordedValue| !v.used && v.kind == kind && v.name == name;
         let pos = state
             .values
             .iter()
-            .position(|v| same(v) && v.input.as_deref() == input)
-            .or_else(|| state.values.iter().position(same));
+            .position(|v| same(v) && v.input.as_deref() == input);
         match pos {
             Some(i) => {
                 state.values[i].used = true;
                 Some(state.values[i].value.clone())
             }
             None => {
-                state.missing_values.push(format!("{kind:?} {name}"));
+                let why = if state.values.iter().any(same) {
+                    "recorded only with another input"
+                } else {
+                    "not in the recording"
+                };
+                state.missing_values.push(format!("{kind:?} {name}: {why}"));
                 None
             }
         }

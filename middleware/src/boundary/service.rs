@@ -22,6 +22,10 @@ pub enum BoundaryError<E> {
     /// so the handler sees what it saw when recording).
     #[error("{0}")]
     Replayed(String),
+    /// Strict replay: the recording holds no answer for this name and input, and the
+    /// replay is sealed, so the wrapped service was not called.
+    #[error("{0}")]
+    Sealed(retrace::SealedReplay),
 }
 
 /// A service whose calls are recorded and replayed as a named boundary.
@@ -81,6 +85,12 @@ where
                     });
                 match recorded {
                     Some(answer) => BoundaryFuture::ready(answer.map_err(BoundaryError::Replayed)),
+                    None if session.options().strict => {
+                        BoundaryFuture::ready(Err(BoundaryError::Sealed(retrace::SealedReplay {
+                            kind: ValueKind::Boundary,
+                            name: self.name.to_string(),
+                        })))
+                    }
                     None => BoundaryFuture::passthrough(self.inner.call(req)),
                 }
             }

@@ -20,6 +20,7 @@
 
 mod report;
 mod run;
+mod unwind;
 
 pub use report::{ReplayReport, ReplayedResponse};
 pub use run::{Replay, ReplayError, replay};

@@ -17,6 +17,16 @@ pub struct ReplayedResponse {
     /// The body.
     #[serde(serialize_with = "lossy")]
     pub body: Bytes,
+    /// The trailers after the body (gRPC's `grpc-status`), redacted as headers are.
+    pub trailers: Vec<Header>,
+}
+
+impl ReplayedResponse {
+    /// The response as the diff engine sees it.
+    pub fn view(&self) -> retrace::diff::ResponseView<'_> {
+        retrace::diff::ResponseView::new(self.status, &self.headers, &self.body)
+            .with_trailers(&self.trailers)
+    }
 }
 
 fn lossy<S: serde::Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
@@ -43,9 +53,13 @@ pub struct ReplayReport {
 
 impl ReplayReport {
     /// Whether the replay reproduced the recording: no difference outside the noise,
-    /// every call answered, every recorded call made.
+    /// every call answered, every recorded call made, every recorded value found. A
+    /// gap of any kind is a difference, never "identical".
     pub fn is_identical(&self) -> bool {
-        self.diff.is_empty() && self.calls.unmatched.is_empty() && self.calls.unused.is_empty()
+        self.diff.is_empty()
+            && self.calls.unmatched.is_empty()
+            && self.calls.unused.is_empty()
+            && self.calls.missing_values.is_empty()
     }
 
     /// A readable account of everything that differed.

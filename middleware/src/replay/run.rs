@@ -49,6 +49,16 @@ pub enum ReplayError {
         /// Its error.
         reason: String,
     },
+    /// Strict replay: the code asked for a value the recording does not hold, and the
+    /// replay is sealed, so the real call was not made (see `retrace::boundary`).
+    #[error("recording {id}: {source}")]
+    Sealed {
+        /// The recording.
+        id: retrace::RecordingId,
+        /// The boundary without a recorded value.
+        #[source]
+        source: retrace::SealedReplay,
+    },
 }
 
 /// How to replay: matching options, noise rules, redaction, learned noise.
@@ -129,22 +139,23 @@ impl Replay {
             )
         })?;
         let recorded_body = recording.response_body();
+        let recorded_trailers = recording
+            .response_end()
+            .map_or(&[][..], |end| end.trailers.as_slice());
         let (first, session) = self.once(recording, service.clone()).await?;
         let mut noise = self.noise.clone();
         let learned = if self.learn_noise {
             let (second, _) = self.once(recording, service).await?;
-            let learned = NoiseRules::learn(
-                &ResponseView::new(first.status, &first.headers, &first.body),
-                &ResponseView::new(second.status, &second.headers, &second.body),
-            );
+            let learned = NoiseRules::learn(&first.view(), &second.view());
             noise.extend(learned.clone());
             Some(learned)
         } else {
             None
         };
         let diff = diff_responses(
-            &ResponseView::from_head(recorded_head, &recorded_body),
-            &ResponseView::new(first.status, &first.headers, &first.body),
+            &ResponseView::from_head(recorded_head, &recorded_body)
+                .with_trailers(recorded_trailers),
+            &first.view(),
             &noise,
         );
         let route = recording
@@ -182,27 +193,37 @@ impl Replay {
         poll_fn(|cx| service.poll_ready(cx))
             .await
             .map_err(service_error)?;
-        let future = {
+        let sealed = |source| ReplayError::Sealed { id, source };
+        let future = super::unwind::catch_sealed(|| {
             let _entered = context.enter();
             service.call(request)
-        };
-        let response = WithContext::new(future, Some(context.clone()))
-            .await
-            .map_err(service_error)?;
+        })
+        .map_err(sealed)?;
+        let response =
+            super::unwind::CatchUnwind::new(WithContext::new(future, Some(context.clone())))
+                .await
+                .map_err(sealed)?
+                .map_err(service_error)?;
         let (parts, body) = response.into_parts();
-        let body = WithContext::new(body.collect(), Some(context))
-            .await
-            .map_err(|e| ReplayError::Body {
-                id,
-                reason: e.to_string(),
-            })?
-            .to_bytes();
+        let collected =
+            super::unwind::CatchUnwind::new(WithContext::new(body.collect(), Some(context)))
+                .await
+                .map_err(sealed)?
+                .map_err(|e| ReplayError::Body {
+                    id,
+                    reason: e.to_string(),
+                })?;
+        let trailers = collected
+            .trailers()
+            .map_or_else(Vec::new, |t| self.redaction.headers(t));
+        let body = collected.to_bytes();
         let body = crate::capture::redact_whole_body(&self.redaction, &parts.headers, body);
         Ok((
             ReplayedResponse {
                 status: parts.status.as_u16(),
                 headers: self.redaction.headers(&parts.headers),
                 body,
+                trailers,
             },
             session,
         ))
