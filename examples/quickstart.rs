@@ -211,7 +211,10 @@ async fn main() -> anyhow::Result<()> {
     let mut identical = 0;
     for info in &recordings {
         let recording = store.load(info)?;
-        let report = retrace_tower::replay(&recording, shop_app(shop.clone())).await?;
+        // A strict replay that diverged is an error carrying its report: shown too.
+        let report = retrace_tower::replay(&recording, shop_app(shop.clone()))
+            .await
+            .or_else(retrace_tower::ReplayError::into_report)?;
         let recorded_calls = recording.calls().len();
         let verdict = if report.is_identical() {
             identical += 1;

@@ -222,7 +222,12 @@ impl Regression {
         let mut failures = Vec::new();
         for recording in store.recordings() {
             let recording = recording?;
-            let mut report = self.replay.run(&recording, make_service().await).await?;
+            // A diverged replay is a failure to list (or, accepting, the new answer).
+            let mut report = self
+                .replay
+                .run(&recording, make_service().await)
+                .await
+                .or_else(ReplayError::into_report)?;
             summary.checked += 1;
             let path = self.expectation_path(recording.id);
             if self.accept {

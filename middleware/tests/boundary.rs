@@ -198,6 +198,7 @@ async fn boundary_inputs_and_values_are_redacted_with_the_recorders_rules() {
     let recording = store.recordings().next().unwrap().unwrap();
     let report = replay(&recording, Router::new().route("/login", get(login)))
         .await
+        .or_else(retrace_tower::ReplayError::into_report)
         .unwrap();
     assert!(
         report.calls.missing_values.is_empty(),

@@ -207,7 +207,10 @@ async fn a_changed_handler_is_reported_by_json_path_with_both_values() {
             ),
         )
         .with_state(Shop::new(base, false));
-    let report = replay(&recordings[0], price_only).await.unwrap();
+    let report = replay(&recordings[0], price_only)
+        .await
+        .or_else(retrace_tower::ReplayError::into_report)
+        .unwrap();
     let recorded: Value = serde_json::from_slice(&recordings[0].response_body()).unwrap();
     let old = recorded["price"].as_f64().unwrap();
     assert_eq!(report.diff.changes.len(), 1, "{}", report.diff);
@@ -251,9 +254,16 @@ async fn concurrent_calls_replay_to_the_right_answers_whatever_order_they_finish
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_replay_fails_an_extra_call_naming_it_and_no_used_candidate() {
     let (_dir, recordings, base) = record(&["/quote/plum"]).await;
-    let report = replay(&recordings[0], shop_app(Shop::new(base.clone(), true)))
+    // Strict replay that diverged is an error a test can `?` on, carrying the report.
+    let err = replay(&recordings[0], shop_app(Shop::new(base.clone(), true)))
         .await
-        .unwrap();
+        .expect_err("an unmatched call fails strict replay");
+    assert!(
+        err.to_string()
+            .contains("unmatched call: no recorded call matches GET"),
+        "{err}"
+    );
+    let report = err.into_report().unwrap();
     assert_eq!(report.response.status, 502);
     assert_eq!(report.calls.unmatched.len(), 1);
     assert_eq!(
@@ -432,6 +442,7 @@ async fn recordings_replay_identically_when_the_upstream_runs_elsewhere() {
             shop_app(Shop::new(elsewhere.clone(), false)),
         )
         .await
+        .or_else(retrace_tower::ReplayError::into_report)
         .unwrap();
     assert!(!report.is_identical());
     let unmatched = report.calls.unmatched[0].to_string();

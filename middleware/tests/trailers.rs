@@ -89,7 +89,11 @@ async fn a_changed_grpc_status_is_a_difference() {
     assert!(same.is_identical(), "{}", same.describe());
     assert_eq!(same.response.trailers.len(), 1);
 
-    let changed = replay(&recording, app("13")).await.unwrap();
+    let changed = replay(&recording, app("13"))
+        .await
+        .expect_err("strict replay of a changed status fails")
+        .into_report()
+        .unwrap();
     assert!(!changed.is_identical());
     let described = changed.describe();
     assert!(

@@ -87,6 +87,7 @@ struct State {
     answered: u32,
     unmatched: Vec<UnmatchedCall>,
     missing_values: Vec<String>,
+    escaped: Vec<String>,
 }
 
 /// The state of one replay: recorded answers and what has been asked.
@@ -108,9 +109,19 @@ pub struct SessionReport {
     pub unused: Vec<(u32, String, String)>,
     /// Values asked for that the recording did not have (`kind name`).
     pub missing_values: Vec<String>,
+    /// Calls refused because they ran outside the replay's context while a sealed
+    /// replay of the same client was running (`GET /rates from a task without
+    /// context`).
+    pub escaped: Vec<String>,
 }
 
 impl ReplaySession {
+    /// Notes a call refused because it escaped the replay's context (a task spawned
+    /// without it, say): `what` names it.
+    pub fn note_escaped(&self, what: String) {
+        self.state.lock().escaped.push(what);
+    }
+
     /// The redaction applied to live calls before they are matched.
     pub fn redaction(&self) -> &crate::Redaction {
         &self.redaction
@@ -240,6 +251,7 @@ impl ReplaySession {
                 .map(|c| (c.call_id, c.key.method.clone(), c.key.uri.clone()))
                 .collect(),
             missing_values: state.missing_values.clone(),
+            escaped: state.escaped.clone(),
         }
     }
 }

@@ -30,6 +30,7 @@
 mod body;
 mod future;
 mod layer;
+mod seal;
 mod service;
 
 pub use body::ClientBody;

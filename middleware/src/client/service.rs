@@ -16,6 +16,7 @@ use tower_service::Service;
 
 use super::body::ClientBody;
 use super::future::ClientFuture;
+use super::seal::SealWatch;
 use crate::call::{self, CallInFlight};
 use crate::capture::{BodyEndHook, CaptureSettings, Side, Tap};
 use crate::record::RecordBody;
@@ -36,6 +37,10 @@ pub enum ClientError<E> {
     /// so the handler sees what it saw when recording).
     #[error("{0}")]
     Replayed(String),
+    /// A call without the replay's context while a strict replay of this client ran
+    /// (a task spawned without `.with_current_context()`): refused, never sent.
+    #[error("escaped call refused during a sealed replay: {0}")]
+    Escaped(String),
 }
 
 /// A client whose calls are recorded and replayed.
@@ -43,11 +48,16 @@ pub enum ClientError<E> {
 pub struct Client<S> {
     inner: S,
     body_cap: usize,
+    seal: Arc<SealWatch>,
 }
 
 impl<S> Client<S> {
     pub(crate) fn new(inner: S, body_cap: usize) -> Self {
-        Self { inner, body_cap }
+        Self {
+            inner,
+            body_cap,
+            seal: Arc::default(),
+        }
     }
 }
 
@@ -98,6 +108,13 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let Some(context) = Context::current() else {
+            if let Some(session) = self.seal.escaped_from() {
+                let what = format!("{} {} from a task without context", req.method(), req.uri());
+                session.note_escaped(what.clone());
+                return ClientFuture::boxed(Box::pin(
+                    async move { Err(ClientError::Escaped(what)) },
+                ));
+            }
             return ClientFuture::passthrough(self.inner.call(req));
         };
         // The inner service was made ready by poll_ready: keep that one for this call.
@@ -116,6 +133,7 @@ where
                 ClientFuture::boxed(Box::pin(record_call(inner, settings, handle, req)))
             }
             Context::Replay(session) => {
+                self.seal.replaying(&session);
                 ClientFuture::boxed(Box::pin(replay_call(inner, settings, session, req)))
             }
         }

@@ -60,6 +60,7 @@ impl ReplayReport {
             && self.calls.unmatched.is_empty()
             && self.calls.unused.is_empty()
             && self.calls.missing_values.is_empty()
+            && self.calls.escaped.is_empty()
     }
 
     /// A readable account of everything that differed.
@@ -82,6 +83,9 @@ impl ReplayReport {
         }
         for v in &self.calls.missing_values {
             out.push_str(&format!("  value not in the recording: {v}\n"));
+        }
+        for e in &self.calls.escaped {
+            out.push_str(&format!("  escaped call (refused): {e}\n"));
         }
         if self.is_identical() {
             out.push_str("  identical\n");

@@ -49,6 +49,11 @@ pub enum ReplayError {
         /// Its error.
         reason: String,
     },
+    /// Strict replay: the replay was not identical (a difference, an unmatched call, a
+    /// recorded call not made, a missing value). The report says what; a test can `?`
+    /// on it, and [`ReplayError::into_report`] gets the report back.
+    #[error("{}", .0.describe().trim_end())]
+    Diverged(Box<ReplayReport>),
     /// Strict replay: the code asked for a value the recording does not hold, and the
     /// replay is sealed, so the real call was not made (see `retrace::boundary`).
     #[error("recording {id}: {source}")]
@@ -59,6 +64,25 @@ pub enum ReplayError {
         #[source]
         source: retrace::SealedReplay,
     },
+}
+
+impl ReplayError {
+    /// The report of a replay that diverged, to look at either way; any other error as
+    /// it is: `replay(&recording, app).await.or_else(ReplayError::into_report)?`.
+    pub fn into_report(self) -> Result<ReplayReport, ReplayError> {
+        match self {
+            Self::Diverged(report) => Ok(*report),
+            other => Err(other),
+        }
+    }
+
+    /// The report, when the replay diverged.
+    pub fn report(&self) -> Option<&ReplayReport> {
+        match self {
+            Self::Diverged(report) => Some(report),
+            _ => None,
+        }
+    }
 }
 
 /// How to replay: matching options, noise rules, redaction, learned noise.
@@ -161,14 +185,18 @@ impl Replay {
         let route = recording
             .request()
             .map_or_else(String::new, |r| format!("{} {}", r.method, r.path()));
-        Ok(ReplayReport {
+        let report = ReplayReport {
             recording: id,
             route,
             response: first,
             diff,
             calls: session.report(),
             learned_noise: learned,
-        })
+        };
+        if self.options.strict && !report.is_identical() {
+            return Err(ReplayError::Diverged(Box::new(report)));
+        }
+        Ok(report)
     }
 
     async fn once<S, B>(
