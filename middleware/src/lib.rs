@@ -31,6 +31,10 @@ pub mod regression;
 pub mod replay;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+#[cfg(feature = "reqwest-0-12")]
+pub mod reqwest_0_12;
+#[cfg(any(feature = "reqwest", feature = "reqwest-0-12"))]
+mod reqwest_adapter;
 
 pub use boundary::{Boundary, BoundaryError, BoundaryLayer};
 pub use client::{Client, ClientError, ClientLayer};

@@ -36,6 +36,6 @@ mod service;
 pub use body::ClientBody;
 pub use future::ClientFuture;
 pub use layer::ClientLayer;
-#[cfg(feature = "reqwest")]
+#[cfg(any(feature = "reqwest", feature = "reqwest-0-12"))]
 pub(crate) use layer::DEFAULT_BODY_CAP;
 pub use service::{Client, ClientError};
