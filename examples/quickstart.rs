@@ -5,8 +5,9 @@
 //!    answer with `retrace::now()`.
 //! 2. Sends a burst of real requests: some carry the trigger header, some are sampled.
 //! 3. Stops the inventory service: from here on there is no upstream.
-//! 4. Replays every recording in-process against the shop, with each outgoing call
-//!    answered from the recording, and prints a table of the results.
+//! 4. Replays every recording in-process against the shop, configured with another
+//!    inventory address as a laptop would be, with each outgoing call answered from the
+//!    recording, and prints a table of the results.
 //!
 //! The recordings stay in `./recordings` (or `$RETRACE_RECORDING_PATH`) for the CLI:
 //! `cargo run -p retrace-cli -- ls`.
@@ -195,7 +196,13 @@ async fn main() -> anyhow::Result<()> {
         stats.dropped_total()
     );
 
-    // Offline: replay each recording of this session against the shop.
+    // Offline: replay each recording of this session against the shop, configured as
+    // on another machine: its inventory would be at another address, where nothing
+    // runs. Calls match on what they ask (method, path, query, body), not on where.
+    let shop = Shop {
+        inventory: "http://127.0.0.1:9".to_owned(),
+        ..shop
+    };
     let store = Store::open(&root)?;
     let mut recordings: Vec<_> = store
         .list()
