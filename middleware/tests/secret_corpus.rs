@@ -283,8 +283,8 @@ fn corpus() -> Vec<Case> {
         case("one-time password", "otp-304412", "ctl-30").incoming(
             Message::request("POST", "/mfa").json(r#"{"otp":"otp-304412","method":"ctl-30"}"#),
         ),
-        case("database URL with a password", "dbPass-31-zz", "ctl-31").incoming(
-            Message::request("POST", "/datasources").json(r#"{"dsn":"postgres://app:dbPass-31-zz@db.internal:5432/ctl-31"}"#),
+        case("broker URL with a password", "dbPass-31-zz", "ctl-31").incoming(
+            Message::request("POST", "/datasources").json(r#"{"dsn":"amqp://app:dbPass-31-zz@broker.internal:5672/ctl-31"}"#),
         ).part_of_a_value(),
         case("SSN", "078-05-1132", "ctl-32").incoming(
             Message::request("POST", "/kyc").json(r#"{"ssn":"078-05-1132","country":"ctl-32"}"#),

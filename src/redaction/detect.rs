@@ -495,59 +495,62 @@ fn block_masks(block: &[u8; 64]) -> (u64, u64) {
     (card, b64)
 }
 
-/// Card numbers starting in `window`: digits not preceded by a letter or digit.
-fn find_cards(text: &[u8], window: Range<usize>, out: &mut Vec<Range<usize>>) {
+/// The maximal runs of bytes of `class` (a [`CLASS`] bit) that start in `window`.
+fn class_runs(
+    text: &[u8],
+    window: Range<usize>,
+    bit: u8,
+) -> impl Iterator<Item = Range<usize>> + '_ {
     let mut i = window.start;
-    while i < window.end {
-        if class(text[i]) & DIGIT == 0 {
+    std::iter::from_fn(move || {
+        while i < window.end && class(text[i]) & bit == 0 {
             i += 1;
-            continue;
+        }
+        if i >= window.end {
+            return None;
         }
         let start = i;
-        while i < text.len() && class(text[i]) & DIGIT != 0 {
+        while i < text.len() && class(text[i]) & bit != 0 {
             i += 1;
         }
-        let len = i - start;
+        Some(start..i)
+    })
+}
+
+/// Card numbers starting in `window`: digits not preceded by a letter or digit. (A
+/// card of several groups may be found again from a later group; the caller merges
+/// overlapping ranges.)
+fn find_cards(text: &[u8], window: Range<usize>, out: &mut Vec<Range<usize>>) {
+    for run in class_runs(text, window, DIGIT) {
         // A card is 13 digits or more in one run, or groups of a few joined by single
         // spaces or dashes.
-        let grouped = len <= 6
-            && matches!(text.get(i), Some(b' ' | b'-'))
-            && text.get(i + 1).is_some_and(u8::is_ascii_digit);
-        let standalone = start == 0 || !text[start - 1].is_ascii_alphanumeric();
-        if let Some(end) = (standalone && (len >= 13 || grouped))
-            .then(|| card_at(text, start))
-            .flatten()
+        let grouped = run.len() <= 6
+            && matches!(text.get(run.end), Some(b' ' | b'-'))
+            && text.get(run.end + 1).is_some_and(u8::is_ascii_digit);
+        let standalone = run.start == 0 || !text[run.start - 1].is_ascii_alphanumeric();
+        if standalone
+            && (run.len() >= 13 || grouped)
+            && let Some(end) = card_at(text, run.start)
         {
-            out.push(start..end);
-            i = end;
+            out.push(run.start..end);
         }
     }
 }
 
-/// AWS secret keys starting in `window`.
+/// AWS secret keys starting in `window`: runs of exactly 40 base64 characters, not
+/// part of a longer token, with an upper-case letter, a lower-case one and a digit.
 fn find_aws_secrets(text: &[u8], window: Range<usize>, out: &mut Vec<Range<usize>>) {
-    let mut i = window.start;
-    while i < window.end {
-        if class(text[i]) & B64 == 0 {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < text.len() && class(text[i]) & B64 != 0 {
-            i += 1;
-        }
-        if i - start != 40
-            || (start > 0 && class(text[start - 1]) & MARK != 0)
-            || text.get(i).is_some_and(|&b| class(b) & MARK != 0)
+    for run in class_runs(text, window, B64) {
+        let alone = (run.start == 0 || class(text[run.start - 1]) & MARK == 0)
+            && text.get(run.end).is_none_or(|&b| class(b) & MARK == 0);
+        let key = &text[run.clone()];
+        if run.len() == 40
+            && alone
+            && key.iter().any(u8::is_ascii_uppercase)
+            && key.iter().any(u8::is_ascii_lowercase)
+            && key.iter().any(u8::is_ascii_digit)
         {
-            continue;
-        }
-        let run = &text[start..i];
-        if run.iter().any(u8::is_ascii_uppercase)
-            && run.iter().any(u8::is_ascii_lowercase)
-            && run.iter().any(u8::is_ascii_digit)
-        {
-            out.push(start..i);
+            out.push(run);
         }
     }
 }
