@@ -59,10 +59,94 @@ macro_rules! scenario {
                 }
             }
 
+            /// The price, then an audit call from a task spawned without the context
+            /// (the seal sees an escaped call once the client has answered for the
+            /// replay: see the README).
+            async fn audited(
+                State(app): State<App>,
+                Path(sku): Path<String>,
+            ) -> (http::StatusCode, String) {
+                let audit = app.client.get(format!("{}/audit/{sku}", app.upstream));
+                let (status, text) = price(State(app), Path(sku)).await;
+                let audited = tokio::spawn(async move { audit.send().await.is_ok() })
+                    .await
+                    .unwrap_or(false);
+                (status, format!("{text}; audited {audited}"))
+            }
+
             fn app(state: App) -> Router {
                 Router::new()
                     .route("/price/{sku}", get(price))
+                    .route("/audited/{sku}", get(audited))
                     .with_state(state)
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_call_escaping_a_strict_replay_is_refused_and_named() {
+                use std::sync::atomic::{AtomicU64, Ordering};
+                let dir = tempfile::tempdir().unwrap();
+                let config = Config::builder()
+                    .enabled(true)
+                    .recording_path(dir.path())
+                    .sample_rate(1.0)
+                    .build()
+                    .unwrap();
+                let (rec, guard) = Recorder::new(config).unwrap();
+                let served = std::sync::Arc::new(AtomicU64::new(0));
+                let counter = served.clone();
+                let upstream = Router::new().fallback(move || {
+                    let counter = counter.clone();
+                    async move {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        "{}"
+                    }
+                });
+                let (upstream_url, stop_upstream) = serve(upstream).await;
+                let state = || App {
+                    client: ClientBuilder::new(reqwest::Client::new())
+                        .with(RetraceMiddleware::new())
+                        .build(),
+                    upstream: upstream_url.clone(),
+                };
+                let (shop_url, stop_shop) =
+                    serve(app(state()).layer(RecordLayer::new(rec).unwrap())).await;
+                let http = hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .build_http::<Full<bytes::Bytes>>();
+                let resp = http
+                    .request(
+                        http::Request::get(format!("{shop_url}/audited/fig"))
+                            .body(Full::default())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 200);
+                let _ = stop_shop.send(());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                guard.shutdown().unwrap();
+                assert_eq!(served.load(Ordering::SeqCst), 2);
+
+                let store = Store::open(dir.path()).unwrap();
+                let recording = store.recordings().next().unwrap().unwrap();
+                // The upstream is still up: a replay must not reach it.
+                let err = retrace_tower::replay(&recording, app(state()))
+                    .await
+                    .expect_err("an escaped call is a divergence");
+                let report = err.into_report().unwrap();
+                assert_eq!(
+                    served.load(Ordering::SeqCst),
+                    2,
+                    "the replay reached the upstream"
+                );
+                assert_eq!(
+                    report.calls.escaped,
+                    [format!(
+                        "GET {upstream_url}/audit/fig from a task without context"
+                    )]
+                );
+                let _ = stop_upstream.send(());
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,9 @@ macro_rules! reqwest_adapter {
         #[derive(Clone, Debug)]
         pub struct RetraceMiddleware {
             body_cap: usize,
+            /// The strict replay this middleware answers for (see `crate::client::seal`):
+            /// shared by the clones a client holds.
+            seal: std::sync::Arc<$crate::client::SealWatch>,
         }
 
         impl Default for RetraceMiddleware {
@@ -35,6 +38,7 @@ macro_rules! reqwest_adapter {
             pub fn new() -> Self {
                 Self {
                     body_cap: $crate::client::DEFAULT_BODY_CAP,
+                    seal: std::sync::Arc::default(),
                 }
             }
 
@@ -81,7 +85,21 @@ macro_rules! reqwest_adapter {
                 next: Next<'_>,
             ) -> $middleware::Result<Response> {
                 match Context::current() {
-                    None => next.run(req, extensions).await,
+                    None => match self.seal.escaped_from() {
+                        // A call that escaped a strict replay's context: refused.
+                        Some(session) => {
+                            let what = format!(
+                                "{} {} from a task without context",
+                                req.method(),
+                                req.url()
+                            );
+                            session.note_escaped(what.clone());
+                            Err($middleware::Error::middleware(std::io::Error::other(
+                                format!("escaped call refused during a sealed replay: {what}"),
+                            )))
+                        }
+                        None => next.run(req, extensions).await,
+                    },
                     Some(Context::Recording(handle)) => {
                         let settings = CaptureSettings {
                             redaction: handle.redaction().clone(),
@@ -144,6 +162,7 @@ macro_rules! reqwest_adapter {
                         }
                     }
                     Some(Context::Replay(session)) => {
+                        self.seal.replaying(&session);
                         let settings = CaptureSettings {
                             redaction: session.redaction().clone(),
                             body_cap: self.body_cap,

@@ -38,4 +38,6 @@ pub use future::ClientFuture;
 pub use layer::ClientLayer;
 #[cfg(any(feature = "reqwest", feature = "reqwest-0-12"))]
 pub(crate) use layer::DEFAULT_BODY_CAP;
+#[cfg(any(feature = "reqwest", feature = "reqwest-0-12"))]
+pub(crate) use seal::SealWatch;
 pub use service::{Client, ClientError};
