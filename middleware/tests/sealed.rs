@@ -145,3 +145,71 @@ async fn an_escaped_call_is_refused_and_named_and_nothing_reaches_the_upstream()
     assert_eq!(text.status(), 200);
     assert_eq!(served.load(Ordering::SeqCst), before + 2);
 }
+
+/// Calls the upstream with a volatile query parameter, as request signing or cache
+/// busting does.
+async fn stamped(State(shop): State<Shop>) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut client = shop.client.clone();
+    get_text(
+        &mut client,
+        format!("{}/rate?cur=EUR&ts={nanos}", shop.upstream),
+    )
+    .await
+    .unwrap_or_else(|e| e)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_key_function_drops_a_volatile_query_parameter() {
+    let upstream = serve(Router::new().fallback(|| async { "1.25" })).await;
+    let base = format!("http://{}", upstream.addr);
+    let app = |base: String| {
+        let client = ServiceBuilder::new()
+            .layer(ClientLayer::new())
+            .service(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+        Router::new()
+            .route("/stamped", get(stamped))
+            .with_state(Shop {
+                upstream: base,
+                client,
+            })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
+    let server = serve(app(base.clone()).layer(RecordLayer::new(rec).unwrap())).await;
+    send(
+        &client(),
+        get_req(&server.url("/stamped")).body(empty()).unwrap(),
+    )
+    .await;
+    drop(server);
+    guard.shutdown().unwrap();
+    let recording = Store::open(dir.path())
+        .unwrap()
+        .recordings()
+        .next()
+        .unwrap()
+        .unwrap();
+
+    // By default the stamp is part of the key: no recorded call matches, and the error
+    // says the query differs.
+    let report = replay(&recording, app(base.clone()))
+        .await
+        .expect_err("the stamp differs")
+        .into_report()
+        .unwrap();
+    let unmatched = report.calls.unmatched[0].to_string();
+    assert!(unmatched.contains("query \"cur=EUR&ts="), "{unmatched}");
+
+    // Without it, the call is answered.
+    let report = retrace_tower::Replay::new()
+        .call_key(|key| key.query.retain(|p| !p.starts_with("ts=")))
+        .run(&recording, app(base))
+        .await
+        .unwrap();
+    assert!(report.is_identical(), "{}", report.describe());
+    assert_eq!(report.calls.answered, 1);
+}

@@ -90,11 +90,15 @@ struct State {
     escaped: Vec<String>,
 }
 
+/// A function adjusting a call's key before matching (see
+/// [`ReplaySession::with_call_key`]).
+pub type CallKeyFn = Arc<dyn Fn(&mut CallKey) + Send + Sync>;
+
 /// The state of one replay: recorded answers and what has been asked.
-#[derive(Debug)]
 pub struct ReplaySession {
     options: ReplayOptions,
     redaction: crate::Redaction,
+    key_fn: Option<CallKeyFn>,
     state: Mutex<State>,
 }
 
@@ -113,6 +117,15 @@ pub struct SessionReport {
     /// replay of the same client was running (`GET /rates from a task without
     /// context`).
     pub escaped: Vec<String>,
+}
+
+impl std::fmt::Debug for ReplaySession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplaySession")
+            .field("options", &self.options)
+            .field("key_fn", &self.key_fn.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReplaySession {
@@ -134,12 +147,30 @@ impl ReplaySession {
         options: ReplayOptions,
         redaction: crate::Redaction,
     ) -> Arc<Self> {
+        Self::with_call_key(recording, options, redaction, None)
+    }
+
+    /// Like [`new`](Self::new), with a function that adjusts every call's key, recorded
+    /// and live alike, before they are matched: drop a volatile query parameter, ignore
+    /// the body of some calls, or add what the default key leaves out.
+    pub fn with_call_key(
+        recording: &Recording,
+        options: ReplayOptions,
+        redaction: crate::Redaction,
+        key_fn: Option<CallKeyFn>,
+    ) -> Arc<Self> {
+        let adjusted = |mut key: CallKey| {
+            if let Some(f) = &key_fn {
+                f(&mut key);
+            }
+            key
+        };
         let mut calls: Vec<RecordedCall> = recording
             .calls()
             .into_iter()
             .map(|c| RecordedCall {
                 call_id: c.call.call_id,
-                key: CallKey::of_recorded(c.call),
+                key: adjusted(CallKey::of_recorded(c.call)),
                 outcome: c.result.map(|r| r.outcome.clone()),
                 uses: 0,
             })
@@ -162,6 +193,7 @@ impl ReplaySession {
         Arc::new(Self {
             options,
             redaction,
+            key_fn,
             state: Mutex::new(State {
                 calls,
                 values,
@@ -177,6 +209,18 @@ impl ReplaySession {
 
     /// Answers an outgoing call, or says why it cannot.
     pub fn answer_call(&self, key: &CallKey) -> Result<CallAnswer, UnmatchedCall> {
+        let adjusted;
+        let key = match &self.key_fn {
+            Some(f) => {
+                adjusted = {
+                    let mut k = key.clone();
+                    f(&mut k);
+                    k
+                };
+                &adjusted
+            }
+            None => key,
+        };
         let mut state = self.state.lock();
         let ReplayOptions {
             allow_repeats,

@@ -85,13 +85,26 @@ impl ReplayError {
     }
 }
 
-/// How to replay: matching options, noise rules, redaction, learned noise.
-#[derive(Clone, Debug, Default)]
+/// How to replay: matching options, noise rules, redaction, learned noise, and how a
+/// call's key is made.
+#[derive(Clone, Default)]
 pub struct Replay {
     options: ReplayOptions,
     noise: NoiseRules,
     redaction: Redaction,
     learn_noise: bool,
+    call_key: Option<retrace::replay::CallKeyFn>,
+}
+
+impl fmt::Debug for Replay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replay")
+            .field("options", &self.options)
+            .field("noise", &self.noise)
+            .field("learn_noise", &self.learn_noise)
+            .field("call_key", &self.call_key.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Replays `recording` through `service` with the default settings (strict matching,
@@ -115,6 +128,23 @@ impl Replay {
     /// Matching options (strict or lenient, repeats).
     pub fn options(mut self, options: ReplayOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Adjusts every outgoing call's key, recorded and live alike, before they are
+    /// matched: for a volatile query parameter, say.
+    ///
+    /// ```
+    /// let replay = retrace_tower::Replay::new().call_key(|key| {
+    ///     key.query.retain(|param| !param.starts_with("ts="));
+    /// });
+    /// # let _ = replay;
+    /// ```
+    pub fn call_key(
+        mut self,
+        f: impl Fn(&mut retrace::replay::CallKey) + Send + Sync + 'static,
+    ) -> Self {
+        self.call_key = Some(Arc::new(f));
         self
     }
 
@@ -212,7 +242,12 @@ impl Replay {
     {
         let id = recording.id;
         let request = build_request(recording)?;
-        let session = ReplaySession::new(recording, self.options, self.redaction.clone());
+        let session = ReplaySession::with_call_key(
+            recording,
+            self.options,
+            self.redaction.clone(),
+            self.call_key.clone(),
+        );
         let context = Context::Replay(Arc::clone(&session));
         let service_error = |e: S::Error| ReplayError::Service {
             id,
