@@ -249,3 +249,95 @@ async fn grpc_streams_record_and_replay_and_changes_are_differences() {
     let described = err.to_string();
     assert!(described.contains("grpc-status"), "{described}");
 }
+
+/// A tonic client whose calls go through `ClientLayer`: tonic's request body is
+/// collected into `Full<Bytes>` first (unary, server- and client-streaming calls end
+/// their request stream before the answer), then the recorded hyper client.
+fn recorded_grpc_channel() -> impl tower::Service<
+    http::Request<tonic::body::Body>,
+    Response = http::Response<retrace_tower::client::ClientBody<hyper::body::Incoming>>,
+    Error = BoxError,
+    Future = impl Send,
+> + Clone {
+    use http_body_util::{BodyExt, Full};
+    use tower::{Layer, ServiceExt};
+    let http2 = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<bytes::Bytes>>();
+    let recorded = retrace_tower::ClientLayer::new().layer(http2);
+    tower::service_fn(move |req: http::Request<tonic::body::Body>| {
+        let recorded = recorded.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            let req = http::Request::from_parts(parts, Full::new(bytes));
+            recorded.oneshot(req).await.map_err(BoxError::from)
+        }
+    })
+}
+
+/// A gateway whose handler watches the stock through the recorded tonic client.
+fn gateway(stock: std::net::SocketAddr) -> axum::Router {
+    axum::Router::new().route(
+        "/watch/{sku}",
+        axum::routing::get(
+            move |axum::extract::Path(sku): axum::extract::Path<String>| async move {
+                let origin: http::Uri = format!("http://{stock}").parse().expect("an origin");
+                let mut grpc = tonic::client::Grpc::with_origin(recorded_grpc_channel(), origin);
+                let watched = async {
+                    grpc.ready().await?;
+                    let mut stream = grpc
+                        .server_streaming(
+                            Request::new(WatchRequest { sku }),
+                            PathAndQuery::from_static("/stock.Stock/Watch"),
+                            ProstCodec::<WatchRequest, StockUpdate>::default(),
+                        )
+                        .await?
+                        .into_inner();
+                    let mut total = 0;
+                    while let Some(update) = stream.message().await? {
+                        total += update.available;
+                    }
+                    Ok::<u32, BoxError>(total)
+                };
+                match watched.await {
+                    Ok(total) => format!("total {total}"),
+                    Err(e) => format!("failed: {e}"),
+                }
+            },
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_grpc_streams_are_recorded_and_answered_in_replay() {
+    let stock = serve(app(normal())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
+    let front = serve(gateway(stock.addr).layer(RecordLayer::new(rec).unwrap())).await;
+    let answer = send(
+        &client(),
+        get_req(&front.url("/watch/apple")).body(empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(&answer.body[..], b"total 60");
+    drop(front);
+    guard.shutdown().unwrap();
+    let stock_addr = stock.addr;
+    drop(stock);
+
+    let recording = Store::open(dir.path())
+        .unwrap()
+        .recordings()
+        .next()
+        .unwrap()
+        .unwrap();
+    let calls = recording.calls();
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].call.head.uri.ends_with("/stock.Stock/Watch"));
+    // The stock server is gone: the stream and its status come from the recording.
+    let report = replay(&recording, gateway(stock_addr)).await.unwrap();
+    assert!(report.is_identical(), "{}", report.describe());
+    assert_eq!(report.calls.answered, 1);
+    assert_eq!(&report.response.body[..], b"total 60");
+}

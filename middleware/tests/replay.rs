@@ -451,3 +451,32 @@ async fn recordings_replay_identically_when_the_upstream_runs_elsewhere() {
         "{unmatched}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_replay_run_opens_no_connection_to_a_live_upstream() {
+    let (_dir, recordings, _base) = record(&["/quote/apple", "/basket", "/quote/plum"]).await;
+    // A live upstream that counts every connection it accepts.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let live = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = accepted.clone();
+    let acceptor = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    for recording in &recordings {
+        let report = replay(recording, shop_app(Shop::new(live.clone(), false)))
+            .await
+            .unwrap();
+        assert!(report.is_identical(), "{}", report.describe());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the replay connected to the live upstream"
+    );
+    acceptor.abort();
+}

@@ -15,8 +15,28 @@ use crate::record::RecordBody;
 pub enum ClientBody<B> {
     /// From the real client (recorded when a recording is current).
     Live(#[pin] RecordBody<B>),
-    /// From the recording, during replay.
-    Recorded(Option<Bytes>),
+    /// From the recording, during replay: its data, then its trailers (a gRPC answer's
+    /// `grpc-status`), when it had any.
+    Recorded(Option<Bytes>, Option<http::HeaderMap>),
+}
+
+impl<B> ClientBody<B> {
+    /// A recorded answer: `data`, then the recorded `trailers` (none when empty).
+    pub(crate) fn recorded(data: Bytes, trailers: &[retrace::event::Header]) -> Self {
+        let trailers = (!trailers.is_empty()).then(|| {
+            let mut map = http::HeaderMap::with_capacity(trailers.len());
+            for h in trailers {
+                if let (Ok(name), Ok(value)) = (
+                    http::HeaderName::from_bytes(h.name.as_bytes()),
+                    http::HeaderValue::from_bytes(&h.value),
+                ) {
+                    map.append(name, value);
+                }
+            }
+            map
+        });
+        Self::Recorded(Some(data), trailers)
+    }
 }
 
 impl<B> Body for ClientBody<B>
@@ -32,10 +52,12 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.project() {
             ClientBodyProj::Live(inner) => inner.poll_frame(cx),
-            ClientBodyProj::Recorded(data) => Poll::Ready(
+            ClientBodyProj::Recorded(data, trailers) => Poll::Ready(
                 data.take()
                     .filter(|d| !d.is_empty())
-                    .map(|d| Ok(Frame::data(d))),
+                    .map(Frame::data)
+                    .or_else(|| trailers.take().map(Frame::trailers))
+                    .map(Ok),
             ),
         }
     }
@@ -43,14 +65,16 @@ where
     fn is_end_stream(&self) -> bool {
         match self {
             Self::Live(inner) => inner.is_end_stream(),
-            Self::Recorded(data) => data.as_ref().is_none_or(Bytes::is_empty),
+            Self::Recorded(data, trailers) => {
+                data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
+            }
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Live(inner) => inner.size_hint(),
-            Self::Recorded(data) => {
+            Self::Recorded(data, _) => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
         }

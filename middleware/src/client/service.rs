@@ -212,7 +212,7 @@ where
         Ok(CallAnswer::Recorded { outcome, .. }) => match outcome {
             CallOutcome::Response { head, body } => Ok(call::recorded_response(
                 &head,
-                ClientBody::Recorded(Some(body.data)),
+                ClientBody::recorded(body.data, &body.end.trailers),
             )),
             CallOutcome::Error(text) => Err(ClientError::Replayed(text)),
         },
