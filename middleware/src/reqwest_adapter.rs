@@ -91,7 +91,7 @@ macro_rules! reqwest_adapter {
                             let what = format!(
                                 "{} {} from a task without context",
                                 req.method(),
-                                req.url()
+                                session.redaction().uri(&uri_of(&req))
                             );
                             session.note_escaped(what.clone());
                             Err($middleware::Error::middleware(std::io::Error::other(

@@ -48,7 +48,12 @@ fn kind(content_type: Option<&[u8]>, body: &[u8]) -> Kind {
     {
         return Kind::Form;
     }
-    if std::str::from_utf8(body).is_ok() {
+    // Declared text (a multipart form with a binary file part, a text cut inside a
+    // character at the cap) is read as text even when it is not all UTF-8.
+    let starts = |prefix: &[u8]| {
+        mime.len() >= prefix.len() && mime[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    if starts(b"text/") || starts(b"multipart/") || std::str::from_utf8(body).is_ok() {
         Kind::Text
     } else {
         Kind::Binary
@@ -85,15 +90,15 @@ impl Redaction {
                     // Not JSON after all: a string that merely starts with a brace is
                     // text; a body that claims to be JSON is replaced whole.
                     Err(()) if content_type.is_none() => self.redact_text(body),
-                    Err(()) if findings.is_empty() => None,
+                    Err(()) if findings.is_empty() && !escaped && !paths => None,
                     Err(()) => Some(self.replace(body)),
                 }
             }
             Kind::Form => params::redact(self, body, 0).map(Bytes::from),
             Kind::Text => self.redact_text(body),
             Kind::Binary => {
-                let findings = inner.scanner.scan(&inner.names, body, false);
-                (!findings.values.is_empty()).then(|| self.replace(body))
+                let findings = inner.scanner.scan(&inner.names, body, true);
+                (!findings.secrets().is_empty()).then(|| self.replace(body))
             }
         }
     }

@@ -188,7 +188,21 @@ impl RedactionBuilder {
             if normalised.is_empty() {
                 return Err(RedactionError::InvalidName { name: name.clone() });
             }
+            // The longest part as written, and the first and last letters of the
+            // normalised name, so the name is found in any spelling
+            // (`employeeId`, `employee_id`, `EMPLOYEE-ID`).
             stems.push(scan::stem(name));
+            stems.push(normalised.chars().take(3).collect());
+            stems.push(
+                normalised
+                    .chars()
+                    .rev()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect(),
+            );
             names.add(normalised, NameMatch::Exact);
         }
         for name in &self.allowed {

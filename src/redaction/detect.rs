@@ -125,8 +125,14 @@ impl Detector {
         for chunk in text.utf8_chunks() {
             let valid = chunk.valid();
             for range in (self.find)(valid) {
-                let start = range.start.min(valid.len());
-                let end = range.end.min(valid.len());
+                let mut start = range.start.min(valid.len());
+                let mut end = range.end.min(valid.len());
+                while !valid.is_char_boundary(start) {
+                    start -= 1;
+                }
+                while !valid.is_char_boundary(end) {
+                    end += 1;
+                }
                 if start < end {
                     out.push(offset + start..offset + end);
                 }

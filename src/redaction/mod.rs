@@ -424,8 +424,8 @@ impl Redaction {
         }
         match bytes {
             // Every byte written is ASCII or came from the URI (valid UTF-8); were that
-            // ever not so, fail closed: the path alone, without the query.
-            Some(bytes) => String::from_utf8(bytes).unwrap_or_else(|_| uri.path().to_owned()),
+            // ever not so, fail closed: nothing of the target is kept.
+            Some(bytes) => String::from_utf8(bytes).unwrap_or_else(|_| REDACTED.to_owned()),
             None => text,
         }
     }

@@ -401,9 +401,9 @@ impl SecretNames {
 }
 
 /// Bytes that may be part of a name written in text (`access_token`, `x-api-key`,
-/// `user.password`).
+/// `user.password`, `user[password]`).
 pub(super) fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']')
 }
 
 /// The whole name-like word around `hit` in `text`.

@@ -14,13 +14,22 @@ use super::names::Place;
 pub(super) fn redact(redaction: &Redaction, text: &[u8], start: usize) -> Option<Vec<u8>> {
     let mut secrets: Vec<Range<usize>> = Vec::new();
     let mut piece_start = start;
-    for piece in text[start..].split(|&b| b == b'&' || b == b';') {
-        if let Some(eq) = memchr::memchr(b'=', piece) {
-            let value = &piece[eq + 1..];
-            if !value.is_empty() && is_secret_pair(redaction, &piece[..eq], value) {
-                let value_start = piece_start + eq + 1;
-                secrets.push(value_start..value_start + value.len());
+    for piece in text[start..].split(|&b| b == b'&') {
+        // Some servers also split at `;`, most read `a=x;y` as one value: a secret
+        // found at a `;`-separated pair is redacted to the end of its `&`-piece, so
+        // neither reading keeps any of it.
+        let mut sub_start = 0;
+        for sub in piece.split(|&b| b == b';') {
+            if let Some(eq) = memchr::memchr(b'=', sub) {
+                let value = &piece[sub_start + eq + 1..];
+                let own = &sub[eq + 1..];
+                if !own.is_empty() && is_secret_pair(redaction, &sub[..eq], value) {
+                    let value_start = piece_start + sub_start + eq + 1;
+                    secrets.push(value_start..piece_start + piece.len());
+                    break;
+                }
             }
+            sub_start += sub.len() + 1;
         }
         piece_start += piece.len() + 1;
     }

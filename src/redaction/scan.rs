@@ -176,24 +176,21 @@ impl Scanner {
                 for hit in automaton.find_iter(folded) {
                     match self.patterns[hit.pattern().as_usize()] {
                         Pattern::NameStem => {
-                            if hit.start() < skip_to {
-                                continue;
-                            }
-                            let word = names::word_around(text, hit.range());
-                            skip_to = word.end;
-                            if !names.is_secret(&text[word.clone()], Place::Parameter) {
-                                continue;
-                            }
-                            found.secret_name = true;
-                            if let Some(value) =
-                                assignments.then(|| assigned_value(text, word)).flatten()
-                            {
-                                found.assigned.push(value);
+                            if hit.start() >= skip_to {
+                                skip_to =
+                                    name_at(names, text, hit.range(), assignments, &mut found);
                             }
                         }
                         Pattern::Anchor(anchor) => {
                             if let Some(range) = detect::check(&anchor, text, hit.start()) {
                                 found.values.push(range);
+                            } else if anchor.kind == DetectorKind::AuthScheme
+                                && hit.start() >= skip_to
+                            {
+                                // `token ` won the match over the stem `token`: it may be
+                                // a name (`api_token = x`) rather than a scheme.
+                                let word = hit.start()..hit.end() - 1;
+                                skip_to = name_at(names, text, word, assignments, &mut found);
                             }
                         }
                     }
@@ -209,6 +206,26 @@ impl Scanner {
         found.values = merge(std::mem::take(&mut found.values));
         found
     }
+}
+
+/// Checks the word around a name stem hit at `stem`: when it is a secret's name, notes
+/// it (and, when `assignments`, the value assigned to it). Returns where the word ends.
+fn name_at(
+    names: &SecretNames,
+    text: &[u8],
+    stem: Range<usize>,
+    assignments: bool,
+    found: &mut Findings,
+) -> usize {
+    let word = names::word_around(text, stem);
+    let end = word.end;
+    if names.is_secret(&text[word.clone()], Place::Parameter) {
+        found.secret_name = true;
+        if let Some(value) = assignments.then(|| assigned_value(text, word)).flatten() {
+            found.assigned.push(value);
+        }
+    }
+    end
 }
 
 /// Runs `f` on `text` with ASCII letters lower-cased (same length, same offsets), in a

@@ -17,7 +17,8 @@ use crate::event::OutboundCall;
 pub struct CallKey {
     /// The method.
     pub method: String,
-    /// The URI, redacted as the recording redacts it, as sent.
+    /// The URI, redacted as the recording redacts it, as sent: shown in reports, not
+    /// compared (a key function edits `path` and `query`).
     pub uri: String,
     /// Scheme and authority (`http://10.0.0.7:8080`); empty for an origin-form URI.
     pub authority: String,
@@ -36,7 +37,10 @@ fn hex<S: serde::Serializer>(d: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
 
 /// Splits a printed URI into scheme and authority, path, and sorted query parameters.
 fn split_uri(uri: &str) -> (String, String, Vec<String>) {
-    let (authority, rest) = match uri.find("://") {
+    // An authority only where the URI starts with a scheme: `://` before any `/` or
+    // `?` (a `://` in a query parameter is not one).
+    let scheme_end = uri.find("://").filter(|&i| !uri[..i].contains(['/', '?']));
+    let (authority, rest) = match scheme_end {
         Some(scheme_end) => {
             let after = scheme_end + 3;
             let path_start = uri[after..]
@@ -255,5 +259,22 @@ mod tests {
 
     fn closest_none(calls: &[RecordedCall], key: &CallKey) -> Option<u32> {
         closest(calls, key, false).map(|c| c.call_id)
+    }
+}
+
+#[cfg(test)]
+mod reviewed {
+    use super::*;
+
+    #[test]
+    fn a_url_in_a_query_parameter_is_not_an_authority() {
+        let key = CallKey::new("GET", "/login?next=http://a.example/home", b"");
+        assert_eq!(key.authority, "");
+        assert_eq!(key.path, "/login");
+        let other = CallKey::new("GET", "/logout?next=https://b.example/home", b"");
+        assert!(!key.matches(&other, false));
+        let absolute = CallKey::new("GET", "http://h:1/login?next=http://a.example/x", b"");
+        assert_eq!(absolute.authority, "http://h:1");
+        assert_eq!(absolute.path, "/login");
     }
 }

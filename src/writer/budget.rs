@@ -74,6 +74,7 @@ struct Closed {
     modified: SystemTime,
     path: PathBuf,
     bytes: u64,
+    index_bytes: u64,
 }
 
 fn closed_segments(root: &Path) -> Vec<Closed> {
@@ -100,6 +101,7 @@ fn closed_segments(root: &Path) -> Vec<Closed> {
                 modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                 path,
                 bytes: meta.len() + index.len(),
+                index_bytes: index.len(),
             });
         }
     }
@@ -107,10 +109,14 @@ fn closed_segments(root: &Path) -> Vec<Closed> {
     out
 }
 
-fn remove_segment(segment: &Closed) -> io::Result<()> {
+/// Removes a closed segment and its index; the bytes freed (without the index's when
+/// it could not be removed).
+fn remove_segment(segment: &Closed) -> io::Result<u64> {
     fs::remove_file(&segment.path)?;
-    let _ = fs::remove_file(segment.path.with_extension(INDEX_EXT));
-    Ok(())
+    match fs::remove_file(segment.path.with_extension(INDEX_EXT)) {
+        Ok(()) => Ok(segment.bytes),
+        Err(_) => Ok(segment.bytes - segment.index_bytes),
+    }
 }
 
 impl DiskBudget {
@@ -163,8 +169,8 @@ impl DiskBudget {
         let mut deleted = 0;
         let mut freed = 0;
         for segment in &closed {
-            if remove_segment(segment).is_ok() {
-                freed += segment.bytes;
+            if let Ok(bytes) = remove_segment(segment) {
+                freed += bytes;
                 deleted += 1;
                 if freed >= excess {
                     self.used = self.used.saturating_sub(freed);

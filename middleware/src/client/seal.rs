@@ -7,7 +7,9 @@
 //! client remembers the strict replay it last answered for; while that replay runs, a
 //! context-less call through the same client (or a clone of it) is refused and named in
 //! the replay's report. What this cannot see: a client the code never wrapped, and a
-//! context-less call made before the replay's first call through that client.
+//! context-less call made before the replay's first call through that client. A client
+//! shared by replays running at once (a `static` one, across parallel tests) blames an
+//! escaped call on the last of them: give each replay its own client.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};

@@ -109,7 +109,8 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let Some(context) = Context::current() else {
             if let Some(session) = self.seal.escaped_from() {
-                let what = format!("{} {} from a task without context", req.method(), req.uri());
+                let uri = session.redaction().uri(req.uri());
+                let what = format!("{} {uri} from a task without context", req.method());
                 session.note_escaped(what.clone());
                 return ClientFuture::boxed(Box::pin(
                     async move { Err(ClientError::Escaped(what)) },
