@@ -17,7 +17,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::config::DiskPolicy;
 use crate::segment::{INDEX_EXT, SEGMENT_EXT};
@@ -33,6 +33,11 @@ pub(crate) const MIN_BUDGET: u64 = 4 * crate::config::MIN_SEGMENT_BYTES + METADA
 #[derive(Debug)]
 pub(crate) struct DiskBudget {
     root: PathBuf,
+    /// This writer's session directory: its segments without an index are its own
+    /// open one (or one whose index is pending), never abandoned.
+    own: Option<PathBuf>,
+    /// How long a segment without an index must have been idle to count as abandoned.
+    abandoned: Duration,
     max: u64,
     policy: DiskPolicy,
     /// Bytes on disk: as last measured, plus this writer's writes since.
@@ -77,31 +82,47 @@ struct Closed {
     index_bytes: u64,
 }
 
-fn closed_segments(root: &Path) -> Vec<Closed> {
+/// The segments that may be deleted: those with an index (closed), and those without
+/// one that no writer will close: not in `own` session, and not written for longer than
+/// `abandoned` (a crashed process's last segment; a live writer closes its segments by
+/// age well before that). Without the second kind, every crash would leave bytes the
+/// budget can never reclaim.
+fn closed_segments(root: &Path, own: Option<&Path>, abandoned: Duration) -> Vec<Closed> {
     let mut out = Vec::new();
     let Ok(sessions) = fs::read_dir(root) else {
         return out;
     };
+    let now = SystemTime::now();
     for session in sessions.flatten() {
-        let Ok(files) = fs::read_dir(session.path()) else {
+        let session_dir = session.path();
+        let Ok(files) = fs::read_dir(&session_dir) else {
             continue;
         };
+        let ours = own.is_some_and(|own| own == session_dir);
         for f in files.flatten() {
             let path = f.path();
             if path.extension().is_none_or(|e| e != SEGMENT_EXT) {
                 continue;
             }
-            let Ok(index) = fs::metadata(path.with_extension(INDEX_EXT)) else {
-                continue;
-            };
             let Ok(meta) = f.metadata() else {
                 continue;
             };
+            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            let index_bytes = match fs::metadata(path.with_extension(INDEX_EXT)) {
+                Ok(index) => index.len(),
+                Err(_) => {
+                    let idle = now.duration_since(modified).unwrap_or_default();
+                    if ours || idle < abandoned {
+                        continue;
+                    }
+                    0
+                }
+            };
             out.push(Closed {
-                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                modified,
                 path,
-                bytes: meta.len() + index.len(),
-                index_bytes: index.len(),
+                bytes: meta.len() + index_bytes,
+                index_bytes,
             });
         }
     }
@@ -123,11 +144,21 @@ impl DiskBudget {
     pub(crate) fn new(root: &Path, max: u64, policy: DiskPolicy) -> Self {
         Self {
             root: root.to_path_buf(),
+            own: None,
+            abandoned: Duration::from_secs(3600),
             max,
             policy,
             used: dir_usage(root),
             reserved: 0,
         }
+    }
+
+    /// The writer's own session, and after how long an unindexed segment of another
+    /// session is abandoned.
+    pub(crate) fn for_session(mut self, own: &Path, abandoned: Duration) -> Self {
+        self.own = Some(own.to_path_buf());
+        self.abandoned = abandoned;
+        self
     }
 
     fn needed(&self, incoming: u64) -> u64 {
@@ -162,7 +193,7 @@ impl DiskBudget {
             return Admission::Full { deleted: 0 };
         }
         let excess = self.needed(incoming) - self.max;
-        let closed = closed_segments(&self.root);
+        let closed = closed_segments(&self.root, self.own.as_deref(), self.abandoned);
         if closed.iter().map(|c| c.bytes).sum::<u64>() < excess {
             return Admission::Full { deleted: 0 };
         }
@@ -208,7 +239,40 @@ mod tests {
     }
 
     fn segments_left(dir: &Path) -> usize {
-        closed_segments(dir).len()
+        closed_segments(dir, None, Duration::from_secs(3600)).len()
+    }
+
+    #[test]
+    fn an_abandoned_segment_without_an_index_can_be_deleted() {
+        let dir = store(&[]);
+        let crashed = dir.path().join("crashed");
+        fs::create_dir(&crashed).expect("session dir");
+        let seg = crashed.join(format!("seg-000001.{SEGMENT_EXT}"));
+        fs::write(&seg, vec![0u8; 20_000]).expect("segment");
+        let long_ago = SystemTime::now() - Duration::from_secs(7200);
+        fs::File::options()
+            .write(true)
+            .open(&seg)
+            .and_then(|f| f.set_modified(long_ago))
+            .expect("mtime");
+        let mut budget = DiskBudget::new(
+            dir.path(),
+            30_000 + METADATA_RESERVE,
+            DiskPolicy::DeleteOldest,
+        )
+        .for_session(&dir.path().join("s"), Duration::from_secs(3600));
+        assert_eq!(budget.admit(15_000), Admission::Fits { deleted: 1 });
+        assert!(!seg.exists());
+        // One written recently is left alone: its writer may still be at it.
+        fs::write(&seg, vec![0u8; 20_000]).expect("segment");
+        let mut budget = DiskBudget::new(
+            dir.path(),
+            30_000 + METADATA_RESERVE,
+            DiskPolicy::DeleteOldest,
+        )
+        .for_session(&dir.path().join("s"), Duration::from_secs(3600));
+        assert_eq!(budget.admit(15_000), Admission::Full { deleted: 0 });
+        assert!(seg.exists());
     }
 
     #[test]

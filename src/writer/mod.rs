@@ -64,9 +64,13 @@ pub(crate) fn spawn(
     pause: Arc<WriterPause>,
     buffers: Arc<BufferPool>,
 ) -> std::io::Result<JoinHandle<()>> {
-    let budget = config
-        .max_disk_bytes
-        .map(|max| DiskBudget::new(&config.recording_path, max, config.disk_policy));
+    let budget = config.max_disk_bytes.map(|max| {
+        // A live writer closes a segment by age: one of another session idle for
+        // twice that (and at least an hour) was left by a process that died.
+        let abandoned = (config.segment_max_age * 2).max(Duration::from_secs(3600));
+        DiskBudget::new(&config.recording_path, max, config.disk_policy)
+            .for_session(session.dir(), abandoned)
+    });
     let writer = Writer {
         config,
         session,
