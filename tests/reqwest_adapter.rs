@@ -29,6 +29,18 @@ async fn serve(router: Router) -> (String, oneshot::Sender<()>) {
     (url, stop)
 }
 
+/// One GET with a plain hyper client: the status and the body.
+async fn fetch(url: String) -> (u16, bytes::Bytes) {
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let resp = http
+        .request(http::Request::get(url).body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.into_body().collect().await.unwrap().to_bytes())
+}
+
 /// The scenario for one version pair of `reqwest` and `reqwest-middleware`.
 macro_rules! scenario {
     ($module:ident, $reqwest:ident, $middleware:ident, $adapter:ident) => {
@@ -110,19 +122,8 @@ macro_rules! scenario {
                 };
                 let (shop_url, stop_shop) =
                     serve(app(state()).layer(RecordLayer::new(rec).unwrap())).await;
-                let http = hyper_util::client::legacy::Client::builder(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .build_http::<Full<bytes::Bytes>>();
-                let resp = http
-                    .request(
-                        http::Request::get(format!("{shop_url}/audited/fig"))
-                            .body(Full::default())
-                            .unwrap(),
-                    )
-                    .await
-                    .unwrap();
-                assert_eq!(resp.status(), 200);
+                let (status, _) = fetch(format!("{shop_url}/audited/fig")).await;
+                assert_eq!(status, 200);
                 let _ = stop_shop.send(());
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 guard.shutdown().unwrap();
@@ -174,19 +175,7 @@ macro_rules! scenario {
                 };
                 let (shop_url, stop_shop) =
                     serve(app(state.clone()).layer(RecordLayer::new(rec).unwrap())).await;
-                let http = hyper_util::client::legacy::Client::builder(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .build_http::<Full<bytes::Bytes>>();
-                let resp = http
-                    .request(
-                        http::Request::get(format!("{shop_url}/price/plum"))
-                            .body(Full::default())
-                            .unwrap(),
-                    )
-                    .await
-                    .unwrap();
-                let live = resp.into_body().collect().await.unwrap().to_bytes();
+                let (_, live) = fetch(format!("{shop_url}/price/plum")).await;
                 assert_eq!(live, "upstream 200: {\"sku\":\"plum\",\"cents\":400}");
                 let _ = stop_shop.send(());
                 let _ = stop_upstream.send(());

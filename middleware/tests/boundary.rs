@@ -145,8 +145,6 @@ struct Session {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boundary_inputs_and_values_are_redacted_with_the_recorders_rules() {
-    let dir = tempfile::tempdir().unwrap();
-    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
     let calls = Arc::new(AtomicU64::new(0));
     let live_calls = calls.clone();
     let login = move || {
@@ -166,21 +164,9 @@ async fn boundary_inputs_and_values_are_redacted_with_the_recorders_rules() {
             json!({ "user": session.user, "token_len": session.session_token.len() }).to_string()
         }
     };
-    let server = serve(
-        Router::new()
-            .route("/login", get(login.clone()))
-            .layer(RecordLayer::new(rec).unwrap()),
-    )
-    .await;
-    let answer = send(
-        &client(),
-        get_req(&server.url("/login")).body(empty()).unwrap(),
-    )
-    .await;
-    assert_eq!(answer.status, 200);
-    drop(server);
-    guard.shutdown().unwrap();
-    let everything = decompressed_store(dir.path());
+    let recorded = record_get(Router::new().route("/login", get(login.clone())), "/login").await;
+    assert_eq!(recorded.answer.status, 200);
+    let everything = decompressed_store(recorded.dir.path());
     for secret in ["pw-BOUNDARY-1", "tok-BOUNDARY-2"] {
         assert!(
             !contains(&everything, secret.as_bytes()),
@@ -194,12 +180,13 @@ async fn boundary_inputs_and_values_are_redacted_with_the_recorders_rules() {
 
     // Replay redacts the live input the same way, so the recorded value is found (the
     // handler is not run for real); the value comes back redacted, as recorded.
-    let store = Store::open(dir.path()).unwrap();
-    let recording = store.recordings().next().unwrap().unwrap();
-    let report = replay(&recording, Router::new().route("/login", get(login)))
-        .await
-        .or_else(retrace_tower::ReplayError::into_report)
-        .unwrap();
+    let report = replay(
+        &recorded.recording,
+        Router::new().route("/login", get(login)),
+    )
+    .await
+    .or_else(retrace_tower::ReplayError::into_report)
+    .unwrap();
     assert!(
         report.calls.missing_values.is_empty(),
         "{}",
@@ -233,20 +220,8 @@ fn versioned_app(version: u32, real_calls: Arc<AtomicU64>) -> Router {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_boundary_answers_only_its_own_input_and_strict_replay_is_sealed() {
-    let dir = tempfile::tempdir().unwrap();
-    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
-    let recorded_calls = Arc::new(AtomicU64::new(0));
-    let server =
-        serve(versioned_app(1, recorded_calls.clone()).layer(RecordLayer::new(rec).unwrap())).await;
-    send(
-        &client(),
-        get_req(&server.url("/price")).body(empty()).unwrap(),
-    )
-    .await;
-    drop(server);
-    guard.shutdown().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let recording = store.recordings().next().unwrap().unwrap();
+    let recorded = record_get(versioned_app(1, Arc::new(AtomicU64::new(0))), "/price").await;
+    let recording = recorded.recording;
 
     // Same input: answered from the recording.
     let calls = Arc::new(AtomicU64::new(0));

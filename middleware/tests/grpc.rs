@@ -312,26 +312,11 @@ fn gateway(stock: std::net::SocketAddr) -> axum::Router {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outgoing_grpc_streams_are_recorded_and_answered_in_replay() {
     let stock = serve(app(normal())).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
-    let front = serve(gateway(stock.addr).layer(RecordLayer::new(rec).unwrap())).await;
-    let answer = send(
-        &client(),
-        get_req(&front.url("/watch/apple")).body(empty()).unwrap(),
-    )
-    .await;
-    assert_eq!(&answer.body[..], b"total 60");
-    drop(front);
-    guard.shutdown().unwrap();
+    let recorded = record_get(gateway(stock.addr), "/watch/apple").await;
+    assert_eq!(&recorded.answer.body[..], b"total 60");
     let stock_addr = stock.addr;
     drop(stock);
-
-    let recording = Store::open(dir.path())
-        .unwrap()
-        .recordings()
-        .next()
-        .unwrap()
-        .unwrap();
+    let recording = recorded.recording;
     let calls = recording.calls();
     assert_eq!(calls.len(), 1);
     assert!(calls[0].call.head.uri.ends_with("/stock.Stock/Watch"));

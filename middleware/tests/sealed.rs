@@ -15,8 +15,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use retrace::Store;
-use retrace_tower::{ClientLayer, RecordLayer, ReplayError, replay};
+
+use retrace_tower::{ClientLayer, ReplayError, replay};
 use support::*;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -87,22 +87,11 @@ async fn an_escaped_call_is_refused_and_named_and_nothing_reaches_the_upstream()
     .await;
     let base = format!("http://{}", upstream.addr);
 
-    let dir = tempfile::tempdir().unwrap();
-    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
-    let server = serve(shop(base.clone()).layer(RecordLayer::new(rec).unwrap())).await;
-    let answer = send(
-        &client(),
-        get_req(&server.url("/rates")).body(empty()).unwrap(),
-    )
-    .await;
-    assert_eq!(&answer.body[..], b"rate 1.25; audit true");
-    drop(server);
-    guard.shutdown().unwrap();
+    let recorded = record_get(shop(base.clone()), "/rates").await;
+    assert_eq!(&recorded.answer.body[..], b"rate 1.25; audit true");
     // Recording: both calls were real.
     assert_eq!(served.load(Ordering::SeqCst), 2);
-
-    let store = Store::open(dir.path()).unwrap();
-    let recording = store.recordings().next().unwrap().unwrap();
+    let recording = recorded.recording;
     assert_eq!(
         recording.calls().len(),
         1,
@@ -177,22 +166,7 @@ async fn a_call_key_function_drops_a_volatile_query_parameter() {
                 client,
             })
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
-    let server = serve(app(base.clone()).layer(RecordLayer::new(rec).unwrap())).await;
-    send(
-        &client(),
-        get_req(&server.url("/stamped")).body(empty()).unwrap(),
-    )
-    .await;
-    drop(server);
-    guard.shutdown().unwrap();
-    let recording = Store::open(dir.path())
-        .unwrap()
-        .recordings()
-        .next()
-        .unwrap()
-        .unwrap();
+    let recording = record_get(app(base.clone()), "/stamped").await.recording;
 
     // By default the stamp is part of the key: no recorded call matches, and the error
     // says the query differs.

@@ -261,10 +261,11 @@ impl Redaction {
     /// in any other value replaced in place. Empty values stay empty.
     pub fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
         // Kept values are copied into one buffer and recorded as slices of it: one
-        // allocation for the whole head instead of one per header.
+        // allocation for the whole head instead of one per header. A kept value is left
+        // empty until the buffer is whole; a redacted one is never empty (a value that
+        // is empty is kept), so the second pass tells them apart by that alone.
         let mut buf = BytesMut::with_capacity(headers.iter().map(|(_, v)| v.len()).sum());
         let mut out = Vec::with_capacity(headers.len());
-        let mut kept = Vec::with_capacity(headers.len());
         for (name, value) in headers {
             let value = value.as_bytes();
             let redacted = if value.is_empty() {
@@ -280,7 +281,6 @@ impl Redaction {
             } else {
                 self.redact_text_value(value)
             };
-            kept.push(redacted.is_none());
             let value = match redacted {
                 Some(value) => value,
                 None => {
@@ -295,8 +295,8 @@ impl Redaction {
         }
         let buf = buf.freeze();
         let mut at = 0;
-        for ((header, (_, value)), kept) in out.iter_mut().zip(headers).zip(kept) {
-            if kept {
+        for (header, (_, value)) in out.iter_mut().zip(headers) {
+            if header.value.is_empty() {
                 header.value = buf.slice(at..at + value.len());
                 at += value.len();
             }

@@ -149,3 +149,30 @@ pub fn streaming(rx: mpsc::Receiver<Bytes>) -> Response<axum::body::Body> {
         .body(axum::body::Body::new(ChannelBody(rx)))
         .unwrap()
 }
+
+/// One GET through `app` behind a record layer recording everything: the store's
+/// directory (kept while the value lives), the answer, and the one recording made.
+pub struct RecordedGet {
+    pub dir: tempfile::TempDir,
+    pub answer: Answer,
+    pub recording: retrace::Recording,
+}
+
+pub async fn record_get(app: axum::Router, path: &str) -> RecordedGet {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
+    let server = serve(app.layer(retrace_tower::RecordLayer::new(rec).unwrap())).await;
+    let answer = send(&client(), get_req(&server.url(path)).body(empty()).unwrap()).await;
+    drop(server);
+    guard.shutdown().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut recordings = store.recordings();
+    let recording = recordings.next().expect("a recording").unwrap();
+    assert!(recordings.next().is_none(), "one recording");
+    drop(recordings);
+    RecordedGet {
+        dir,
+        answer,
+        recording,
+    }
+}
