@@ -24,6 +24,66 @@ use serde::de::DeserializeOwned;
 use crate::context::Context;
 use crate::event::ValueKind;
 
+/// A strict replay asked for a value the recording does not hold: the replay is sealed,
+/// so the real call is not made. Raised as an unwinding panic carrying this value, which
+/// the replay driver (`retrace_tower::replay`) catches and reports as an error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "sealed replay: no recorded {kind:?} value \"{name}\" for this input{}; the real call was not made (lenient replay would make it)",
+    if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+)]
+pub struct SealedReplay {
+    /// The value's kind.
+    pub kind: ValueKind,
+    /// The boundary's name.
+    pub name: String,
+    /// What the boundary could say about the miss: the closest recorded input and what
+    /// differed, say. Empty when it has nothing to add.
+    pub detail: String,
+}
+
+/// One crossing of a boundary, split in two so that the real call runs between the
+/// halves: [`begin`](Self::begin) looks at the current context once, and either hands
+/// back the recorded value (replay) or a call to make; [`finish`](Self::finish) records
+/// the call's value when a recording is current. [`boundary`], the clock, randomness,
+/// `#[retrace::record]` and `retrace-sqlx` are all built on it, and so can a crate that
+/// wraps another client.
+///
+/// Outside a recording `begin` is one thread-local read: the input is not encoded and
+/// nothing is allocated.
+///
+/// ```
+/// use retrace::{Begun, BoundaryCall, ValueKind};
+///
+/// fn price(sku: &str) -> u32 {
+///     match BoundaryCall::begin(ValueKind::Boundary, "pricing.lookup", Some(sku)) {
+///         Begun::Replayed(price) => price,
+///         Begun::Run(call) => {
+///             let price = sku.len() as u32; // the real lookup
+///             call.finish(&price);
+///             price
+///         }
+///     }
+/// }
+/// assert_eq!(price("SKU-1"), 5);
+/// ```
+#[must_use = "a call that is not finished records nothing"]
+#[derive(Debug)]
+pub struct BoundaryCall<'n> {
+    kind: ValueKind,
+    name: &'n str,
+    recording: Option<(crate::RecordingHandle, Option<Bytes>)>,
+}
+
+/// What [`BoundaryCall::begin`] found.
+#[derive(Debug)]
+pub enum Begun<'n, T> {
+    /// Make the real call, then hand its value to [`BoundaryCall::finish`].
+    Run(BoundaryCall<'n>),
+    /// A replay answered from the recording: the real call must not be made.
+    Replayed(T),
+}
+
 enum Mode {
     Live,
     Record(crate::RecordingHandle),
@@ -38,60 +98,116 @@ fn mode() -> Mode {
     })
 }
 
-fn record_value(
-    h: &crate::RecordingHandle,
-    kind: ValueKind,
-    name: &str,
-    input: Option<Bytes>,
-    value: Option<Bytes>,
-) {
-    if let Some(value) = value {
-        h.record_value(kind, name, input, value);
+impl<'n> BoundaryCall<'n> {
+    /// Starts a crossing of the boundary `name` with `input` (encoded, with the
+    /// recording's redaction, only when something is recorded or replayed).
+    ///
+    /// In a strict replay with no recorded value for this name and input, it unwinds
+    /// with [`SealedReplay`]; in a lenient one it returns
+    /// [`Begun::Run`], and the value is not recorded.
+    #[inline]
+    pub fn begin<I, T>(kind: ValueKind, name: &'n str, input: Option<&I>) -> Begun<'n, T>
+    where
+        I: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        Self::begin_explained(kind, name, input, |_, _| String::new())
     }
-}
 
-fn replayed<T: DeserializeOwned>(
-    s: &crate::replay::ReplaySession,
-    kind: ValueKind,
-    name: &str,
-    input: Option<&[u8]>,
-) -> Option<T> {
-    let bytes = s.next_value(kind, name, input)?;
-    postcard::from_bytes(&bytes).ok()
-}
+    /// Like [`begin`](Self::begin); on a replay miss, `explain` is given the live input
+    /// and the inputs recorded under this kind and name that are still unused, both
+    /// encoded, and its text becomes the [`SealedReplay`]'s detail.
+    #[inline]
+    pub fn begin_explained<I, T, E>(
+        kind: ValueKind,
+        name: &'n str,
+        input: Option<&I>,
+        explain: E,
+    ) -> Begun<'n, T>
+    where
+        I: Serialize + ?Sized,
+        T: DeserializeOwned,
+        E: FnOnce(Option<&[u8]>, &[Option<Bytes>]) -> String,
+    {
+        match mode() {
+            Mode::Live => Begun::Run(Self::live(kind, name)),
+            Mode::Record(h) => {
+                let input = input.and_then(|i| h.redaction().encode_value(i));
+                Begun::Run(Self {
+                    kind,
+                    name,
+                    recording: Some((h, input)),
+                })
+            }
+            Mode::Replay(s) => Self::replay(&s, kind, name, input, explain),
+        }
+    }
 
-/// `input` is encoded only when something is recorded or replayed, with the redaction
-/// in force: the recorder's, or in replay the one the recording was made with, so a
-/// redacted input still finds its recorded value.
-/// A strict replay asked for a value the recording does not hold: the replay is sealed,
-/// so the real call is not made. Raised as an unwinding panic carrying this value, which
-/// the replay driver (`retrace_tower::replay`) catches and reports as an error.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "sealed replay: no recorded {kind:?} value \"{name}\" for this input; the real call was not made (lenient replay would make it)"
-)]
-pub struct SealedReplay {
-    /// The value's kind.
-    pub kind: ValueKind,
-    /// The boundary's name.
-    pub name: String,
-}
+    #[cold]
+    fn replay<I, T, E>(
+        s: &crate::replay::ReplaySession,
+        kind: ValueKind,
+        name: &'n str,
+        input: Option<&I>,
+        explain: E,
+    ) -> Begun<'n, T>
+    where
+        I: Serialize + ?Sized,
+        T: DeserializeOwned,
+        E: FnOnce(Option<&[u8]>, &[Option<Bytes>]) -> String,
+    {
+        let input = input.and_then(|i| s.redaction().encode_value(i));
+        let detail = match s.take_value(kind, name, input.as_deref()) {
+            Ok(bytes) => match postcard::from_bytes(&bytes) {
+                Ok(value) => return Begun::Replayed(value),
+                Err(e) => format!(
+                    "the recorded value does not decode as {}: {e}",
+                    std::any::type_name::<T>()
+                ),
+            },
+            Err(unused) => explain(input.as_deref(), &unused),
+        };
+        if s.options().strict {
+            std::panic::panic_any(SealedReplay {
+                kind,
+                name: name.to_owned(),
+                detail,
+            });
+        }
+        Begun::Run(Self::live(kind, name))
+    }
 
-/// What replay does about a value the recording lacks: lenient, the real thing; strict,
-/// nothing real (see [`SealedReplay`]).
-fn unsealed<T>(
-    s: &crate::replay::ReplaySession,
-    kind: ValueKind,
-    name: &str,
-    live: impl FnOnce() -> T,
-) -> T {
-    if s.options().strict {
-        std::panic::panic_any(SealedReplay {
+    fn live(kind: ValueKind, name: &'n str) -> Self {
+        Self {
             kind,
-            name: name.to_owned(),
-        });
+            name,
+            recording: None,
+        }
     }
-    live()
+
+    /// The recording this call is part of, if one is current.
+    pub fn recording(&self) -> Option<&crate::RecordingHandle> {
+        self.recording.as_ref().map(|(h, _)| h)
+    }
+
+    /// Records `value` as the call's answer when a recording is current (encoded with
+    /// the recording's redaction); otherwise does nothing.
+    #[inline]
+    pub fn finish<T: Serialize + ?Sized>(self, value: &T) {
+        if let Some((h, input)) = &self.recording
+            && let Some(value) = h.redaction().encode_value(value)
+        {
+            h.record_value(self.kind, self.name, input.clone(), value);
+        }
+    }
+
+    /// Records an answer already encoded with postcard (and redacted by the caller),
+    /// for answers built up piece by piece, such as a stream's rows.
+    pub fn finish_encoded(self, value: Bytes) {
+        if let Some((h, input)) = self.recording {
+            h.record_value(self.kind, self.name, input, value);
+        }
+    }
 }
 
 fn through<I, T, F>(kind: ValueKind, name: &str, input: Option<&I>, live: F) -> T
@@ -100,20 +216,12 @@ where
     T: Serialize + DeserializeOwned,
     F: FnOnce() -> T,
 {
-    match mode() {
-        Mode::Live => live(),
-        Mode::Record(h) => {
-            let input = input.and_then(|i| h.redaction().encode_value(i));
+    match BoundaryCall::begin(kind, name, input) {
+        Begun::Replayed(value) => value,
+        Begun::Run(call) => {
             let value = live();
-            record_value(&h, kind, name, input, h.redaction().encode_value(&value));
+            call.finish(&value);
             value
-        }
-        Mode::Replay(s) => {
-            let input = input.and_then(|i| s.redaction().encode_value(i));
-            match replayed(&s, kind, name, input.as_deref()) {
-                Some(value) => value,
-                None => unsealed(&s, kind, name, live),
-            }
         }
     }
 }
@@ -173,31 +281,12 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = T>,
 {
-    match mode() {
-        Mode::Live => f().await,
-        Mode::Record(h) => {
-            let input = h.redaction().encode_value(input);
+    match BoundaryCall::begin(ValueKind::Boundary, name, Some(input)) {
+        Begun::Replayed(value) => value,
+        Begun::Run(call) => {
             let value = f().await;
-            record_value(
-                &h,
-                ValueKind::Boundary,
-                name,
-                input,
-                h.redaction().encode_value(&value),
-            );
+            call.finish(&value);
             value
         }
-        Mode::Replay(s) => match replayed(
-            &s,
-            ValueKind::Boundary,
-            name,
-            s.redaction().encode_value(input).as_deref(),
-        ) {
-            Some(v) => v,
-            None => {
-                unsealed(&s, ValueKind::Boundary, name, || ());
-                f().await
-            }
-        },
     }
 }

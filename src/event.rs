@@ -198,6 +198,9 @@ pub enum ValueKind {
     Random,
     /// A named boundary: any call the code routes through the SDK.
     Boundary,
+    /// A database query or transaction step (`retrace-sqlx`): the input holds the SQL
+    /// text and its bound arguments, the value its rows, rows affected or error.
+    Query,
 }
 
 /// A value the code asked for, recorded so replay can return it again.

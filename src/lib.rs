@@ -17,6 +17,60 @@
 //!    tolerating a torn tail and reporting corruption by file and offset.
 //!
 //! See [`config`] for the settings and their environment variables.
+//!
+//! ## Recording any call: `#[record]`
+//!
+//! The tower layers record HTTP and gRPC calls. Any other call out of the process (a
+//! database query, a cache, a client SDK) becomes a recorded boundary with the
+//! [`record`](macro@record) attribute: recorded with its arguments (a map from argument
+//! name to value, redacted by name like everything else) and its return value while a
+//! recording is current, and answered from the recording in replay, where the body
+//! does not run. Outside a recording it costs a few nanoseconds.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::time::Duration;
+//!
+//! use retrace::context::Context;
+//! use retrace::replay::{ReplayOptions, ReplaySession};
+//! use retrace::{Config, Outcome, RecordReason, Recorder, StartOptions, Store};
+//!
+//! static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+//!
+//! #[retrace::record(name = "rates.lookup")]
+//! fn rate(currency: &str) -> f64 {
+//!     LOOKUPS.fetch_add(1, Ordering::Relaxed); // the real call: an API, a database...
+//!     if currency == "EUR" { 1.08 } else { 1.0 }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! let config = Config::builder()
+//!     .enabled(true)
+//!     .service("docs")
+//!     .recording_path(dir.path())
+//!     .build()?;
+//! let (recorder, _guard) = Recorder::new(config)?;
+//!
+//! // Recording: the call is made and recorded.
+//! let handle = recorder.start(StartOptions::new(RecordReason::Sampled)).unwrap();
+//! {
+//!     let _current = Context::Recording(handle.clone()).enter();
+//!     assert_eq!(rate("EUR"), 1.08);
+//! }
+//! handle.finish(Some(200), Outcome::Completed);
+//! recorder.flush(Duration::from_secs(5))?;
+//! let recording = Store::open(dir.path())?.get(&handle.id().to_string())?;
+//!
+//! // Replay: answered from the recording, the real call not made.
+//! let redaction = recorder.redaction().unwrap().clone();
+//! let session = ReplaySession::new(&recording, ReplayOptions::default(), redaction);
+//! let _current = Context::Replay(session).enter();
+//! assert_eq!(rate("EUR"), 1.08);
+//! assert_eq!(LOOKUPS.load(Ordering::Relaxed), 1);
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 #![deny(unreachable_pub)]
@@ -29,6 +83,8 @@ pub mod context;
 pub mod diff;
 pub mod event;
 pub mod id;
+#[doc(hidden)]
+pub mod macro_support;
 pub mod metadata;
 pub mod names;
 pub mod policy;
@@ -41,7 +97,7 @@ pub mod store;
 pub mod summary;
 mod writer;
 
-pub use boundary::{SealedReplay, boundary, boundary_async, now, random};
+pub use boundary::{Begun, BoundaryCall, SealedReplay, boundary, boundary_async, now, random};
 pub use config::{Config, ConfigBuilder, ConfigError, DiskPolicy, FlushPolicy};
 pub use diff::{Diff, NoiseRuleError, NoiseRules, ResponseView, diff_responses};
 pub use event::{
@@ -52,11 +108,17 @@ pub use event::{
 pub use id::{
     IdError, RECORDING_ID_LEN, RecordingId, SpanId, TRACEPARENT_LEN, TraceId, TraceParent,
 };
+pub use macro_support::RecordedError;
 pub use recorder::{
     FlushError, Recorder, RecorderError, RecorderGuard, RecordingHandle, ShutdownError,
     StartOptions,
 };
 pub use redaction::{Redaction, RedactionBuilder, RedactionError, RedactionMode};
+/// Records a function's calls and replays them. The
+/// [crate docs](crate#recording-any-call-record) show a call recorded and replayed end
+/// to end, and `examples/repository.rs` a repository that wraps a client.
+///
+pub use retrace_macros::record;
 pub use stats::{DropReason, Stats};
 pub use store::{Listing, Problem, Recording, RecordingInfo, Store, StoreError};
 pub use summary::Summary;

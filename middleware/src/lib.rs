@@ -7,11 +7,11 @@
 //!   from the recording during replay;
 //! - [`BoundaryLayer`]: the same for any service whose requests and responses serialize
 //!   (a database or cache client wrapped as a service);
-//! - [`replay`]: runs a recording through a service in-process and reports the diff;
+//! - [`replay()`]: runs a recording through a service in-process and reports the diff;
 //! - [`Regression`]: replays a directory of recordings as a test suite, with an accept
 //!   mode for intended changes.
 //!
-//! With the `reqwest` feature, [`reqwest::RetraceMiddleware`] does for a
+//! With the `reqwest` feature, `reqwest::RetraceMiddleware` does for a
 //! `reqwest_middleware` client what `ClientLayer` does for tower clients.
 //!
 //! Everything here is runtime-agnostic: no tokio, only `tower`, `http` and

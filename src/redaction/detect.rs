@@ -3,7 +3,7 @@
 //! A detector finds byte ranges in a text (a header value, a decoded query or form
 //! value, a JSON string, a text body). The built-in ones are [`DetectorKind`]s: most have
 //! a fixed anchor (`eyJ` for a JWT, `AKIA` for an AWS access key id, `sk_live_` for a
-//! Stripe key) that the [scanner](super::scan) finds in one pass with an Aho-Corasick
+//! Stripe key) that the scanner (`scan`) finds in one pass with an Aho-Corasick
 //! automaton, and are then checked at that place only; card numbers and AWS secret keys
 //! have no anchor and are found by one pass over runs of digits and base64 characters.
 //! Custom detectors ([`Detector::regex`], [`Detector::function`]) run after them.

@@ -250,7 +250,7 @@ pub(super) fn normalise_into(name: &[u8], buf: &mut Vec<u8>) {
     );
 }
 
-/// `name` normalised (see [`normalise_into`]).
+/// `name` normalised (see `normalise_into`).
 pub fn normalise(name: &str) -> String {
     let mut buf = Vec::with_capacity(name.len());
     normalise_into(name.as_bytes(), &mut buf);

@@ -19,7 +19,7 @@ use super::names::Place;
 
 impl Redaction {
     /// `value` encoded with postcard, its secrets replaced as the
-    /// [module docs](self) describe; `None` when it cannot be encoded.
+    /// module docs describe; `None` when it cannot be encoded.
     pub fn encode_value<T: Serialize + ?Sized>(&self, value: &T) -> Option<bytes::Bytes> {
         postcard::to_stdvec(&Redacted {
             value,

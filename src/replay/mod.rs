@@ -259,6 +259,18 @@ impl ReplaySession {
     /// under the same name with another input when there is one). A boundary answers
     /// only its own input: a value recorded for another input is never returned.
     pub fn next_value(&self, kind: ValueKind, name: &str, input: Option<&[u8]>) -> Option<Bytes> {
+        self.take_value(kind, name, input).ok()
+    }
+
+    /// Like [`next_value`](Self::next_value), but a miss returns the inputs of the
+    /// values of this kind and name that are still unused, in recorded order, so the
+    /// caller can name the closest one and what differed.
+    pub fn take_value(
+        &self,
+        kind: ValueKind,
+        name: &str,
+        input: Option<&[u8]>,
+    ) -> Result<Bytes, Vec<Option<Bytes>>> {
         let mut state = self.state.lock();
         let same = |v: &RecordedValue| !v.used && v.kind == kind && v.name == name;
         let pos = state
@@ -268,16 +280,22 @@ impl ReplaySession {
         match pos {
             Some(i) => {
                 state.values[i].used = true;
-                Some(state.values[i].value.clone())
+                Ok(state.values[i].value.clone())
             }
             None => {
-                let why = if state.values.iter().any(same) {
-                    "recorded only with another input"
-                } else {
+                let unused: Vec<Option<Bytes>> = state
+                    .values
+                    .iter()
+                    .filter(|v| same(v))
+                    .map(|v| v.input.clone())
+                    .collect();
+                let why = if unused.is_empty() {
                     "not in the recording"
+                } else {
+                    "recorded only with another input"
                 };
                 state.missing_values.push(format!("{kind:?} {name}: {why}"));
-                None
+                Err(unused)
             }
         }
     }

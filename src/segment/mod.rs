@@ -1,6 +1,6 @@
 //! The on-disk segment format: crash-safe, versioned, checksummed frames.
 //!
-//! A segment file is a [header](header) (magic, format version) followed by
+//! A segment file is a [header] (magic, format version) followed by
 //! [frames](frame): `[len u32][crc32 u32][payload][trailer]`. The checksum covers the
 //! length and the payload, so a corrupted length cannot pass, and the fixed trailer
 //! means a frame whose checksum was only half written never validates. A payload is a

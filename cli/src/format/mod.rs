@@ -13,6 +13,7 @@ pub(crate) fn value_kind(kind: retrace::ValueKind) -> &'static str {
         retrace::ValueKind::Clock => "clock",
         retrace::ValueKind::Random => "random",
         retrace::ValueKind::Boundary => "boundary",
+        retrace::ValueKind::Query => "query",
     }
 }
 

@@ -89,6 +89,7 @@ where
                         BoundaryFuture::ready(Err(BoundaryError::Sealed(retrace::SealedReplay {
                             kind: ValueKind::Boundary,
                             name: self.name.to_string(),
+                            detail: String::new(),
                         })))
                     }
                     None => BoundaryFuture::passthrough(self.inner.call(req)),

@@ -1,0 +1,212 @@
+//! The PostgreSQL example, end to end: 200 mixed requests recorded at 100%, 16 at a
+//! time, against a real PostgreSQL (started by `scripts/postgres`) and a real
+//! moderation service; then both are stopped and every recording is replayed
+//! in-process with the pool and the moderation client pointed at ports that count
+//! connection attempts. Every replay must be identical, with no attempt; a log-in
+//! query whose SQL changed must fail naming it.
+
+extern crate reqwest012 as reqwest;
+extern crate reqwest_middleware04 as reqwest_middleware;
+
+#[path = "../examples/sqlx_service/app.rs"]
+mod app;
+#[path = "../examples/sqlx_service/traffic.rs"]
+mod traffic;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use retrace::{Config, Recorder, Store, ValueKind};
+use retrace_tower::reqwest_0_12::RetraceMiddleware;
+use retrace_tower::{RecordLayer, ReplayError};
+use serde_json::{Value, json};
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::oneshot;
+
+async fn serve(app: Router) -> (String, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (url, stop)
+}
+
+/// A port that counts connection attempts and closes each.
+async fn counting_port() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let port = listener.local_addr().expect("address").port();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (port, attempts)
+}
+
+fn http_client() -> reqwest_middleware::ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetraceMiddleware::new())
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
+    let url = retrace_test_postgres::fresh_database("sqlx_service");
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect(&url)
+        .await
+        .expect("connects");
+    app::migrate(&pool).await.expect("schema");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config::builder()
+        .enabled(true)
+        .service("blog")
+        .sample_rate(1.0)
+        .recording_path(dir.path())
+        .build()
+        .expect("config");
+    let (recorder, guard) = Recorder::new(config).expect("recorder");
+
+    let moderated = Arc::new(AtomicUsize::new(0));
+    let counter = moderated.clone();
+    let moderation = Router::new().route(
+        "/v1/moderate",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let text = body["text"].as_str().unwrap_or_default();
+                axum::Json(json!({ "allowed": traffic::moderation_allows(text) }))
+            }
+        }),
+    );
+    let (moderation_url, stop_moderation) = serve(moderation).await;
+    let settings = app::Settings {
+        jwt_secret: b"a test key of thirty-two bytes!!".to_vec(),
+        moderation_url,
+        case_insensitive_login: false,
+    };
+    let live = app::AppState::new(pool.clone(), http_client(), settings.clone());
+    let (blog_url, stop_blog) =
+        serve(app::router(live).layer(RecordLayer::new(recorder.clone()).expect("layer"))).await;
+
+    let summary = traffic::drive(&blog_url, 200, 16, "t").await;
+    assert_eq!(summary.total(), 200, "{summary:?}");
+    for status in [200, 201, 401, 404, 409, 422] {
+        assert!(
+            summary.statuses.contains_key(&status),
+            "the mix has a {status}: {summary:?}"
+        );
+    }
+    assert!(moderated.load(Ordering::SeqCst) > 0);
+
+    // Everything real goes away.
+    let _ = stop_blog.send(());
+    let _ = stop_moderation.send(());
+    pool.close().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stats = guard.shutdown().expect("shut down");
+    assert_eq!(stats.written, 200, "every request recorded: {stats:?}");
+    assert_eq!(stats.dropped_total(), 0);
+    tokio::task::spawn_blocking(retrace_test_postgres::stop_and_wait)
+        .await
+        .expect("PostgreSQL stopped");
+
+    let (db_port, db_attempts) = counting_port().await;
+    let (upstream_port, upstream_attempts) = counting_port().await;
+    let offline_pool = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy(&format!("postgres://app@127.0.0.1:{db_port}/app"))
+        .expect("lazy pool");
+    let offline_settings = app::Settings {
+        moderation_url: format!("http://127.0.0.1:{upstream_port}"),
+        ..settings
+    };
+    let offline = app::AppState::new(
+        offline_pool.clone(),
+        http_client(),
+        offline_settings.clone(),
+    );
+
+    let store = Store::open(dir.path()).expect("store");
+    let recordings = store.list().recordings;
+    assert_eq!(recordings.len(), 200);
+    let mut queries = 0;
+    let mut calls = 0;
+    let mut login = None;
+    for info in &recordings {
+        let recording = store.load(info).expect("loads");
+        queries += recording
+            .values()
+            .filter(|v| v.kind == ValueKind::Query)
+            .count();
+        let report = retrace_tower::replay(&recording, app::router(offline.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(report.is_identical(), "{}", report.describe());
+        calls += report.calls.answered;
+        let head = recording.request().expect("a request");
+        if head.uri == "/users/login" && report.response.status == 200 {
+            login = Some(recording);
+        }
+    }
+    assert!(queries > 300, "the recordings hold the queries: {queries}");
+    assert!(
+        calls > 0,
+        "moderation calls were answered from the recordings"
+    );
+    assert_eq!(
+        db_attempts.load(Ordering::SeqCst),
+        0,
+        "no database connection"
+    );
+    assert_eq!(
+        upstream_attempts.load(Ordering::SeqCst),
+        0,
+        "no moderation call"
+    );
+
+    // One query's SQL changed: its replay fails, naming the query.
+    let changed = app::AppState::new(
+        offline_pool,
+        http_client(),
+        app::Settings {
+            case_insensitive_login: true,
+            ..offline_settings
+        },
+    );
+    let login = login.expect("a successful log-in was recorded");
+    let error = retrace_tower::replay(&login, app::router(changed))
+        .await
+        .expect_err("the changed query is not in the recording");
+    let ReplayError::Sealed { source, .. } = &error else {
+        panic!("a sealed replay error, not {error}");
+    };
+    assert_eq!(source.kind, ValueKind::Query);
+    assert_eq!(source.name, "sqlx.fetch_optional");
+    let text = error.to_string();
+    assert!(text.contains("the SQL differs"), "{text}");
+    assert!(text.contains("lower(email) = lower($1)"), "{text}");
+    assert!(
+        text.contains("SELECT id, username, password_hash FROM users WHERE email = $1"),
+        "names the recorded query: {text}"
+    );
+    assert_eq!(db_attempts.load(Ordering::SeqCst), 0);
+}

@@ -1,0 +1,6 @@
+#[retrace::record]
+struct Account {
+    id: u64,
+}
+
+fn main() {}
