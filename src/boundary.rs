@@ -219,8 +219,12 @@ where
     match BoundaryCall::begin(kind, name, input) {
         Begun::Replayed(value) => value,
         Begun::Run(call) => {
-            let value = live();
-            call.finish(&value);
+            // What the live call crosses belongs to it (see `Context::suspend`).
+            let call = Some(call);
+            let value = crate::macro_support::sync_body(&call, live);
+            if let Some(call) = call {
+                call.finish(&value);
+            }
             value
         }
     }
@@ -284,8 +288,11 @@ where
     match BoundaryCall::begin(ValueKind::Boundary, name, Some(input)) {
         Begun::Replayed(value) => value,
         Begun::Run(call) => {
-            let value = f().await;
-            call.finish(&value);
+            let call = Some(call);
+            let value = crate::macro_support::async_body(&call, f()).await;
+            if let Some(call) = call {
+                call.finish(&value);
+            }
             value
         }
     }

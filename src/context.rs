@@ -64,6 +64,15 @@ impl Context {
         let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
         EnterGuard { previous }
     }
+
+    /// Makes no context current on this thread until the guard is dropped: what runs
+    /// meanwhile is neither recorded nor replayed. A recorded boundary runs its body
+    /// so, because replay answers the boundary whole and never runs the body: a clock
+    /// read inside it, recorded, would be handed to the next read after it in replay.
+    pub fn suspend() -> EnterGuard {
+        let previous = CURRENT.with(|c| c.replace(None));
+        EnterGuard { previous }
+    }
 }
 
 /// Restores the previous context when dropped.

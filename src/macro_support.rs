@@ -151,10 +151,53 @@ pub fn from_displayed<T, E: From<RecordedError>>(recorded: Result<T, String>) ->
     recorded.map_err(|message| E::from(RecordedError { message }))
 }
 
-/// Fixes an async body's output type, so that `?` inside it knows what to convert to.
+/// Whether a body runs for a recording, and so with the context suspended (see
+/// [`Context::suspend`]): what it crosses belongs to the recorded boundary.
+fn records(call: &Option<BoundaryCall<'_>>) -> bool {
+    call.as_ref().is_some_and(|c| c.recording().is_some())
+}
+
+/// Runs a function's body; when it is recorded, with no context current.
 #[inline(always)]
-pub fn async_body<R, F: Future<Output = R>>(body: F) -> F {
-    body
+pub fn sync_body<R>(call: &Option<BoundaryCall<'_>>, body: impl FnOnce() -> R) -> R {
+    let _suspended = records(call).then(Context::suspend);
+    body()
+}
+
+/// An async function's body; when it is recorded, polled with no context current.
+/// Also fixes the body's output type, so that `?` inside it knows what to convert to.
+#[inline(always)]
+pub fn async_body<R, F: Future<Output = R>>(
+    call: &Option<BoundaryCall<'_>>,
+    body: F,
+) -> SuspendedBody<F> {
+    SuspendedBody {
+        body,
+        suspend: records(call),
+    }
+}
+
+/// The future [`async_body`] returns.
+#[pin_project::pin_project]
+#[derive(Debug)]
+pub struct SuspendedBody<F> {
+    #[pin]
+    body: F,
+    suspend: bool,
+}
+
+impl<F: Future> Future for SuspendedBody<F> {
+    type Output = F::Output;
+
+    #[inline(always)]
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        let _suspended = this.suspend.then(Context::suspend);
+        this.body.poll(cx)
+    }
 }
 
 /// An error replayed from its recorded text.

@@ -573,3 +573,43 @@ fn signatures_work_as_written() {
         Some("3".to_owned())
     );
 }
+
+/// Reads the clock inside its body: that read belongs to the recorded call.
+#[retrace::record]
+fn stamped(label: &str) -> String {
+    format!("{label}@{:?}", retrace::now())
+}
+
+#[retrace::record]
+async fn stamped_async(label: &str) -> String {
+    tokio::task::yield_now().await;
+    format!("{label}@{:?}", retrace::now())
+}
+
+#[test]
+fn what_a_recorded_body_crosses_is_not_recorded_apart_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (recorder, _guard) = recorder(dir.path());
+    let rt = runtime();
+    let ((first, second, after), recording) = record(&recorder, dir.path(), || {
+        let session = Context::current().unwrap();
+        let first = stamped("a");
+        let second = rt.block_on(stamped_async("b").with_context(session));
+        std::thread::sleep(Duration::from_millis(2));
+        (first, second, retrace::now())
+    });
+    let clocks = recording
+        .values()
+        .filter(|v| v.kind == ValueKind::Clock)
+        .count();
+    assert_eq!(clocks, 1, "only the read outside the recorded calls");
+
+    // In replay the bodies do not run: the read after them gets its own value.
+    let replayed = replay(&recorder, &recording, || {
+        let session = Context::current().unwrap();
+        let first = stamped("a");
+        let second = rt.block_on(stamped_async("b").with_context(session));
+        (first, second, retrace::now())
+    });
+    assert_eq!(replayed, (first, second, after));
+}

@@ -107,9 +107,9 @@ pub(crate) fn expand(options: Options, item: TokenStream) -> syn::Result<TokenSt
     };
     let block = &function.block;
     let run = if sig.asyncness.is_some() {
-        quote!(::retrace::macro_support::async_body::<#output, _>(async move #block).await)
+        quote!(::retrace::macro_support::async_body::<#output, _>(&#call, async move #block).await)
     } else {
-        quote!((move || -> #output #block)())
+        quote!(::retrace::macro_support::sync_body::<#output>(&#call, move || -> #output #block))
     };
 
     let ItemFn {
@@ -328,6 +328,9 @@ mod tests {
             out.contains(r#"Args2 (["self" , "in"] , & self , & r#in)"#),
             "{out}"
         );
-        assert!(out.contains("(move || -> u8 { r#in }) ()"), "{out}");
+        assert!(
+            out.contains("sync_body :: < u8 > (& __retrace_call , move || -> u8 { r#in })"),
+            "{out}"
+        );
     }
 }
