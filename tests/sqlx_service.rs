@@ -20,6 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::post;
 use retrace::{Config, Recorder, Store, ValueKind};
+use retrace_test_postgres::AwayPort;
 use retrace_tower::reqwest_0_12::RetraceMiddleware;
 use retrace_tower::{RecordLayer, ReplayError};
 use serde_json::{Value, json};
@@ -40,23 +41,6 @@ async fn serve(app: Router) -> (String, oneshot::Sender<()>) {
             .await;
     });
     (url, stop)
-}
-
-/// A port that counts connection attempts and closes each.
-async fn counting_port() -> (u16, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let port = listener.local_addr().expect("address").port();
-    let attempts = Arc::new(AtomicUsize::new(0));
-    let counted = attempts.clone();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            counted.fetch_add(1, Ordering::SeqCst);
-            drop(socket);
-        }
-    });
-    (port, attempts)
 }
 
 fn http_client() -> reqwest_middleware::ClientWithMiddleware {
@@ -129,14 +113,14 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
         .await
         .expect("PostgreSQL stopped");
 
-    let (db_port, db_attempts) = counting_port().await;
-    let (upstream_port, upstream_attempts) = counting_port().await;
+    let database = AwayPort::bind();
+    let upstream = AwayPort::bind();
     let offline_pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_secs(2))
-        .connect_lazy(&format!("postgres://app@127.0.0.1:{db_port}/app"))
+        .connect_lazy(&database.postgres_url())
         .expect("lazy pool");
     let offline_settings = app::Settings {
-        moderation_url: format!("http://127.0.0.1:{upstream_port}"),
+        moderation_url: upstream.http_url(),
         ..settings
     };
     let offline = app::AppState::new(
@@ -172,16 +156,8 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
         calls > 0,
         "moderation calls were answered from the recordings"
     );
-    assert_eq!(
-        db_attempts.load(Ordering::SeqCst),
-        0,
-        "no database connection"
-    );
-    assert_eq!(
-        upstream_attempts.load(Ordering::SeqCst),
-        0,
-        "no moderation call"
-    );
+    assert_eq!(database.attempts(), 0, "no database connection");
+    assert_eq!(upstream.attempts(), 0, "no moderation call");
 
     // One query's SQL changed: its replay fails, naming the query.
     let changed = app::AppState::new(
@@ -208,5 +184,5 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
         text.contains("SELECT id, username, password_hash FROM users WHERE email = $1"),
         "names the recorded query: {text}"
     );
-    assert_eq!(db_attempts.load(Ordering::SeqCst), 0);
+    assert_eq!(database.attempts(), 0);
 }

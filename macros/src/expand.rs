@@ -122,7 +122,7 @@ pub(crate) fn expand(options: Options, item: TokenStream) -> syn::Result<TokenSt
                 ::retrace::macro_support::Crossing::Replayed(#value) => return #replayed,
                 ::retrace::macro_support::Crossing::Run(#call) => #call,
             };
-            #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
+            #[allow(clippy::let_unit_value)]
             let #value: #output = #run;
             #finish;
             #value

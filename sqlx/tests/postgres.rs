@@ -4,8 +4,6 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -15,6 +13,7 @@ use retrace::{
     Config, Outcome, RecordReason, Recorder, RecorderGuard, Recording, Redaction, SealedReplay,
     StartOptions, Store, ValueKind,
 };
+use retrace_test_postgres::AwayPort;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -65,30 +64,25 @@ async fn database(hint: &str) -> PgPool {
     pool
 }
 
-/// A pool whose database is a port that counts connection attempts and answers none.
+/// A pool whose database is away: its port counts connection attempts.
 struct CountingPool {
     pool: PgPool,
-    attempts: Arc<AtomicUsize>,
+    away: AwayPort,
+}
+
+impl CountingPool {
+    fn attempts(&self) -> usize {
+        self.away.attempts()
+    }
 }
 
 async fn counting_pool() -> CountingPool {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let port = listener.local_addr().expect("address").port();
-    let attempts = Arc::new(AtomicUsize::new(0));
-    let counted = attempts.clone();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            counted.fetch_add(1, Ordering::SeqCst);
-            drop(socket);
-        }
-    });
+    let away = AwayPort::bind();
     let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_secs(2))
-        .connect_lazy(&format!("postgres://app:secret@127.0.0.1:{port}/app"))
+        .connect_lazy(&away.postgres_url())
         .expect("a lazy pool needs no database");
-    CountingPool { pool, attempts }
+    CountingPool { pool, away }
 }
 
 /// Runs `body` as one recording and reads it back from disk.
@@ -249,7 +243,7 @@ fn every_query_form_replays_without_connecting() {
     )
     .expect("replayed queries succeed");
     assert_eq!(replayed, recorded);
-    assert_eq!(offline.attempts.load(Ordering::SeqCst), 0, "no connection");
+    assert_eq!(offline.attempts(), 0, "no connection");
 }
 
 #[test]
@@ -344,7 +338,7 @@ fn a_unique_violation_replays_the_same_branch() {
     let replayed = replay(&rt, &recorder, &recording, twice(offline.pool.clone()));
     assert_eq!(replayed.0.expect("first"), "created");
     assert_eq!(replayed.1.expect("second"), "taken");
-    assert_eq!(offline.attempts.load(Ordering::SeqCst), 0);
+    assert_eq!(offline.attempts(), 0);
 
     // A missing row keeps its variant too.
     let missing = |pool: PgPool| async move {
@@ -418,7 +412,7 @@ fn transactions_replay_without_a_connection() {
     let offline = rt.block_on(counting_pool());
     let replayed = replay(&rt, &recorder, &recording, flow(offline.pool.clone()));
     assert_eq!(replayed.expect("replayed"), (1, 2, 1));
-    assert_eq!(offline.attempts.load(Ordering::SeqCst), 0);
+    assert_eq!(offline.attempts(), 0);
 }
 
 #[test]
@@ -470,7 +464,7 @@ fn a_query_the_recording_lacks_names_the_argument_that_differs() {
     let miss = sealed(|| replay(&rt, &recorder, &recording, changed(offline.pool.clone())));
     assert!(miss.detail.contains("the SQL differs"), "{miss}");
     assert!(miss.detail.contains("lower(email)"), "{miss}");
-    assert_eq!(offline.attempts.load(Ordering::SeqCst), 0);
+    assert_eq!(offline.attempts(), 0);
 }
 
 #[test]
@@ -479,13 +473,22 @@ fn outside_a_recording_queries_are_plain_sqlx() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (recorder, _guard) = recorder(dir.path());
     let pool = rt.block_on(database("plain"));
+    // A recording is open but not current: the queries are not part of it.
+    let handle = recorder
+        .start(StartOptions::new(RecordReason::Sampled))
+        .expect("recording starts");
     let answers = rt
         .block_on(sign_up_and_look_around(&pool, "plain@example.com"))
         .expect("plain queries succeed");
     assert_eq!(answers.count, 1);
-    // A recording that ran no query holds none.
-    let (_, recording) = record(&rt, &recorder, dir.path(), async {});
-    assert!(query_names(&recording).is_empty());
+    assert_eq!(answers.me.email, "plain@example.com");
+    handle.finish(Some(200), Outcome::Completed);
+    recorder.flush(Duration::from_secs(10)).expect("flushed");
+    let recording = Store::open(dir.path())
+        .expect("store opens")
+        .get(&handle.id().to_string())
+        .expect("recording written");
+    assert!(query_names(&recording).is_empty(), "nothing was recorded");
 }
 
 #[test]
@@ -551,5 +554,5 @@ fn concurrent_recordings_keep_their_own_rows() {
         });
         assert_eq!(&replayed, user);
     }
-    assert_eq!(offline.attempts.load(Ordering::SeqCst), 0);
+    assert_eq!(offline.attempts(), 0);
 }

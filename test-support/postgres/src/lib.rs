@@ -293,3 +293,54 @@ mod tests {
         assert_ne!(database_name("a", 1), database_name("a", 2));
     }
 }
+
+/// A loopback port where a service is away: it accepts each connection, counts it,
+/// and closes it. Point a pool or a client at it in a replay to prove that nothing
+/// tried to reach the real thing ([`attempts`](Self::attempts) stays 0).
+///
+/// The accepting thread lives as long as the test process.
+#[derive(Debug, Clone)]
+pub struct AwayPort {
+    port: u16,
+    attempts: std::sync::Arc<AtomicUsize>,
+}
+
+impl AwayPort {
+    /// Binds a free port on 127.0.0.1 and starts counting.
+    ///
+    /// # Panics
+    /// When no port can be bound.
+    pub fn bind() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        let port = listener.local_addr().expect("the bound address").port();
+        let attempts = std::sync::Arc::new(AtomicUsize::new(0));
+        let counted = attempts.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Self { port, attempts }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A PostgreSQL URL that leads here.
+    pub fn postgres_url(&self) -> String {
+        format!("postgres://app:secret@127.0.0.1:{}/app", self.port)
+    }
+
+    /// An HTTP base URL that leads here.
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many connections were attempted.
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
+    }
+}
