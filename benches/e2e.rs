@@ -57,6 +57,9 @@
 //! `E2E_ARMS=1,5` and `E2E_SERVICE=realistic|hello` run a subset (for profiling: the
 //! targets need arm 1), `E2E_ROUNDS=N` changes the number of rounds.
 
+#[path = "support/cpu.rs"]
+mod cpu;
+
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -75,6 +78,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use cpu::cpu_seconds;
 use http::{Method, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;
@@ -977,21 +981,6 @@ async fn drive(
 
 // ---------------------------------------------------------------------------------------
 // Process figures.
-
-/// User + system CPU seconds of the whole process.
-fn cpu_seconds() -> f64 {
-    // SAFETY: `rusage` is plain old data, so all-zero is a valid value, and getrusage
-    // only writes into the struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
-            return f64::NAN;
-        }
-        usage
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
-}
 
 /// A resident-set figure of `/proc/self/status` (`VmHWM`: the peak, `VmRSS`: now) in
 /// MiB.

@@ -10,6 +10,8 @@ extern crate reqwest_middleware04 as reqwest_middleware;
 
 #[path = "../examples/sqlx_service/app.rs"]
 mod app;
+#[path = "../examples/sqlx_service/serve.rs"]
+mod serve;
 #[path = "../examples/sqlx_service/traffic.rs"]
 mod traffic;
 
@@ -17,37 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::post;
 use retrace::{Config, Recorder, Store, ValueKind};
 use retrace_test_postgres::AwayPort;
-use retrace_tower::reqwest_0_12::RetraceMiddleware;
 use retrace_tower::{RecordLayer, ReplayError};
-use serde_json::{Value, json};
+use serve::{http_client, moderation, serve};
 use sqlx::postgres::PgPoolOptions;
-use tokio::sync::oneshot;
-
-async fn serve(app: Router) -> (String, oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    (url, stop)
-}
-
-fn http_client() -> reqwest_middleware::ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(RetraceMiddleware::new())
-        .build()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
@@ -70,18 +46,9 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
     let (recorder, guard) = Recorder::new(config).expect("recorder");
 
     let moderated = Arc::new(AtomicUsize::new(0));
-    let counter = moderated.clone();
-    let moderation = Router::new().route(
-        "/v1/moderate",
-        post(move |axum::Json(body): axum::Json<Value>| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async move {
-                let text = body["text"].as_str().unwrap_or_default();
-                axum::Json(json!({ "allowed": traffic::moderation_allows(text) }))
-            }
-        }),
-    );
-    let (moderation_url, stop_moderation) = serve(moderation).await;
+    let (moderation_url, stop_moderation) = serve(moderation(moderated.clone()))
+        .await
+        .expect("the moderation service");
     let settings = app::Settings {
         jwt_secret: b"a test key of thirty-two bytes!!".to_vec(),
         moderation_url,
@@ -89,7 +56,9 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
     };
     let live = app::AppState::new(pool.clone(), http_client(), settings.clone());
     let (blog_url, stop_blog) =
-        serve(app::router(live).layer(RecordLayer::new(recorder.clone()).expect("layer"))).await;
+        serve(app::router(live).layer(RecordLayer::new(recorder.clone()).expect("layer")))
+            .await
+            .expect("the service");
 
     let summary = traffic::drive(&blog_url, 200, 16, "t").await;
     assert_eq!(summary.total(), 200, "{summary:?}");

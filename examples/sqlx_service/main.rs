@@ -25,42 +25,19 @@ extern crate reqwest012 as reqwest;
 extern crate reqwest_middleware04 as reqwest_middleware;
 
 mod app;
+mod serve;
 mod traffic;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
-use axum::routing::post;
 use retrace::{Config, Recorder, Store};
 use retrace_tower::RecordLayer;
-use retrace_tower::reqwest_0_12::RetraceMiddleware;
-use serde_json::{Value, json};
+use serve::{http_client, moderation, serve};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tokio::sync::oneshot;
 
 const SCHEMA: &str = "retrace_sqlx_example";
-
-async fn serve(app: Router) -> anyhow::Result<(String, oneshot::Sender<()>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Ok((url, stop))
-}
-
-fn http_client() -> reqwest_middleware::ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(RetraceMiddleware::new())
-        .build()
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -111,14 +88,7 @@ async fn main() -> anyhow::Result<()> {
     let (recorder, guard) = Recorder::new(config)?;
     let session = recorder.session_dir().map(|p| p.to_path_buf());
 
-    let moderation = Router::new().route(
-        "/v1/moderate",
-        post(|axum::Json(body): axum::Json<Value>| async move {
-            let text = body["text"].as_str().unwrap_or_default();
-            axum::Json(json!({ "allowed": traffic::moderation_allows(text) }))
-        }),
-    );
-    let (moderation_url, stop_moderation) = serve(moderation).await?;
+    let (moderation_url, stop_moderation) = serve(moderation(Default::default())).await?;
     let settings = app::Settings {
         jwt_secret,
         moderation_url,

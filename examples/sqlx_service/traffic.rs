@@ -9,11 +9,6 @@ use std::collections::BTreeMap;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-/// The moderation service's rule: comments mentioning spam are refused.
-pub fn moderation_allows(text: &str) -> bool {
-    !text.to_ascii_lowercase().contains("spam")
-}
-
 /// How many answers of each status the burst got.
 #[derive(Debug, Default)]
 pub struct Summary {

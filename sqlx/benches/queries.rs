@@ -7,17 +7,25 @@
 //!   the rows are encoded through the recorder's redaction and handed to the writer).
 //! - `closed_pool/{plain,retrace_off}`: the same query on a closed pool, which fails
 //!   without I/O: the difference is what retrace-sqlx adds to a query when no
-//!   recording is current (goal: under 50 ns).
+//!   recording is current (goal: under 50 ns). `closed_pool/execute_{plain,retrace_off}`
+//!   is the same for `execute`, where both arms take the very same path through sqlx.
 //! - `replay/20_queries`: a recorded request of 20 queries (an `execute`, a
 //!   `fetch_all` of 20 rows, 18 `fetch_one`s) answered from its recording, no
 //!   database; the rate is 20 / time (goal: at least 50k queries/s).
 //!
-//! Run: `cargo bench -p retrace-sqlx --bench queries`.
+//! Run: `cargo bench -p retrace-sqlx --bench queries`. Timings of the closed-pool
+//! arms drift by more than their difference on a shared VM; their instruction counts
+//! do not:
+//!
+//! ```text
+//! cargo bench -p retrace-sqlx --bench queries --no-run   # prints the executable
+//! RETRACE_PROBE=execute_retrace_off valgrind --tool=callgrind target/release/deps/queries-<hash>
+//! ```
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use retrace::context::{Context, FutureExt};
 use retrace::replay::{ReplayOptions, ReplaySession};
 use retrace::{Config, Outcome, RecordReason, Recorder, Redaction, StartOptions, Store};
@@ -130,36 +138,11 @@ fn queries(c: &mut Criterion) {
     });
     group.finish();
 
-    let closed = rt.block_on(async {
-        let closed = PgPoolOptions::new()
-            .connect_lazy("postgres://app@127.0.0.1:9/app")
-            .expect("lazy pool");
-        closed.close().await;
-        closed
-    });
+    let closed = rt.block_on(closed_pool());
     let mut group = c.benchmark_group("closed_pool");
-    group.bench_function("plain", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let rows: Result<Vec<Article>, _> = sqlx::query_as(black_box(TWENTY))
-                    .bind(20_i64)
-                    .fetch_all(&closed)
-                    .await;
-                black_box(rows.is_err())
-            })
-        })
-    });
-    group.bench_function("retrace_off", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let rows: Result<Vec<Article>, _> = retrace_sqlx::query_as(black_box(TWENTY))
-                    .bind(20_i64)
-                    .fetch_all(&closed)
-                    .await;
-                black_box(rows.is_err())
-            })
-        })
-    });
+    for (arm, run) in CLOSED_ARMS {
+        group.bench_function(*arm, |b| b.iter(|| black_box(rt.block_on(run(&closed)))));
+    }
     group.finish();
 
     // A request of 20 queries, recorded once, replayed with the database away.
@@ -214,6 +197,78 @@ fn queries(c: &mut Criterion) {
     group.finish();
 }
 
+/// A pool that is closed: a query on it fails at once, without I/O, so what remains
+/// is the query's own cost.
+async fn closed_pool() -> PgPool {
+    let closed = PgPoolOptions::new()
+        .connect_lazy("postgres://app@127.0.0.1:9/app")
+        .expect("lazy pool");
+    closed.close().await;
+    closed
+}
+
+const UPDATE: &str = "UPDATE articles SET favourites = favourites + 1 WHERE id = $1";
+
+type ClosedArm = for<'p> fn(&'p PgPool) -> futures_util::future::BoxFuture<'p, bool>;
+
+/// The closed-pool arms, by name: each runs one query and says whether it failed.
+const CLOSED_ARMS: &[(&str, ClosedArm)] = &[
+    ("plain", |pool| {
+        Box::pin(async move {
+            let rows: Result<Vec<Article>, _> = sqlx::query_as(black_box(TWENTY))
+                .bind(20_i64)
+                .fetch_all(pool)
+                .await;
+            rows.is_err()
+        })
+    }),
+    ("retrace_off", |pool| {
+        Box::pin(async move {
+            let rows: Result<Vec<Article>, _> = retrace_sqlx::query_as(black_box(TWENTY))
+                .bind(20_i64)
+                .fetch_all(pool)
+                .await;
+            rows.is_err()
+        })
+    }),
+    ("execute_plain", |pool| {
+        Box::pin(async move {
+            let done = sqlx::query(black_box(UPDATE))
+                .bind(1_i64)
+                .execute(pool)
+                .await;
+            done.is_err()
+        })
+    }),
+    ("execute_retrace_off", |pool| {
+        Box::pin(async move {
+            let done = retrace_sqlx::query(black_box(UPDATE))
+                .bind(1_i64)
+                .execute(pool)
+                .await;
+            done.is_err()
+        })
+    }),
+];
+
+/// `RETRACE_PROBE=<closed-pool arm>`: runs that arm `RETRACE_PROBE_QUERIES` times
+/// (default 20,000) and nothing else, for callgrind (no PostgreSQL needed):
+/// the difference of two arms' totals over the count is what retrace-sqlx adds.
+fn probe(arm: &str) {
+    let count: usize = std::env::var("RETRACE_PROBE_QUERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let Some((_, run)) = CLOSED_ARMS.iter().find(|(name, _)| *name == arm) else {
+        panic!("RETRACE_PROBE must name a closed-pool arm, not {arm:?}");
+    };
+    let rt = runtime();
+    let closed = rt.block_on(closed_pool());
+    for _ in 0..count {
+        assert!(rt.block_on(run(&closed)), "a query on a closed pool fails");
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -222,4 +277,10 @@ criterion_group! {
         .measurement_time(Duration::from_secs(4));
     targets = queries
 }
-criterion_main!(benches);
+fn main() {
+    if let Ok(arm) = std::env::var("RETRACE_PROBE") {
+        return probe(&arm);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
+use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,6 +31,11 @@ pub struct Query<'q, DB: Database, M = Untyped> {
 
 /// sqlx's query, which runs when the query really runs.
 type SqlxQuery<'q, DB> = sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>;
+
+/// Starts sqlx's query on the live executor: what a query method does when it really
+/// runs.
+type StartLive<'q, 'e, L, DB, R> =
+    fn(L, SqlxQuery<'q, DB>) -> BoxFuture<'e, Result<R, sqlx::Error>>;
 
 /// A query whose rows become `O` through [`FromRow`] ([`query_as`]).
 pub type QueryAs<'q, DB, O> = Query<'q, DB, As<O>>;
@@ -165,20 +171,21 @@ impl<'q, DB: Database, M> Query<'q, DB, M> {
 
 impl<'q, DB: Database, M> Query<'q, DB, M> {
     /// Runs the query as the crossing `op`: `live` is given the live executor and
-    /// sqlx's query, and only when the query really runs.
-    fn run<'e, 'c: 'e, E, T, F, Fut>(
+    /// sqlx's query, and only when the query really runs; `answer` turns what sqlx
+    /// returned into the value the caller gets (and the recording keeps).
+    fn run<'e, 'c: 'e, E, R, T>(
         self,
         op: &'static str,
         executor: E,
-        live: F,
+        live: StartLive<'q, 'e, E::Live, DB, R>,
+        answer: fn(R) -> Result<T, sqlx::Error>,
     ) -> impl Future<Output = Result<T, sqlx::Error>> + Send + 'e
     where
         'q: 'e,
         M: 'e,
         E: 'e + Executor<'c, Database = DB>,
+        R: Send + 'e,
         T: Serialize + DeserializeOwned + Send + 'e,
-        F: FnOnce(E::Live, SqlxQuery<'q, DB>) -> Fut + Send + 'e,
-        Fut: Future<Output = Result<T, sqlx::Error>> + Send + 'e,
     {
         let Self {
             inner,
@@ -186,18 +193,13 @@ impl<'q, DB: Database, M> Query<'q, DB, M> {
             capture,
             ..
         } = self;
-        async move {
-            let key = KeyOf {
-                sql,
-                capture: &capture,
-            };
-            through(
-                op,
-                key,
-                async move { live(executor.into_live()?, inner).await },
-            )
-            .await
-        }
+        through(
+            op,
+            sql,
+            capture,
+            move || Ok(live(executor.into_live()?, inner)),
+            answer,
+        )
     }
 }
 
@@ -216,9 +218,12 @@ where
         E: 'e + Executor<'c, Database = DB>,
         M: 'e,
     {
-        self.run("sqlx.execute", executor, |live, inner| async move {
-            Ok(DB::query_result(&live.execute(inner).await?))
-        })
+        self.run(
+            "sqlx.execute",
+            executor,
+            |live, inner| live.execute(inner),
+            |done| Ok(DB::query_result(&done)),
+        )
     }
 }
 
@@ -238,13 +243,12 @@ where
         E: 'e + Executor<'c, Database = DB>,
         M: 'e,
     {
-        self.run("sqlx.fetch_all", executor, |live, inner| async move {
-            live.fetch_all(inner)
-                .await?
-                .iter()
-                .map(M::map_row)
-                .collect()
-        })
+        self.run(
+            "sqlx.fetch_all",
+            executor,
+            |live, inner| live.fetch_all(inner),
+            |rows| rows.iter().map(M::map_row).collect(),
+        )
     }
 
     /// Exactly one row: `RowNotFound` when there is none (recorded, and replayed, as
@@ -258,9 +262,12 @@ where
         E: 'e + Executor<'c, Database = DB>,
         M: 'e,
     {
-        self.run("sqlx.fetch_one", executor, |live, inner| async move {
-            M::map_row(&live.fetch_one(inner).await?)
-        })
+        self.run(
+            "sqlx.fetch_one",
+            executor,
+            |live, inner| live.fetch_one(inner),
+            |row| M::map_row(&row),
+        )
     }
 
     /// The first row, if any.
@@ -273,13 +280,12 @@ where
         E: 'e + Executor<'c, Database = DB>,
         M: 'e,
     {
-        self.run("sqlx.fetch_optional", executor, |live, inner| async move {
-            live.fetch_optional(inner)
-                .await?
-                .as_ref()
-                .map(M::map_row)
-                .transpose()
-        })
+        self.run(
+            "sqlx.fetch_optional",
+            executor,
+            |live, inner| live.fetch_optional(inner),
+            |row| row.as_ref().map(M::map_row).transpose(),
+        )
     }
 
     /// The rows as a stream. Recorded as the rows the code read: when the stream is

@@ -5,7 +5,7 @@
 use sqlx::{Database, Pool};
 
 use crate::key::Capture;
-use crate::through::{KeyOf, through};
+use crate::through::through;
 
 /// A database transaction that replay can stand in for. Run queries in it with
 /// `&mut tx` (where sqlx takes `&mut *tx`). Dropped without [`commit`](Self::commit),
@@ -52,16 +52,7 @@ async fn step<F>(op: &'static str, sql: &str, live: F) -> Result<(), sqlx::Error
 where
     F: std::future::Future<Output = Result<(), sqlx::Error>>,
 {
-    let capture = Capture::new();
-    through(
-        op,
-        KeyOf {
-            sql,
-            capture: &capture,
-        },
-        live,
-    )
-    .await
+    through(op, sql, Capture::new(), || Ok(live), Ok).await
 }
 
 impl<'c, DB: Database> Transaction<'c, DB> {
