@@ -19,8 +19,17 @@
 //! The main thread's total (`callgrind.out.<pid>-01`) less that of the `bare` run,
 //! over the request count, is what recording adds per request. Without valgrind it just
 //! runs the workload once.
+//!
+//! It also counts heap allocations (a counting global allocator): at the end it prints
+//! the allocations per request made on the request thread and on every other thread
+//! (the writer) from the first request until the writer has shut down, so
+//! `cargo bench --bench instructions` with each `RETRACE_PROBE` gives the allocation
+//! figures without valgrind.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -28,6 +37,59 @@ use http_body_util::{BodyExt, Full};
 use retrace::{Config, Recorder};
 use retrace_tower::{ClientLayer, RecordBody, RecordLayer};
 use tower::{Layer, Service, ServiceExt, service_fn};
+
+/// The system allocator, counting allocations (and reallocations, which may move):
+/// all threads together, and this thread's own.
+struct CountingAlloc;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static THREAD_ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    // `try_with`: a thread being torn down has no thread-locals left to count in.
+    let _ = THREAD_ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: every call is passed on to `System` unchanged; counting allocates nothing.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller upholds `alloc`'s contract, which is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller upholds `realloc`'s contract, which is `System`'s.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `dealloc`'s contract, which is `System`'s.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+/// (all threads, this thread) allocations so far.
+fn allocations() -> (u64, u64) {
+    (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        THREAD_ALLOCATIONS.with(Cell::get),
+    )
+}
 
 /// About 1 KiB of JSON, different for each seed.
 fn kib(seed: u8) -> Bytes {
@@ -112,6 +174,7 @@ fn main() {
             .body(Full::new(body.clone()))
             .expect("a request")
     };
+    let (all_before, own_before) = allocations();
     rt.block_on(async {
         if mode == "none" {
             // The same handler, its request body passed through as the layer would.
@@ -133,9 +196,16 @@ fn main() {
         }
     });
     let stats = guard.shutdown().expect("a clean shutdown");
+    let (all_after, own_after) = allocations();
+    let own = own_after - own_before;
+    let others = (all_after - all_before) - own;
+    let per_request = |n: u64| n as f64 / requests as f64;
     eprintln!(
-        "{mode}: {requests} requests, {} recordings written, {} dropped",
+        "{mode}: {requests} requests, {} recordings written, {} dropped; allocations per \
+         request: {:.2} on the request thread, {:.2} on other threads (the writer)",
         stats.written,
-        stats.dropped_total()
+        stats.dropped_total(),
+        per_request(own),
+        per_request(others),
     );
 }
