@@ -13,9 +13,11 @@
 //! error with its kind and SQLSTATE, so code that branches on a unique violation
 //! replays the same branch.
 //!
-//! - **Outside a recording** a query is sqlx's, plus two thread-local reads and one
-//!   more future layer (about 120 ns in all; `cargo bench -p retrace-sqlx --bench
-//!   queries`); arguments are not captured.
+//! - **Outside a recording** a query is sqlx's, plus two thread-local reads and a
+//!   function pointer mapping its answer (about 100 instructions, 10–20 ns; `cargo
+//!   bench -p retrace-sqlx --bench queries`); arguments are not captured. Whether a
+//!   query is recorded is decided in the task that builds it and calls its method
+//!   (`fetch_all(..)`), which is where a handler's queries are.
 //! - **Recording**: the query runs, then its answer is recorded.
 //! - **Replay** answers from the recording and never touches the executor: no
 //!   connection is made or waited for. Queries with the same SQL and arguments are

@@ -2,6 +2,8 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
@@ -173,13 +175,19 @@ impl<'q, DB: Database, M> Query<'q, DB, M> {
     /// Runs the query as the crossing `op`: `live` is given the live executor and
     /// sqlx's query, and only when the query really runs; `answer` turns what sqlx
     /// returned into the value the caller gets (and the recording keeps).
+    ///
+    /// Whether the query is recorded (or replayed) is decided here, when the query
+    /// method is called: with no recording or replay current, sqlx's query is started
+    /// at once (it does nothing until polled) and the future is little more than
+    /// sqlx's own; otherwise the crossing is boxed, its cost small beside a recorded
+    /// query's encoding.
     fn run<'e, 'c: 'e, E, R, T>(
         self,
         op: &'static str,
         executor: E,
         live: StartLive<'q, 'e, E::Live, DB, R>,
         answer: fn(R) -> Result<T, sqlx::Error>,
-    ) -> impl Future<Output = Result<T, sqlx::Error>> + Send + 'e
+    ) -> QueryFuture<'e, R, T>
     where
         'q: 'e,
         M: 'e,
@@ -193,13 +201,48 @@ impl<'q, DB: Database, M> Query<'q, DB, M> {
             capture,
             ..
         } = self;
-        through(
+        if retrace::context::Context::with_current(|c| c.is_none()) {
+            return match executor.into_live() {
+                Ok(executor) => QueryFuture::Live {
+                    query: live(executor, inner),
+                    answer,
+                },
+                Err(e) => QueryFuture::Failed(Some(e)),
+            };
+        }
+        QueryFuture::Crossing(Box::pin(through(
             op,
             sql,
             capture,
             move || Ok(live(executor.into_live()?, inner)),
             answer,
-        )
+        )))
+    }
+}
+
+/// The future of a query method: sqlx's query with its answer mapped, or, when a
+/// recording or replay is current, the crossing that records or answers it. Every
+/// state is a box or smaller: the future is moved around whole, so it stays small.
+pub(crate) enum QueryFuture<'e, R, T> {
+    Live {
+        query: BoxFuture<'e, Result<R, sqlx::Error>>,
+        answer: fn(R) -> Result<T, sqlx::Error>,
+    },
+    Failed(Option<sqlx::Error>),
+    Crossing(BoxFuture<'e, Result<T, sqlx::Error>>),
+}
+
+impl<R, T> Future for QueryFuture<'_, R, T> {
+    type Output = Result<T, sqlx::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Live { query, answer } => query.as_mut().poll(cx).map(|r| r.and_then(*answer)),
+            Self::Failed(e) => Poll::Ready(Err(e
+                .take()
+                .expect("retrace-sqlx: a query future was polled after it completed"))),
+            Self::Crossing(crossing) => crossing.as_mut().poll(cx),
+        }
     }
 }
 
