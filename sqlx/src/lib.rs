@@ -49,7 +49,9 @@
 //! database error is a [`ReplayedDatabaseError`]: it answers sqlx's `DatabaseError`
 //! methods as the recorded one did, but does not downcast to the driver's error type.
 //!
-//! PostgreSQL is the default feature; `mysql` and `sqlite` go through the same code.
+//! PostgreSQL is the default feature; `mysql` and `sqlite` go through the same code
+//! (SQLite is tested on a real database file in `tests/sqlx_sqlite.rs`; MySQL is
+//! compiled and linted by `.ci/run`, with no server to test against here).
 
 #![deny(missing_docs)]
 #![deny(unreachable_pub)]

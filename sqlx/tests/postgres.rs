@@ -556,3 +556,36 @@ fn concurrent_recordings_keep_their_own_rows() {
     }
     assert_eq!(offline.attempts(), 0);
 }
+
+#[test]
+fn migrations_and_plain_sqlx_inside_a_recording_are_not_recorded() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (recorder, _guard) = recorder(dir.path());
+    let pool = rt.block_on(database("migrations"));
+    let migrations = tempfile::tempdir().expect("migrations dir");
+    std::fs::write(
+        migrations.path().join("0001_tags.sql"),
+        "CREATE TABLE tags (name TEXT PRIMARY KEY);",
+    )
+    .expect("migration written");
+
+    let (counted, recording) = record(&rt, &recorder, dir.path(), async {
+        // A service that migrates at start-up inside a recorded request, and a query
+        // through sqlx itself: neither is part of the recording.
+        let migrator = sqlx::migrate::Migrator::new(migrations.path())
+            .await
+            .expect("migrations read");
+        migrator.run(&pool).await.expect("migrated");
+        sqlx::query("INSERT INTO tags (name) VALUES ('replay')")
+            .execute(&pool)
+            .await
+            .expect("plain insert");
+        retrace_sqlx::query_scalar::<_, i64>("SELECT count(*) FROM tags")
+            .fetch_one(&pool)
+            .await
+            .expect("recorded count")
+    });
+    assert_eq!(counted, 1);
+    assert_eq!(query_names(&recording), ["sqlx.fetch_one"]);
+}
