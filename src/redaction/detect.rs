@@ -10,7 +10,9 @@
 
 use std::fmt;
 use std::ops::Range;
+
 use std::sync::Arc;
+use wide::{CmpEq, CmpGt, CmpLt, i8x16};
 
 use super::builder::RedactionError;
 
@@ -477,26 +479,25 @@ fn has_run(mask: u64, before: u32, len: u32) -> bool {
 /// Bit masks of 64 bytes: bit i set where byte i may belong to a card number (digits,
 /// space and `-`, and also `.` and `/`), and where it may belong to an AWS secret key
 /// (letters, digits, `+` and `/`, and also `,`, `-` and `.`). The extra characters
-/// cost an exact pass now and then; they save a third of the instructions of exact
-/// classes, because each class is then one range test or two.
+/// cost an exact pass now and then; they make each class one range test or two.
+///
+/// Sixteen bytes at a time with SIMD compares (SSE2 on x86-64): under one instruction
+/// per byte, where the word-at-a-time version this replaced took about eight. Bytes
+/// compare as signed, so non-ASCII bytes (negative) fall outside every range.
 fn block_masks(block: &[u8; 64]) -> (u64, u64) {
-    const L: u64 = 0x0101_0101_0101_0101;
-    const H: u64 = 0x8080_8080_8080_8080;
-    // Bit 7 of a byte set where the byte's low seven bits are at least `lo` (at most
-    // 0x7f): no borrow crosses bytes, since every byte of `x | H` is at least 0x80.
-    let at_least = |x: u64, lo: u8| ((x | H) - u64::from(lo) * L) & H;
-    let in_range = |x: u64, lo: u8, hi: u8| at_least(x, lo) & !at_least(x, hi + 1) & !x;
-    // Bit 7 of byte i becomes bit i of a byte: the bits sum without carries.
-    let gather = |m: u64| (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    let in_range = |x: i8x16, lo: u8, hi: u8| {
+        x.cmp_gt(i8x16::splat(lo.cast_signed() - 1)) & x.cmp_lt(i8x16::splat(hi.cast_signed() + 1))
+    };
+    let lanes: [i8x16; 4] = bytemuck::cast(*block);
     let (mut card, mut b64) = (0u64, 0u64);
-    // A fixed count of words the compiler unrolls: three times faster than a slice.
-    for (k, chunk) in block.chunks_exact(8).enumerate() {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let from_dash = in_range(w, b'-', b'9');
-        let space = in_range(w, b' ', b' ');
-        let letter = in_range(w | (0x20 * L), b'a', b'z');
-        card |= gather(from_dash | space) << (8 * k);
-        b64 |= gather(in_range(w, b'+', b'9') | letter) << (8 * k);
+    for (k, x) in lanes.into_iter().enumerate() {
+        let dash_to_nine = in_range(x, b'-', b'9');
+        let space = x.cmp_eq(i8x16::splat(b' '.cast_signed()));
+        let plus_to_nine = in_range(x, b'+', b'9');
+        let letter = in_range(x | i8x16::splat(0x20), b'a', b'z');
+        let mask = |m: i8x16| u64::from(m.move_mask().cast_unsigned() & 0xffff) << (16 * k);
+        card |= mask(dash_to_nine | space);
+        b64 |= mask(plus_to_nine | letter);
     }
     (card, b64)
 }
@@ -680,6 +681,20 @@ mod tests {
                     found.iter().any(|r| r.start == at && r.end >= at + planted.len()),
                     "{planted} not found in {text:?}: {found:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn block_masks_classify_every_byte_value() {
+        let all: Vec<u8> = (0..=255).collect();
+        for block in all.chunks_exact(64) {
+            let (card, b64) = block_masks(block.try_into().unwrap());
+            for (i, &b) in block.iter().enumerate() {
+                let is_card = b.is_ascii_digit() || b" -./".contains(&b);
+                let is_b64 = b.is_ascii_alphanumeric() || b"+,-./".contains(&b);
+                assert_eq!(card >> i & 1 == 1, is_card, "card bit for byte {b:#04x}");
+                assert_eq!(b64 >> i & 1 == 1, is_b64, "b64 bit for byte {b:#04x}");
             }
         }
     }
