@@ -7,7 +7,7 @@ use super::json::KeyFilter;
 use super::key::{self, KEY_ENV, KeySource, PseudonymKey};
 use super::names::{self, NameMatch, SecretNames};
 use super::scan::{self, Scanner};
-use super::{Inner, Redaction, RedactionMode};
+use super::{Inner, Place, Redaction, RedactionMode};
 use crate::config::EnvSource;
 use crate::diff::{NoiseRuleError, PathPattern};
 
@@ -237,8 +237,14 @@ impl RedactionBuilder {
         };
 
         let scanner = Scanner::new(&names, &stems, &self.detectors, self.custom.clone());
+        let plain_headers = super::PROTOCOL_HEADERS
+            .iter()
+            .filter(|h| !names.is_secret(h.as_bytes(), Place::Field))
+            .map(|h| http::HeaderName::from_static(h))
+            .collect();
         Ok(Redaction::from_inner(Inner {
             json_filter: KeyFilter::new(&json_paths),
+            plain_headers,
             names,
             json_paths,
             scanner,

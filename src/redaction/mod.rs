@@ -166,24 +166,26 @@ pub(super) const AUTH_SCHEMES: &[&str] = &[
 const MIN_SCANNED_VALUE: usize = 8;
 
 /// Headers whose values are protocol metadata (media types, lengths, encodings, dates,
-/// cache validators), never a credential: their values are not scanned.
-const PROTOCOL_HEADERS: &[http::HeaderName] = &[
-    http::header::ACCEPT,
-    http::header::ACCEPT_ENCODING,
-    http::header::ACCEPT_LANGUAGE,
-    http::header::CACHE_CONTROL,
-    http::header::CONNECTION,
-    http::header::CONTENT_ENCODING,
-    http::header::CONTENT_LENGTH,
-    http::header::CONTENT_TYPE,
-    http::header::DATE,
-    http::header::ETAG,
-    http::header::EXPIRES,
-    http::header::IF_MODIFIED_SINCE,
-    http::header::IF_NONE_MATCH,
-    http::header::LAST_MODIFIED,
-    http::header::TRANSFER_ENCODING,
-    http::header::VARY,
+/// cache validators, trace context), never a credential: their values are not scanned.
+const PROTOCOL_HEADERS: &[&str] = &[
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "date",
+    "etag",
+    "expires",
+    "if-modified-since",
+    "if-none-match",
+    "last-modified",
+    "transfer-encoding",
+    "vary",
+    // W3C trace context: a version, two ids and flags, in hex.
+    "traceparent",
 ];
 
 /// How a secret value is replaced.
@@ -216,6 +218,10 @@ struct Inner {
     json_paths: Vec<PathPattern>,
     json_filter: json::KeyFilter,
     scanner: scan::Scanner,
+    /// The [`PROTOCOL_HEADERS`] whose names these rules do not hold secret: their
+    /// values are recorded as they are, with neither a name test nor a scan (the name
+    /// test is a thousand instructions, and most of a head is these).
+    plain_headers: Vec<http::HeaderName>,
     mode: RedactionMode,
     /// `None` in [`RedactionMode::Remove`].
     key: Option<key::PseudonymKey>,
@@ -268,7 +274,7 @@ impl Redaction {
         let mut out = Vec::with_capacity(headers.len());
         for (name, value) in headers {
             let value = value.as_bytes();
-            let redacted = if value.is_empty() {
+            let redacted = if value.is_empty() || self.inner.plain_headers.contains(name) {
                 None
             } else if self
                 .inner
@@ -276,7 +282,7 @@ impl Redaction {
                 .is_secret(name.as_str().as_bytes(), Place::Field)
             {
                 Some(self.replace_header_value(name, value))
-            } else if value.len() < MIN_SCANNED_VALUE || PROTOCOL_HEADERS.contains(name) {
+            } else if value.len() < MIN_SCANNED_VALUE {
                 None
             } else {
                 self.redact_text_value(value)

@@ -76,6 +76,32 @@ fn default_headers_are_redacted_others_untouched_order_and_duplicates_kept() {
 }
 
 #[test]
+fn a_protocol_header_named_secret_is_redacted_like_any_other() {
+    // Protocol headers skip the name test only when the rules do not hold their name
+    // secret: a team that lists one gets it redacted.
+    let map = header_map(&[("etag", "\"v-2024-abc\""), ("content-type", "text/plain")]);
+    let rules = Redaction::builder()
+        .name("etag")
+        .build()
+        .expect("valid settings");
+    assert_eq!(
+        pairs(&rules.headers(&map)),
+        [
+            ("etag", REDACTED.as_bytes()),
+            ("content-type", b"text/plain".as_slice())
+        ]
+    );
+    let added = Redaction::default().with_secret_name("content-type");
+    assert_eq!(
+        pairs(&added.headers(&map)),
+        [
+            ("etag", b"\"v-2024-abc\"".as_slice()),
+            ("content-type", REDACTED.as_bytes())
+        ]
+    );
+}
+
+#[test]
 fn header_names_are_case_insensitive() {
     let redaction = Redaction::builder()
         .name("X-Session-Id2")
