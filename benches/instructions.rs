@@ -7,7 +7,8 @@
 //! `authorization` header, as in `benches/layers.rs`. `RETRACE_PROBE=none` runs the
 //! handler without the layer, `bare` through the layer recording nothing (sample rate
 //! 0), `server` records every request, `client` also makes one recorded outgoing call
-//! per request (1 KiB JSON answer). The request path runs on the
+//! per request (1 KiB JSON answer), `tentative` records every request tentatively
+//! (tail keep: kept only if it fails) and keeps none. The request path runs on the
 //! main thread, the writer on its own, so callgrind's per-thread totals separate them:
 //!
 //! ```text
@@ -34,6 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
+use retrace::policy::{Policy, TailKeep};
 use retrace::{Config, Recorder};
 use retrace_tower::{ClientLayer, RecordBody, RecordLayer};
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -110,8 +112,11 @@ fn main() {
         .unwrap_or(5_000);
     let mode = std::env::var("RETRACE_PROBE").unwrap_or_else(|_| "server".to_owned());
     assert!(
-        matches!(mode.as_str(), "none" | "bare" | "server" | "client"),
-        "RETRACE_PROBE must be none, bare, server or client, not {mode:?}"
+        matches!(
+            mode.as_str(),
+            "none" | "bare" | "server" | "client" | "tentative"
+        ),
+        "RETRACE_PROBE must be none, bare, server, client or tentative, not {mode:?}"
     );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -122,7 +127,7 @@ fn main() {
         .enabled(true)
         .service("instructions")
         .recording_path(dir.path())
-        .sample_rate(if matches!(mode.as_str(), "none" | "bare") {
+        .sample_rate(if matches!(mode.as_str(), "none" | "bare" | "tentative") {
             0.0
         } else {
             1.0
@@ -186,9 +191,19 @@ fn main() {
                 let _ = response.await.expect("served").into_body().collect().await;
             }
         } else {
-            let mut service = RecordLayer::new(recorder)
-                .expect("the layer builds")
-                .layer(service_fn(handler));
+            let layer = if mode == "tentative" {
+                // Tail keep: every request recorded tentatively, kept only when it
+                // fails; none does here.
+                let policy = Policy::builder()
+                    .sample_rate(0.0)
+                    .tail(Some(TailKeep::default()))
+                    .build()
+                    .expect("a valid policy");
+                RecordLayer::builder(recorder).policy(policy).build()
+            } else {
+                RecordLayer::new(recorder)
+            };
+            let mut service = layer.expect("the layer builds").layer(service_fn(handler));
             for _ in 0..requests {
                 let response = service.ready().await.expect("ready").call(request());
                 let _ = response.await.expect("served").into_body().collect().await;

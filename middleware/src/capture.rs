@@ -153,8 +153,8 @@ pub(crate) struct Tap {
     // copied on each move.
     hasher: Option<Box<blake3::Hasher>>,
     held: Option<Held>,
-    /// The body's content type, for redaction.
-    content_type: Option<http::HeaderValue>,
+    /// The body's content type, for redaction; only kept when the body is held.
+    content_type: ContentType,
     trailers: Vec<Header>,
     settings: Arc<CaptureSettings>,
     on_end: Option<Box<dyn BodyEndHook>>,
@@ -169,6 +169,36 @@ impl std::fmt::Debug for Tap {
             .field("captured", &self.captured)
             .field("total", &self.total)
             .finish_non_exhaustive()
+    }
+}
+
+/// A body's `content-type`, copied inline when short (as nearly all are): a clone of
+/// a header value parsed into its own buffer would allocate, once per recorded body.
+enum ContentType {
+    Absent,
+    Inline { bytes: [u8; 64], len: u8 },
+    Long(http::HeaderValue),
+}
+
+impl ContentType {
+    fn of(value: &http::HeaderValue) -> Self {
+        let text = value.as_bytes();
+        match u8::try_from(text.len()) {
+            Ok(len) if text.len() <= 64 => {
+                let mut bytes = [0; 64];
+                bytes[..text.len()].copy_from_slice(text);
+                Self::Inline { bytes, len }
+            }
+            _ => Self::Long(value.clone()),
+        }
+    }
+
+    fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Self::Absent => None,
+            Self::Inline { bytes, len } => Some(&bytes[..usize::from(*len)]),
+            Self::Long(value) => Some(value.as_bytes()),
+        }
     }
 }
 
@@ -187,7 +217,10 @@ impl Tap {
         let may_exceed = exact_len.is_none_or(|n| n > cap as u64);
         let held =
             (side == Side::Collect || settings.redaction.inspects_bodies()).then_some(Held::Empty);
-        let content_type = headers.get(http::header::CONTENT_TYPE).cloned();
+        let content_type = match (&held, headers.get(http::header::CONTENT_TYPE)) {
+            (Some(_), Some(value)) => ContentType::of(value),
+            _ => ContentType::Absent,
+        };
         Self {
             handle,
             side,
@@ -255,7 +288,7 @@ impl Tap {
         let mut collected = Bytes::new();
         if let Some(held) = self.held.take() {
             let held = held.into_bytes();
-            let content_type = self.content_type.as_ref().map(http::HeaderValue::as_bytes);
+            let content_type = self.content_type.as_bytes();
             let data = self
                 .settings
                 .redaction
