@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use std::cell::RefCell;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::detect::{self, ANCHORS, Anchor, Detector, DetectorKind};
 use super::names::{self, Place, SecretNames};
@@ -23,10 +23,16 @@ enum Pattern {
     Anchor(Anchor),
 }
 
+/// Texts shorter than this are searched without the automaton's prefilter.
+const SHORT_TEXT: usize = 256;
+
 /// The compiled scanner of one redaction.
 #[derive(Debug)]
 pub(super) struct Scanner {
     automaton: Option<AhoCorasick>,
+    /// The same without a prefilter, for short texts (a header value, a URI), where
+    /// setting the prefilter up costs more than it saves.
+    short_automaton: Option<AhoCorasick>,
     patterns: Vec<Pattern>,
     cards: bool,
     aws_secrets: bool,
@@ -133,21 +139,26 @@ impl Scanner {
         for anchor in ANCHORS.iter().filter(|a| detectors.contains(&a.kind)) {
             push(anchor.text.to_ascii_lowercase(), Pattern::Anchor(*anchor));
         }
-        let automaton = (!texts.is_empty())
-            .then(|| {
-                // Case-sensitive over lower-case patterns, searched in a lower-cased
-                // copy of the text: the automaton's SIMD prefilter only works without
-                // ASCII case folding, and folding a copy costs far less than losing it
-                // (0.17 against 1.8 µs per KiB of JSON). Leftmost-longest so that the
-                // anchor `token ` wins over the stem `token` where both start.
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&texts)
-                    .ok()
-            })
-            .flatten();
+        // Case-sensitive over lower-case patterns, searched in a lower-cased copy of the
+        // text: the automaton's SIMD prefilter only works without ASCII case folding,
+        // and folding a copy costs far less than losing it (0.17 against 1.8 µs per KiB
+        // of JSON). Leftmost-longest so that the anchor `token ` wins over the stem
+        // `token` where both start.
+        let build = |prefilter: bool| {
+            (!texts.is_empty())
+                .then(|| {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::LeftmostLongest)
+                        .kind((!prefilter).then_some(AhoCorasickKind::DFA))
+                        .prefilter(prefilter)
+                        .build(&texts)
+                        .ok()
+                })
+                .flatten()
+        };
         Self {
-            automaton,
+            automaton: build(true),
+            short_automaton: build(false),
             patterns,
             cards: detectors.contains(&DetectorKind::CardNumber),
             aws_secrets: detectors.contains(&DetectorKind::AwsSecretKey),
@@ -170,7 +181,12 @@ impl Scanner {
     /// to them) and the value detectors' ranges.
     pub(super) fn scan(&self, names: &SecretNames, text: &[u8], assignments: bool) -> Findings {
         let mut found = Findings::default();
-        if let Some(automaton) = &self.automaton {
+        let automaton = if text.len() < SHORT_TEXT {
+            &self.short_automaton
+        } else {
+            &self.automaton
+        };
+        if let Some(automaton) = automaton {
             let mut skip_to = 0;
             with_lower_case(text, |folded| {
                 for hit in automaton.find_iter(folded) {
@@ -341,6 +357,20 @@ pub(super) fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_short_automaton_stays_small() {
+        let redaction = crate::redaction::Redaction::default();
+        let scanner = &redaction.inner.scanner;
+        let short = scanner
+            .short_automaton
+            .as_ref()
+            .expect("built")
+            .memory_usage();
+        let long = scanner.automaton.as_ref().expect("built").memory_usage();
+        eprintln!("automaton memory: short {short} B, long {long} B");
+        assert!(short < 512 * 1024, "{short}");
+    }
+
     use super::*;
 
     #[test]
