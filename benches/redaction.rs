@@ -6,7 +6,10 @@
 //!   one scan, no parse, no copy);
 //! - `json_1kib_secret`: the same with a `password` member (scan, parse, re-serialise);
 //! - `text_1kib_clean`: a 1 KiB log-like text body;
-//! - `headers_12`: a typical request head of twelve headers, `authorization` among them.
+//! - `headers_12`: a typical request head of twelve headers, `authorization` among them;
+//! - `rows_20`: 20 rows of five columns (two numbers, three short strings), as a
+//!   recorded query's answer or a `#[retrace::record]` value is encoded
+//!   (`Redaction::encode_value`: every field name tested, every string scanned).
 //!
 //! Run: `cargo bench --bench redaction`.
 
@@ -77,6 +80,28 @@ fn headers() -> HeaderMap {
     h
 }
 
+/// A row as a recorded query returns it.
+#[derive(serde::Serialize)]
+struct Article {
+    id: i64,
+    slug: String,
+    title: String,
+    author: String,
+    favourites: i64,
+}
+
+fn rows() -> Vec<Article> {
+    (0..20)
+        .map(|n| Article {
+            id: n,
+            slug: format!("article-{n}"),
+            title: format!("Notes on replay, part {n}"),
+            author: format!("writer{}", n % 7),
+            favourites: n * 3,
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let redaction = Redaction::default();
     let json_ct = Some(&b"application/json"[..]);
@@ -101,6 +126,11 @@ fn bench(c: &mut Criterion) {
     ));
     group.bench_function("headers_12", |b| {
         b.iter(|| redaction.headers(std::hint::black_box(&head)))
+    });
+    let rows = rows();
+    group.throughput(Throughput::Elements(rows.len() as u64));
+    group.bench_function("rows_20", |b| {
+        b.iter(|| redaction.encode_value(std::hint::black_box(&rows)))
     });
     group.finish();
 }
