@@ -10,6 +10,7 @@
 //! replacement's bytes, and every leaf of a struct, map or sequence likewise; any other
 //! string passes through the value detectors and the text rules, as a text body does.
 
+use std::cell::Cell;
 use std::fmt::Display;
 
 use serde::ser::{self, Serialize, Serializer};
@@ -21,9 +22,14 @@ impl Redaction {
     /// `value` encoded with postcard, its secrets replaced as the
     /// module docs describe; `None` when it cannot be encoded.
     pub fn encode_value<T: Serialize + ?Sized>(&self, value: &T) -> Option<bytes::Bytes> {
+        let ctx = Ctx {
+            redaction: self,
+            fields: Cell::new([None; FIELD_CACHE]),
+            next: Cell::new(0),
+        };
         postcard::to_stdvec(&Redacted {
             value,
-            redaction: self,
+            ctx: &ctx,
             secret: false,
         })
         .ok()
@@ -54,10 +60,43 @@ impl Redaction {
     }
 }
 
+/// Field names whose verdicts one encoding remembers.
+const FIELD_CACHE: usize = 16;
+
+/// One encoding: the rules, and the verdicts on the field names already seen. A
+/// struct's field names are `&'static str`s the same for every value of the type, so
+/// the rows of a query's answer test each name once, not once a row (the name test is
+/// most of the cost of a row otherwise).
+struct Ctx<'r> {
+    redaction: &'r Redaction,
+    fields: Cell<[Option<(&'static str, bool)>; FIELD_CACHE]>,
+    next: Cell<usize>,
+}
+
+impl Ctx<'_> {
+    /// Whether the field or variant `name` is a secret's, remembered by address.
+    fn is_secret_static(&self, name: &'static str) -> bool {
+        let mut fields = self.fields.get();
+        if let Some((_, secret)) = fields
+            .iter()
+            .flatten()
+            .find(|(known, _)| std::ptr::eq(*known, name))
+        {
+            return *secret;
+        }
+        let secret = self.redaction.is_secret_field(name);
+        let at = self.next.get();
+        fields[at] = Some((name, secret));
+        self.fields.set(fields);
+        self.next.set((at + 1) % FIELD_CACHE);
+        secret
+    }
+}
+
 /// A value serialised through [`Wrap`].
 struct Redacted<'a, T: ?Sized> {
     value: &'a T,
-    redaction: &'a Redaction,
+    ctx: &'a Ctx<'a>,
     /// Under a secret name: every leaf is replaced.
     secret: bool,
 }
@@ -66,7 +105,7 @@ impl<T: Serialize + ?Sized> Serialize for Redacted<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.value.serialize(Wrap {
             inner: serializer,
-            redaction: self.redaction,
+            ctx: self.ctx,
             secret: self.secret,
         })
     }
@@ -74,7 +113,7 @@ impl<T: Serialize + ?Sized> Serialize for Redacted<'_, T> {
 
 struct Wrap<'a, S> {
     inner: S,
-    redaction: &'a Redaction,
+    ctx: &'a Ctx<'a>,
     secret: bool,
 }
 
@@ -85,17 +124,17 @@ impl<'a, S> Wrap<'a, S> {
     {
         Redacted {
             value,
-            redaction: self.redaction,
+            ctx: self.ctx,
             secret: self.secret || secret,
         }
     }
 
     /// The wrapper of a compound the inner serializer started.
     fn compound<C>(&self) -> impl FnOnce(C) -> Compound<'a, C> + use<'a, C, S> {
-        let (redaction, secret) = (self.redaction, self.secret);
+        let (ctx, secret) = (self.ctx, self.secret);
         move |inner| Compound {
             inner,
-            redaction,
+            ctx,
             secret,
             value_is_secret: false,
         }
@@ -107,7 +146,7 @@ macro_rules! numbers {
         fn $method(self, v: $ty) -> Result<S::Ok, S::Error> {
             if self.secret {
                 // Truncation keeps the type; the value is a stand-in, not the secret.
-                let replaced = self.redaction.replace_number(&v.to_string()) as $ty;
+                let replaced = self.ctx.redaction.replace_number(&v.to_string()) as $ty;
                 self.inner.$method(replaced)
             } else {
                 self.inner.$method(v)
@@ -154,9 +193,11 @@ impl<'a, S: Serializer> Serializer for Wrap<'a, S> {
             if v.is_empty() {
                 return self.inner.serialize_str(v);
             }
-            return self.inner.serialize_str(&self.redaction.replace_text(v));
+            return self
+                .inner
+                .serialize_str(&self.ctx.redaction.replace_text(v));
         }
-        match self.redaction.body(None, v.as_bytes()) {
+        match self.ctx.redaction.body(None, v.as_bytes()) {
             Some(redacted) => self
                 .inner
                 .serialize_str(&String::from_utf8_lossy(&redacted)),
@@ -166,9 +207,9 @@ impl<'a, S: Serializer> Serializer for Wrap<'a, S> {
 
     fn serialize_bytes(self, v: &[u8]) -> Result<S::Ok, S::Error> {
         if self.secret && !v.is_empty() {
-            return self.inner.serialize_bytes(&self.redaction.replace(v));
+            return self.inner.serialize_bytes(&self.ctx.redaction.replace(v));
         }
-        match (self.secret, self.redaction.body(None, v)) {
+        match (self.secret, self.ctx.redaction.body(None, v)) {
             (false, Some(redacted)) => self.inner.serialize_bytes(&redacted),
             _ => self.inner.serialize_bytes(v),
         }
@@ -205,7 +246,7 @@ impl<'a, S: Serializer> Serializer for Wrap<'a, S> {
         name: &'static str,
         value: &T,
     ) -> Result<S::Ok, S::Error> {
-        let secret = self.redaction.is_secret_field(name);
+        let secret = self.ctx.is_secret_static(name);
         let child = self.child(value, secret);
         self.inner.serialize_newtype_struct(name, &child)
     }
@@ -217,7 +258,7 @@ impl<'a, S: Serializer> Serializer for Wrap<'a, S> {
         variant: &'static str,
         value: &T,
     ) -> Result<S::Ok, S::Error> {
-        let secret = self.redaction.is_secret_field(variant);
+        let secret = self.ctx.is_secret_static(variant);
         let child = self.child(value, secret);
         self.inner
             .serialize_newtype_variant(name, index, variant, &child)
@@ -295,7 +336,7 @@ impl<'a, S: Serializer> Serializer for Wrap<'a, S> {
 /// [`Wrap`], a field or map value under a secret name in secret mode.
 struct Compound<'a, C> {
     inner: C,
-    redaction: &'a Redaction,
+    ctx: &'a Ctx<'a>,
     secret: bool,
     /// A map's last key was a secret name, so its value is secret.
     value_is_secret: bool,
@@ -308,7 +349,7 @@ impl<'a, C> Compound<'a, C> {
     {
         Redacted {
             value,
-            redaction: self.redaction,
+            ctx: self.ctx,
             secret: self.secret || secret,
         }
     }
@@ -321,7 +362,7 @@ macro_rules! elements {
             type Error = C::Error;
 
             fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-                let child = Redacted { value, redaction: self.redaction, secret: self.secret };
+                let child = Redacted { value, ctx: self.ctx, secret: self.secret };
                 self.inner.$method(&child)
             }
 
@@ -345,7 +386,7 @@ impl<C: ser::SerializeMap> ser::SerializeMap for Compound<'_, C> {
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), C::Error> {
         self.value_is_secret = match serde_json::to_value(key) {
-            Ok(serde_json::Value::String(name)) => self.redaction.is_secret_field(&name),
+            Ok(serde_json::Value::String(name)) => self.ctx.redaction.is_secret_field(&name),
             _ => false,
         };
         // A key is kept as it is: it names the value, and replay looks values up by it.
@@ -373,7 +414,7 @@ macro_rules! fields {
                 key: &'static str,
                 value: &T,
             ) -> Result<(), C::Error> {
-                let secret = self.redaction.is_secret_field(key);
+                let secret = self.ctx.is_secret_static(key);
                 let child = self.child(value, secret);
                 self.inner.serialize_field(key, &child)
             }
@@ -444,6 +485,70 @@ mod tests {
         let raw = String::from_utf8_lossy(&bytes);
         for secret in ["argon2id", "tok-abc", "sess-9", "4111"] {
             assert!(!raw.contains(secret), "{secret} in {raw:?}");
+        }
+    }
+
+    /// Wider than the field-name cache, so names are evicted and tested again.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Wide {
+        a1: u8,
+        a2: u8,
+        a3: u8,
+        a4: u8,
+        a5: u8,
+        a6: u8,
+        a7: u8,
+        a8: u8,
+        a9: u8,
+        a10: u8,
+        a11: u8,
+        a12: u8,
+        a13: u8,
+        a14: u8,
+        a15: u8,
+        a16: u8,
+        secret_key: String,
+        plain: String,
+    }
+
+    #[test]
+    fn every_row_of_many_is_redacted_however_names_are_remembered() {
+        let rows: Vec<User> = (0..40).map(|_| user()).collect();
+        let bytes = Redaction::default().encode_value(&rows).expect("encodes");
+        let back: Vec<User> = postcard::from_bytes(&bytes).expect("decodes");
+        assert!(
+            back.iter()
+                .all(|u| u.password_hash == "[redacted]" && u.pin == 0)
+        );
+        assert!(back.iter().all(|u| u.email == "ada@example.com"));
+
+        let wide = |n: u8| Wide {
+            a1: n,
+            a2: n,
+            a3: n,
+            a4: n,
+            a5: n,
+            a6: n,
+            a7: n,
+            a8: n,
+            a9: n,
+            a10: n,
+            a11: n,
+            a12: n,
+            a13: n,
+            a14: n,
+            a15: n,
+            a16: n,
+            secret_key: format!("key-{n}"),
+            plain: format!("text-{n}"),
+        };
+        let rows: Vec<Wide> = (0..5).map(wide).collect();
+        let bytes = Redaction::default().encode_value(&rows).expect("encodes");
+        let back: Vec<Wide> = postcard::from_bytes(&bytes).expect("decodes");
+        for (n, row) in back.iter().enumerate() {
+            assert_eq!(row.secret_key, "[redacted]");
+            assert_eq!(row.plain, format!("text-{n}"));
+            assert_eq!(row.a16, n as u8);
         }
     }
 
