@@ -10,7 +10,7 @@
 //! replacement's bytes, and every leaf of a struct, map or sequence likewise; any other
 //! string passes through the value detectors and the text rules, as a text body does.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Display;
 
 use serde::ser::{self, Serialize, Serializer};
@@ -24,7 +24,7 @@ impl Redaction {
     pub fn encode_value<T: Serialize + ?Sized>(&self, value: &T) -> Option<bytes::Bytes> {
         let ctx = Ctx {
             redaction: self,
-            fields: Cell::new([None; FIELD_CACHE]),
+            fields: RefCell::new([None; FIELD_CACHE]),
             next: Cell::new(0),
         };
         postcard::to_stdvec(&Redacted {
@@ -69,26 +69,28 @@ const FIELD_CACHE: usize = 16;
 /// most of the cost of a row otherwise).
 struct Ctx<'r> {
     redaction: &'r Redaction,
-    fields: Cell<[Option<(&'static str, bool)>; FIELD_CACHE]>,
+    fields: RefCell<[Option<(&'static str, bool)>; FIELD_CACHE]>,
     next: Cell<usize>,
 }
 
 impl Ctx<'_> {
     /// Whether the field or variant `name` is a secret's, remembered by address.
     fn is_secret_static(&self, name: &'static str) -> bool {
-        let mut fields = self.fields.get();
-        if let Some((_, secret)) = fields
+        if let Some(secret) = self
+            .fields
+            .borrow()
             .iter()
             .flatten()
-            .find(|(known, _)| std::ptr::eq(*known, name))
+            .find_map(|(known, secret)| std::ptr::eq(*known, name).then_some(*secret))
         {
-            return *secret;
+            return secret;
         }
         let secret = self.redaction.is_secret_field(name);
         let at = self.next.get();
-        fields[at] = Some((name, secret));
-        self.fields.set(fields);
-        self.next.set((at + 1) % FIELD_CACHE);
+        if let Ok(mut fields) = self.fields.try_borrow_mut() {
+            fields[at] = Some((name, secret));
+            self.next.set((at + 1) % FIELD_CACHE);
+        }
         secret
     }
 }
