@@ -371,9 +371,12 @@ impl Redaction {
                     .any(|s| s.as_bytes().eq_ignore_ascii_case(scheme))
             {
                 let start = value.len() - rest.len();
-                let mut out = Vec::with_capacity(start + 40);
+                let replaced = self.replace(rest);
+                // Exactly the capacity it needs: `Bytes` then takes the vector as it
+                // is, where spare capacity would cost it an allocation of its own.
+                let mut out = Vec::with_capacity(start + replaced.len());
                 out.extend_from_slice(&value[..start]);
-                out.extend_from_slice(&self.replace(rest));
+                out.extend_from_slice(&replaced);
                 return Bytes::from(out);
             }
         }
