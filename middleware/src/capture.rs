@@ -98,11 +98,25 @@ pub(crate) enum Side {
     Collect,
 }
 
-/// What happens when a body ends.
-pub(crate) trait BodyEndHook: Send + 'static {
+/// What happens when a body ends: one of the two things a tap's owner asks for. An
+/// enum rather than a boxed trait object, since a tap is made per recorded body and
+/// the box was an allocation per body.
+pub(crate) enum BodyEndHook {
+    /// A response's body: the recording ends with it.
+    FinishRecording(crate::record::FinishOnBodyEnd),
+    /// An outgoing call's answer: the call is recorded with its body.
+    RecordCall(crate::client::RecordCallResult),
+}
+
+impl BodyEndHook {
     /// Called exactly once, with how the body ended and, for a collecting tap, the kept
     /// bytes.
-    fn body_ended(self: Box<Self>, end: &BodyEnd, collected: Bytes);
+    fn body_ended(self, end: &BodyEnd, collected: Bytes) {
+        match self {
+            Self::FinishRecording(hook) => hook.body_ended(end),
+            Self::RecordCall(hook) => hook.body_ended(end, collected),
+        }
+    }
 }
 
 /// A body held back until its end: most bodies arrive as one frame, which is kept as
@@ -157,7 +171,7 @@ pub(crate) struct Tap {
     content_type: ContentType,
     trailers: Vec<Header>,
     settings: Arc<CaptureSettings>,
-    on_end: Option<Box<dyn BodyEndHook>>,
+    on_end: Option<BodyEndHook>,
     ended: bool,
     started: Instant,
 }
@@ -239,8 +253,8 @@ impl Tap {
     }
 
     /// Runs `hook` when the body ends (or is dropped).
-    pub(crate) fn on_end(mut self, hook: impl BodyEndHook) -> Self {
-        self.on_end = Some(Box::new(hook));
+    pub(crate) fn on_end(mut self, hook: BodyEndHook) -> Self {
+        self.on_end = Some(hook);
         self
     }
 

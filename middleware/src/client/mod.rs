@@ -40,4 +40,5 @@ pub use layer::ClientLayer;
 pub(crate) use layer::DEFAULT_BODY_CAP;
 #[cfg(any(feature = "reqwest", feature = "reqwest-0-12"))]
 pub(crate) use seal::SealWatch;
+pub(crate) use service::RecordCallResult;
 pub use service::{Client, ClientError};

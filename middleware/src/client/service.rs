@@ -62,13 +62,13 @@ impl<S> Client<S> {
 }
 
 /// Records a call's answer when its body ends.
-struct RecordCallResult {
+pub(crate) struct RecordCallResult {
     call: CallInFlight,
     head: ResponseHead,
 }
 
-impl BodyEndHook for RecordCallResult {
-    fn body_ended(self: Box<Self>, end: &BodyEnd, collected: Bytes) {
+impl RecordCallResult {
+    pub(crate) fn body_ended(self, end: &BodyEnd, collected: Bytes) {
         self.call.answered(self.head, collected, end.clone());
     }
 }
@@ -178,7 +178,7 @@ where
                 body.size_hint().exact(),
                 call.started,
             )
-            .on_end(RecordCallResult { call, head });
+            .on_end(BodyEndHook::RecordCall(RecordCallResult { call, head }));
             Ok(Response::from_parts(
                 parts,
                 ClientBody::Live(RecordBody::tapped(body, tap)),

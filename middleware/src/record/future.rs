@@ -72,14 +72,14 @@ impl Pending {
 }
 
 /// Ends the recording when the response body ends.
-struct FinishOnBodyEnd {
+pub(crate) struct FinishOnBodyEnd {
     pending: Pending,
     status: u16,
 }
 
-impl BodyEndHook for FinishOnBodyEnd {
-    fn body_ended(self: Box<Self>, end: &BodyEnd, _collected: bytes::Bytes) {
-        let Self { pending, status } = *self;
+impl FinishOnBodyEnd {
+    pub(crate) fn body_ended(self, end: &BodyEnd) {
+        let Self { pending, status } = self;
         let outcome = if end.finished {
             Outcome::Completed
         } else {
@@ -166,7 +166,10 @@ where
                     body.size_hint().exact(),
                     pending.started,
                 )
-                .on_end(FinishOnBodyEnd { pending, status });
+                .on_end(BodyEndHook::FinishRecording(FinishOnBodyEnd {
+                    pending,
+                    status,
+                }));
                 Poll::Ready(Ok(Response::from_parts(
                     parts,
                     RecordBody::tapped(body, tap),

@@ -41,6 +41,7 @@ mod layer;
 mod service;
 
 pub use body::RecordBody;
+pub(crate) use future::FinishOnBodyEnd;
 pub use future::ResponseFuture;
 pub use layer::{LayerError, RECORDING_ID_HEADER, RecordLayer, RecordLayerBuilder};
 pub use service::Record;
