@@ -7,16 +7,15 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::{record, replay, sealed};
 use retrace::context::{Context, FutureExt};
-use retrace::replay::{ReplayOptions, ReplaySession};
 use retrace::{
     NamedValue, Outcome, RecordReason, RecordedError, Recorder, RecorderGuard, Recording,
-    SealedReplay, StartOptions, Store, ValueKind,
+    StartOptions, Store, ValueKind,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -163,32 +162,6 @@ fn recorder(dir: &Path) -> (Recorder, RecorderGuard) {
     common::recorder(common::config(dir).redaction(retrace::Redaction::default()))
 }
 
-/// Runs `f` as the body of one recording, then reads the recording back.
-fn record<R>(recorder: &Recorder, dir: &Path, f: impl FnOnce() -> R) -> (R, Recording) {
-    let handle = recorder
-        .start(StartOptions::new(RecordReason::Sampled))
-        .expect("recording starts");
-    let out = {
-        let _entered = Context::Recording(handle.clone()).enter();
-        f()
-    };
-    handle.finish(Some(200), Outcome::Completed);
-    recorder.flush(Duration::from_secs(10)).expect("flushed");
-    let recording = Store::open(dir)
-        .expect("store opens")
-        .get(&handle.id().to_string())
-        .expect("recording written");
-    (out, recording)
-}
-
-/// Runs `f` in a strict replay of `recording`.
-fn replay<R>(recorder: &Recorder, recording: &Recording, f: impl FnOnce() -> R) -> R {
-    let redaction = recorder.redaction().expect("recording on").clone();
-    let session = ReplaySession::new(recording, ReplayOptions::default(), redaction);
-    let _entered = Context::Replay(session).enter();
-    f()
-}
-
 fn boundary_values<'r>(recording: &'r Recording, name: &str) -> Vec<&'r NamedValue> {
     recording
         .values()
@@ -205,17 +178,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-/// The `SealedReplay` a strict replay miss unwinds with.
-fn sealed<R>(f: impl FnOnce() -> R) -> SealedReplay {
-    let payload = catch_unwind(AssertUnwindSafe(f))
-        .err()
-        .expect("the call unwinds");
-    payload
-        .downcast::<SealedReplay>()
-        .map(|s| *s)
-        .expect("a SealedReplay")
 }
 
 #[test]

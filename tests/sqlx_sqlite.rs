@@ -2,15 +2,14 @@
 //! same code as PostgreSQL records every query form, a unique violation and a
 //! transaction, and replays them with the database file gone.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use retrace::context::{Context, FutureExt};
-use retrace::replay::{ReplayOptions, ReplaySession};
-use retrace::{
-    Config, Outcome, RecordReason, Recorder, Recording, SealedReplay, StartOptions, Store,
-};
+use common::{record, replay, sealed};
+use retrace::Config;
+use retrace::Recorder;
 use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -88,17 +87,6 @@ async fn database(dir: &Path) -> SqlitePool {
     pool
 }
 
-fn replay<T>(
-    rt: &tokio::runtime::Runtime,
-    recorder: &Recorder,
-    recording: &Recording,
-    body: impl std::future::Future<Output = T>,
-) -> T {
-    let redaction = recorder.redaction().expect("recording on").clone();
-    let session = ReplaySession::new(recording, ReplayOptions::default(), redaction);
-    rt.block_on(body.with_context(Context::Replay(session)))
-}
-
 #[test]
 fn sqlite_queries_record_and_replay_with_the_database_file_gone() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -116,14 +104,10 @@ fn sqlite_queries_record_and_replay_with_the_database_file_gone() {
     let (recorder, _guard) = Recorder::new(config).expect("recorder");
     let pool = rt.block_on(database(data.path()));
 
-    let handle = recorder
-        .start(StartOptions::new(RecordReason::Sampled))
-        .expect("recording starts");
-    let recorded = rt
-        .block_on(work(&pool, "replay").with_context(Context::Recording(handle.clone())))
-        .expect("live queries succeed");
-    handle.finish(Some(200), Outcome::Completed);
-    recorder.flush(Duration::from_secs(10)).expect("flushed");
+    let (recorded, recording) = record(&recorder, recordings.path(), || {
+        rt.block_on(work(&pool, "replay"))
+    });
+    let recorded = recorded.expect("live queries succeed");
     assert_eq!(recorded.first_id, Some(1));
     assert!(recorded.duplicate_is_unique_violation);
     assert_eq!(
@@ -151,23 +135,20 @@ fn sqlite_queries_record_and_replay_with_the_database_file_gone() {
     let offline = SqlitePoolOptions::new()
         .acquire_timeout(Duration::from_secs(1))
         .connect_lazy_with(SqliteConnectOptions::new().filename(&gone));
-    let recording = Store::open(recordings.path())
-        .expect("store")
-        .get(&handle.id().to_string())
-        .expect("recorded");
-    let replayed = replay(&rt, &recorder, &recording, work(&offline, "replay"))
-        .expect("replayed from the recording");
+    let replayed = replay(&recorder, &recording, || {
+        rt.block_on(work(&offline, "replay"))
+    })
+    .expect("replayed from the recording");
     assert_eq!(replayed, recorded);
     assert_eq!(offline.size(), 0, "no connection was opened");
     assert!(!gone.exists());
 
     // Another title is another argument: a strict replay stops and says which.
-    let Err(miss) = catch_unwind(AssertUnwindSafe(|| {
-        replay(&rt, &recorder, &recording, work(&offline, "other"))
-    })) else {
-        panic!("the replay stops");
-    };
-    let miss = miss.downcast::<SealedReplay>().expect("with SealedReplay");
+    let miss = sealed(|| {
+        replay(&recorder, &recording, || {
+            rt.block_on(work(&offline, "other"))
+        })
+    });
     assert!(miss.detail.contains("\"other\""), "{miss}");
     assert!(miss.detail.contains("\"replay\""), "{miss}");
 }

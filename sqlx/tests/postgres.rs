@@ -2,16 +2,18 @@
 //! every query form records its answer, and replays with the pool pointed at a port
 //! that counts connection attempts; the count stays zero.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
+use common::sealed;
 use futures_util::TryStreamExt;
 use retrace::context::{Context, FutureExt};
-use retrace::replay::{ReplayOptions, ReplaySession};
 use retrace::{
-    Config, Outcome, RecordReason, Recorder, RecorderGuard, Recording, Redaction, SealedReplay,
-    StartOptions, Store, ValueKind,
+    Outcome, RecordReason, Recorder, RecorderGuard, Recording, Redaction, StartOptions, Store,
+    ValueKind,
 };
 use retrace_test_postgres::AwayPort;
 use serde::{Deserialize, Serialize};
@@ -35,14 +37,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn recorder(dir: &Path) -> (Recorder, RecorderGuard) {
-    let config = Config::builder()
-        .enabled(true)
-        .service("sqlx-test")
-        .recording_path(dir)
-        .redaction(Redaction::default())
-        .build()
-        .expect("valid config");
-    Recorder::new(config).expect("recorder starts")
+    common::recorder(common::config(dir).redaction(Redaction::default()))
 }
 
 /// A database of its own, with the schema the tests use.
@@ -85,45 +80,24 @@ async fn counting_pool() -> CountingPool {
     CountingPool { pool, away }
 }
 
-/// Runs `body` as one recording and reads it back from disk.
+/// [`common::record`] of an async body.
 fn record<T>(
     rt: &tokio::runtime::Runtime,
     recorder: &Recorder,
     dir: &Path,
     body: impl std::future::Future<Output = T>,
 ) -> (T, Recording) {
-    let handle = recorder
-        .start(StartOptions::new(RecordReason::Sampled))
-        .expect("recording starts");
-    let out = rt.block_on(body.with_context(Context::Recording(handle.clone())));
-    handle.finish(Some(200), Outcome::Completed);
-    recorder.flush(Duration::from_secs(10)).expect("flushed");
-    let recording = Store::open(dir)
-        .expect("store opens")
-        .get(&handle.id().to_string())
-        .expect("recording written");
-    (out, recording)
+    common::record(recorder, dir, || rt.block_on(body))
 }
 
-/// Runs `body` in a strict replay of `recording`.
+/// [`common::replay`] of an async body.
 fn replay<T>(
     rt: &tokio::runtime::Runtime,
     recorder: &Recorder,
     recording: &Recording,
     body: impl std::future::Future<Output = T>,
 ) -> T {
-    let redaction = recorder.redaction().expect("recording on").clone();
-    let session = ReplaySession::new(recording, ReplayOptions::default(), redaction);
-    rt.block_on(body.with_context(Context::Replay(session)))
-}
-
-fn sealed<R>(f: impl FnOnce() -> R) -> SealedReplay {
-    let payload = catch_unwind(AssertUnwindSafe(f))
-        .err()
-        .expect("the replay stops");
-    *payload
-        .downcast::<SealedReplay>()
-        .expect("stopped with SealedReplay")
+    common::replay(recorder, recording, || rt.block_on(body))
 }
 
 fn query_names(recording: &Recording) -> Vec<String> {

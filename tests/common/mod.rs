@@ -1,14 +1,19 @@
-//! Helpers shared by the core integration tests: a recorder on a temporary directory
-//! and realistic recordings of JSON HTTP traffic.
+//! Helpers shared by the core integration tests (and `sqlx/tests/postgres.rs`): a
+//! recorder on a temporary directory, realistic recordings of JSON HTTP traffic, and
+//! running code as one recording or in a strict replay of it.
 #![allow(dead_code)]
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
+use retrace::context::Context;
+use retrace::replay::{ReplayOptions, ReplaySession};
 use retrace::{
     Body, BodyChunk, BodyEnd, CallOutcome, Config, ConfigBuilder, Event, Header, OutboundCall,
-    OutboundResult, Outcome, RecordReason, Recorder, RecorderGuard, RecordingHandle, RecordingId,
-    RequestHead, ResponseHead, StartOptions,
+    OutboundResult, Outcome, RecordReason, Recorder, RecorderGuard, Recording, RecordingHandle,
+    RecordingId, RequestHead, ResponseHead, SealedReplay, StartOptions, Store,
 };
 
 pub fn config(dir: &Path) -> ConfigBuilder {
@@ -148,4 +153,41 @@ pub fn middle(events: &[Event]) -> Vec<Event> {
         .filter(|e| !matches!(e, Event::Begin(_) | Event::End(_)))
         .cloned()
         .collect()
+}
+
+/// Runs `f` as the body of one recording, its context entered on this thread (an async
+/// body is `|| rt.block_on(body)`), then reads the recording back from `dir`.
+pub fn record<R>(recorder: &Recorder, dir: &Path, f: impl FnOnce() -> R) -> (R, Recording) {
+    let handle = recorder
+        .start(StartOptions::new(RecordReason::Sampled))
+        .expect("recording starts");
+    let out = {
+        let _entered = Context::Recording(handle.clone()).enter();
+        f()
+    };
+    handle.finish(Some(200), Outcome::Completed);
+    recorder.flush(Duration::from_secs(10)).expect("flushed");
+    let recording = Store::open(dir)
+        .expect("store opens")
+        .get(&handle.id().to_string())
+        .expect("recording written");
+    (out, recording)
+}
+
+/// Runs `f` in a strict replay of `recording`, with the recorder's redaction.
+pub fn replay<R>(recorder: &Recorder, recording: &Recording, f: impl FnOnce() -> R) -> R {
+    let redaction = recorder.redaction().expect("recording on").clone();
+    let session = ReplaySession::new(recording, ReplayOptions::default(), redaction);
+    let _entered = Context::Replay(session).enter();
+    f()
+}
+
+/// The `SealedReplay` that `f`, a strict replay that misses, unwinds with.
+pub fn sealed<R>(f: impl FnOnce() -> R) -> SealedReplay {
+    let Err(payload) = catch_unwind(AssertUnwindSafe(f)) else {
+        panic!("the replay should have stopped");
+    };
+    *payload
+        .downcast::<SealedReplay>()
+        .expect("stopped with a SealedReplay")
 }
