@@ -79,6 +79,7 @@
 
 mod boundary;
 pub mod config;
+pub mod content_coding;
 pub mod context;
 pub mod diff;
 pub mod event;

@@ -480,3 +480,78 @@ async fn a_whole_replay_run_opens_no_connection_to_a_live_upstream() {
     );
     acceptor.abort();
 }
+
+/// The shop behind the layers a real service puts around its routes: compression and
+/// CORS, inside or outside the record layer.
+fn shop_behind_compression(
+    shop: Shop,
+    record: Option<RecordLayer>,
+    record_outside: bool,
+) -> Router {
+    use tower_http::compression::CompressionLayer;
+    use tower_http::compression::predicate::SizeAbove;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    // Small bodies too, so that every answer here is compressed.
+    let compression = || CompressionLayer::new().compress_when(SizeAbove::new(0));
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true);
+    let app = shop_app(shop);
+    match (record, record_outside) {
+        (Some(layer), true) => app.layer(compression()).layer(cors).layer(layer),
+        (Some(layer), false) => app.layer(layer).layer(compression()).layer(cors),
+        (None, _) => app.layer(compression()).layer(cors),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_answers_are_compared_decoded_wherever_the_record_layer_sits() {
+    for record_outside in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
+        let upstream = serve(inventory()).await;
+        let base = format!("http://{}", upstream.addr);
+        let app = shop_behind_compression(
+            Shop::new(base.clone(), false),
+            Some(RecordLayer::new(rec).unwrap()),
+            record_outside,
+        );
+        let shop = serve(app).await;
+        let answer = send(
+            &client(),
+            get_req(&shop.url("/basket"))
+                .header("accept-encoding", "br")
+                .header("origin", "https://app.example")
+                .body(empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(answer.status, 200);
+        drop(shop);
+        drop(upstream);
+        guard.shutdown().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let recording = store.recordings().next().unwrap().unwrap();
+        let recorded = recording.response().unwrap();
+        let encoding = recorded
+            .headers
+            .iter()
+            .find(|h| h.name.as_ref() == "content-encoding");
+        // Inside compression the layer sees the plain body; outside, the br one.
+        assert_eq!(encoding.is_some(), record_outside, "{:?}", recorded.headers);
+
+        let replayed = replay(
+            &recording,
+            shop_behind_compression(Shop::new(base, false), None, false),
+        )
+        .await
+        .unwrap();
+        assert!(
+            replayed.is_identical(),
+            "record layer outside: {record_outside}: {}",
+            replayed.describe()
+        );
+        // The report holds the decoded answer.
+        serde_json::from_slice::<Value>(&replayed.response.body).unwrap();
+    }
+}

@@ -58,11 +58,14 @@ mod report;
 mod tests;
 
 pub use change::{Change, ChangeKind, DEFAULT_MAX_CHANGES, Diff};
-pub use noise::{DEFAULT_IGNORED_HEADERS, NoiseRuleError, NoiseRules, NoiseRulesBuilder};
+pub use noise::{
+    DEFAULT_IGNORED_HEADERS, NoiseRuleError, NoiseRules, NoiseRulesBuilder, OUTER_LAYER_HEADERS,
+};
 pub(crate) use path::Segment;
 pub use path::{MAX_PATTERN_STEPS, PathPattern};
 pub use report::Location;
 
+use crate::content_coding::{DEFAULT_DECODED_LIMIT, DecodeError, decode_message};
 use crate::event::{Header, ResponseHead};
 
 use change::Collector;
@@ -101,6 +104,37 @@ impl<'a> ResponseView<'a> {
     pub fn from_head(head: &'a ResponseHead, body: &'a [u8]) -> Self {
         Self::new(head.status, &head.headers, body)
     }
+}
+
+/// A live answer's headers and body as a comparison with its recording reads them:
+/// headers redacted with `redaction` (so a secret recorded as `[redacted]` is
+/// `[redacted]` on both sides), the content coding undone (a compression layer answers
+/// `br` where the recording holds the plain body), then the body redacted, read by what
+/// it is.
+///
+/// Decoding is bounded by [`DEFAULT_DECODED_LIMIT`](crate::content_coding::DEFAULT_DECODED_LIMIT).
+pub fn comparable_answer(
+    redaction: &crate::Redaction,
+    headers: &http::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<(Vec<Header>, bytes::Bytes), DecodeError> {
+    let (headers, body) = decode_message(redaction.headers(headers), body, DEFAULT_DECODED_LIMIT)?;
+    let content_type = headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-type"))
+        .map(|h| &h.value[..]);
+    let redacted = redaction.body(content_type, &body);
+    Ok((headers, redacted.unwrap_or(body)))
+}
+
+/// A recorded response's headers and body with their content coding undone, for a
+/// comparison: a record layer placed outside a compression layer holds the compressed
+/// body, which is compared by what it says. The recording itself is not changed.
+pub fn comparable_recorded(
+    headers: &[Header],
+    body: bytes::Bytes,
+) -> Result<(Vec<Header>, bytes::Bytes), DecodeError> {
+    decode_message(headers.to_vec(), body, DEFAULT_DECODED_LIMIT)
 }
 
 /// Compares a recorded (`expected`) and a replayed (`actual`) response under `rules`,

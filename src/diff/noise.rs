@@ -25,6 +25,7 @@ use super::{ResponseView, diff_responses_with_limit};
 /// | `traceparent`, `tracestate` | a fresh trace context per request                        |
 /// | `x-retrace-recording-id` | the id of the recording this SDK makes of the response      |
 /// | `server-timing`, `x-response-time`, `x-runtime` | measured durations                 |
+/// | `vary`, `access-control-allow-origin`, `access-control-allow-credentials`, `access-control-allow-methods`, `access-control-allow-headers`, `access-control-expose-headers`, `access-control-max-age` | [`OUTER_LAYER_HEADERS`]: added by compression and CORS layers, which usually sit outside the record layer, so a recording lacks them and every live answer has them |
 ///
 /// Use [`NoiseRulesBuilder::compare_header`] to compare one of them after all, or
 /// [`NoiseRulesBuilder::without_default_headers`] to start from nothing.
@@ -46,6 +47,27 @@ pub const DEFAULT_IGNORED_HEADERS: &[&str] = &[
     "server-timing",
     "x-response-time",
     "x-runtime",
+    "vary",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
+];
+
+/// The part of [`DEFAULT_IGNORED_HEADERS`] that layers outside the record layer add to
+/// a response: `vary` from compression (and CORS), `access-control-*` from CORS. Their
+/// values follow from the request's `origin` and `accept-encoding` and the layers'
+/// configuration, not from what the service answered.
+pub const OUTER_LAYER_HEADERS: &[&str] = &[
+    "vary",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
 ];
 
 /// An invalid noise rule.

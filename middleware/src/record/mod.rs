@@ -34,6 +34,24 @@
 //!   before the end): the recording ends and is handed to the writer; a tentative one
 //!   is kept or discarded by the tail-keep rule. A future dropped before it resolved
 //!   ends the recording as aborted.
+//!
+//! # Where to put it among compression and CORS layers
+//!
+//! A layer added later wraps the ones before it, so in axum
+//! `.layer(RecordLayer).layer(CompressionLayer)` puts the record layer *inside*
+//! compression: it sees the body the handler wrote.
+//!
+//! | Placement | What the recording holds | Replay |
+//! |---|---|---|
+//! | **inside compression** (recommended) | the plain body, redacted by its JSON and value detectors; no `content-encoding`, no `vary` | a compressed live answer is decoded before the comparison |
+//! | outside compression | the compressed bytes and their `content-encoding`: the redaction detectors cannot read them, so a secret in a compressed body is not found | both sides are decoded before the comparison (the file keeps what was captured) |
+//! | inside CORS (recommended) | no `access-control-*` or `vary` headers; a preflight `OPTIONS` is answered by CORS and never recorded | those headers in the live answer are default noise ([`OUTER_LAYER_HEADERS`](retrace::diff::OUTER_LAYER_HEADERS)) |
+//! | outside CORS | the CORS headers as sent, and preflight requests as recordings of their own | the same headers compared, still default noise |
+//!
+//! Put the record layer inside both, next to the routes: what it records is then what
+//! the service said, read by the redaction rules, and replay compares content whatever
+//! the target's compression and CORS settings are. A decompression layer for request
+//! bodies (`RequestDecompressionLayer`) belongs outside it, for the same reason.
 
 mod body;
 mod future;

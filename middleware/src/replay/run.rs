@@ -9,7 +9,9 @@ use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use retrace::context::{Context, WithContext};
-use retrace::diff::{NoiseRules, ResponseView, diff_responses};
+use retrace::diff::{
+    NoiseRules, ResponseView, comparable_answer, comparable_recorded, diff_responses,
+};
 use retrace::replay::{ReplayOptions, ReplaySession};
 use retrace::{Recording, Redaction};
 use tower_service::Service;
@@ -206,8 +208,15 @@ impl Replay {
         } else {
             None
         };
+        let (recorded_headers, recorded_body) =
+            comparable_recorded(&recorded_head.headers, recorded_body).map_err(|e| {
+                ReplayError::Body {
+                    id,
+                    reason: format!("decoding the recorded response: {e}"),
+                }
+            })?;
         let diff = diff_responses(
-            &ResponseView::from_head(recorded_head, &recorded_body)
+            &ResponseView::new(recorded_head.status, &recorded_headers, &recorded_body)
                 .with_trailers(recorded_trailers),
             &first.view(),
             &noise,
@@ -279,12 +288,17 @@ impl Replay {
         let trailers = collected
             .trailers()
             .map_or_else(Vec::new, |t| self.redaction.headers(t));
-        let body = collected.to_bytes();
-        let body = crate::capture::redact_whole_body(&self.redaction, &parts.headers, body);
+        let (headers, body) =
+            comparable_answer(&self.redaction, &parts.headers, collected.to_bytes()).map_err(
+                |e| ReplayError::Body {
+                    id,
+                    reason: format!("decoding the answer: {e}"),
+                },
+            )?;
         Ok((
             ReplayedResponse {
                 status: parts.status.as_u16(),
-                headers: self.redaction.headers(&parts.headers),
+                headers,
                 body,
                 trailers,
             },

@@ -200,18 +200,17 @@ async fn send_one(shared: &Shared, recording: usize) -> Outcome {
         )),
         Ok(Err(error)) => Outcome::Failed(error),
         Ok(Ok((parts, body))) => {
-            let diff = compare(
+            match compare(
                 prepared,
                 parts.status.as_u16(),
                 &parts.headers,
                 body,
                 &shared.redaction,
                 &shared.noise,
-            );
-            if diff.is_empty() {
-                Outcome::Matched
-            } else {
-                Outcome::Mismatched(diff)
+            ) {
+                Ok(diff) if diff.is_empty() => Outcome::Matched,
+                Ok(diff) => Outcome::Mismatched(diff),
+                Err(error) => Outcome::Failed(error),
             }
         }
     }
