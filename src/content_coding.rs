@@ -132,6 +132,11 @@ pub fn decode(
             codings.push(coding);
         }
     }
+    if body.is_empty() && !codings.is_empty() {
+        // No content (a 204, a HEAD answer) under a content-encoding a layer added
+        // anyway: there is nothing to decode.
+        return Ok(Some(Vec::new()));
+    }
     let mut current: Option<Vec<u8>> = None;
     for coding in codings.into_iter().rev() {
         let input = current.as_deref().unwrap_or(body);
@@ -270,6 +275,8 @@ mod tests {
         assert_eq!(decoded.as_deref(), Some(TEXT));
         assert_eq!(decode(Some(b"identity"), TEXT, 10).unwrap(), None);
         assert_eq!(decode(None, TEXT, 10).unwrap(), None);
+        // A 204 that a compression layer marked gzip has no content to decode.
+        assert_eq!(decode(Some(b"gzip"), b"", 10).unwrap(), Some(Vec::new()));
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub use noise::{
     DEFAULT_IGNORED_HEADERS, NoiseRuleError, NoiseRules, NoiseRulesBuilder, OUTER_LAYER_HEADERS,
 };
 pub(crate) use path::Segment;
-pub use path::{MAX_PATTERN_STEPS, PathPattern};
+pub use path::{MAX_PATTERN_STEPS, PathPattern, for_each_scalar};
 pub use report::Location;
 
 use crate::content_coding::{DEFAULT_DECODED_LIMIT, DecodeError, decode_message};

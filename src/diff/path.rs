@@ -25,6 +25,44 @@ pub(crate) enum Segment<'a> {
     Index(usize),
 }
 
+/// Calls `f` with every scalar (string, number, boolean, null) in `doc` and its location
+/// in pattern syntax (`$.items[2].id`), arrays in order and object members in the order
+/// `serde_json` keeps them; each location parses as a [`PathPattern`] matching exactly
+/// it.
+///
+/// ```
+/// let doc = serde_json::json!({"user": {"ids": [7, 8]}});
+/// let mut seen = Vec::new();
+/// retrace::diff::for_each_scalar(&doc, &mut |path, value| seen.push(format!("{path}={value}")));
+/// assert_eq!(seen, ["$.user.ids[0]=7", "$.user.ids[1]=8"]);
+/// ```
+pub fn for_each_scalar(doc: &serde_json::Value, f: &mut dyn FnMut(&str, &serde_json::Value)) {
+    fn walk<'a>(
+        doc: &'a serde_json::Value,
+        at: &mut Vec<Segment<'a>>,
+        f: &mut dyn FnMut(&str, &serde_json::Value),
+    ) {
+        match doc {
+            serde_json::Value::Object(members) => {
+                for (key, value) in members {
+                    at.push(Segment::Key(key));
+                    walk(value, at, f);
+                    at.pop();
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, value) in items.iter().enumerate() {
+                    at.push(Segment::Index(index));
+                    walk(value, at, f);
+                    at.pop();
+                }
+            }
+            scalar => f(&render_path(at), scalar),
+        }
+    }
+    walk(doc, &mut Vec::new(), f);
+}
+
 /// Renders a concrete location in pattern syntax, such as `$.items[2]["first name"]`.
 pub(crate) fn render_path(segments: &[Segment<'_>]) -> String {
     let mut out = String::with_capacity(1 + segments.len() * 8);
@@ -111,9 +149,96 @@ impl PathPattern {
         self.steps.is_empty()
     }
 
+    /// Replaces the value at every location this pattern matches in `doc` with `with`
+    /// (a match is not searched further inside), and returns how many were replaced.
+    /// Nothing is created: a pattern that matches no location changes nothing.
+    ///
+    /// ```
+    /// use retrace::diff::PathPattern;
+    /// use serde_json::json;
+    ///
+    /// let mut doc = json!({"user": {"email": "a@b.c", "password": "[redacted]"}});
+    /// let pattern = PathPattern::parse("$.user.password")?;
+    /// assert_eq!(pattern.replace_matches(&mut doc, &json!("hunter2")), 1);
+    /// assert_eq!(doc["user"]["password"], "hunter2");
+    /// assert_eq!(PathPattern::parse("$.missing")?.replace_matches(&mut doc, &json!(1)), 0);
+    /// # Ok::<(), retrace::diff::NoiseRuleError>(())
+    /// ```
+    pub fn replace_matches(&self, doc: &mut serde_json::Value, with: &serde_json::Value) -> usize {
+        self.replace_below(doc, self.start_state(), with)
+    }
+
+    fn replace_below(
+        &self,
+        doc: &mut serde_json::Value,
+        state: u64,
+        with: &serde_json::Value,
+    ) -> usize {
+        if state == 0 {
+            return 0;
+        }
+        if self.accepts(state) {
+            *doc = with.clone();
+            return 1;
+        }
+        match doc {
+            serde_json::Value::Object(members) => members
+                .iter_mut()
+                .map(|(key, value)| {
+                    self.replace_below(value, self.advance(state, Segment::Key(key)), with)
+                })
+                .sum(),
+            serde_json::Value::Array(items) => items
+                .iter_mut()
+                .enumerate()
+                .map(|(index, value)| {
+                    self.replace_below(value, self.advance(state, Segment::Index(index)), with)
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+
+    /// The value at the first location this pattern matches in `doc` (for a pattern
+    /// without wildcards, the one location it names).
+    pub fn first_match<'v>(&self, doc: &'v serde_json::Value) -> Option<&'v serde_json::Value> {
+        self.first_below(doc, self.start_state())
+    }
+
+    fn first_below<'v>(
+        &self,
+        doc: &'v serde_json::Value,
+        state: u64,
+    ) -> Option<&'v serde_json::Value> {
+        if state == 0 {
+            return None;
+        }
+        if self.accepts(state) {
+            return Some(doc);
+        }
+        match doc {
+            serde_json::Value::Object(members) => members.iter().find_map(|(key, value)| {
+                self.first_below(value, self.advance(state, Segment::Key(key)))
+            }),
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().find_map(|(index, value)| {
+                    self.first_below(value, self.advance(state, Segment::Index(index)))
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The same pattern with every array index replaced by `[*]`, so a rule learned from
     /// one element applies to its siblings.
-    pub(crate) fn with_any_index(mut self) -> Self {
+    ///
+    /// ```
+    /// use retrace::diff::PathPattern;
+    /// let p = PathPattern::parse("$.items[3].at")?.with_any_index();
+    /// assert_eq!(p.to_string(), "$.items[*].at");
+    /// # Ok::<(), retrace::diff::NoiseRuleError>(())
+    /// ```
+    pub fn with_any_index(mut self) -> Self {
         for step in &mut self.steps {
             if matches!(step.selector, Selector::Index(_)) {
                 step.selector = Selector::Any;

@@ -47,10 +47,17 @@ impl Run {
 
 /// Runs the binary with these arguments and no recording path in the environment.
 pub fn retrace_raw(args: &[&str]) -> Run {
+    retrace_env(args, &[])
+}
+
+/// Runs the binary with these arguments and these environment variables, and no
+/// recording path in the environment.
+pub fn retrace_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
         .args(args)
         .env_remove("RETRACE_RECORDING_PATH")
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs");
     Run {
@@ -79,10 +86,15 @@ impl Root {
 
     /// Runs `retrace ARGS --path ROOT`.
     pub fn retrace(&self, args: &[&str]) -> Run {
+        self.retrace_env(args, &[])
+    }
+
+    /// Runs `retrace ARGS --path ROOT` with these environment variables.
+    pub fn retrace_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut all: Vec<&str> = args.to_vec();
         let root = self.text();
         all.extend(["--path", &root]);
-        retrace_raw(&all)
+        retrace_env(&all, env)
     }
 
     /// Records `specs` as one session of `service`, in order, a few milliseconds apart

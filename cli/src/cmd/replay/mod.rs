@@ -8,12 +8,17 @@
 //! target, [`schedule`] computes when each is sent (a pure function, so pacing is
 //! tested on numbers), [`runner`] sends and [`compare`]s, [`report`] sums up.
 
+mod chain;
 mod compare;
+mod exchange;
+mod flow;
+mod noise;
 mod report;
 mod request;
 mod runner;
 mod schedule;
 mod select;
+mod substitute;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -21,8 +26,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args};
+use std::path::PathBuf;
+
+use chain::{Chain, RuleFile};
+use exchange::Spot;
+use flow::Flows;
+use noise::NoisePlan;
 use retrace::RecordingInfo;
-use retrace::diff::NoiseRules;
+use retrace::diff::PathPattern;
+use substitute::{Rule, Substitutions};
 
 use super::{help_with_examples, resolve};
 use crate::exit::{Status, fail};
@@ -32,7 +44,7 @@ use crate::output::stdout;
 use crate::progress;
 use crate::root::{RootArgs, warn_problems};
 use crate::time::parse_duration;
-use report::{JsonSummary, write_text};
+use report::{JsonSummary, Rules, write_text};
 use request::{Prepared, Target};
 use runner::{Plan, Runner};
 use schedule::{Pace, Schedule};
@@ -120,8 +132,32 @@ pub(crate) struct ReplayArgs {
     ignore_header: Vec<String>,
     /// Also ignore this JSON body location: $.meta.generated_at, $.items[*].id,
     /// $..timestamp (repeat for several)
-    #[arg(long, value_name = "PATTERN")]
-    ignore_path: Vec<String>,
+    #[arg(long, value_name = "PATTERN", value_parser = PathPattern::parse)]
+    ignore_path: Vec<PathPattern>,
+    /// Set a request header before sending: [METHOD /path ]NAME=VALUE, the value
+    /// literal, @env:VAR or @file:PATH (repeat for several)
+    #[arg(long, value_name = "RULE", value_parser = Rule::set_header)]
+    set_header: Vec<Rule>,
+    /// Remove a request header before sending: [METHOD /path ]NAME
+    #[arg(long, value_name = "RULE", value_parser = Rule::drop_header)]
+    drop_header: Vec<Rule>,
+    /// Set a value in a JSON request body: [METHOD /path ]$.json.path=TEXT, or
+    /// $.json.path:=JSON for a number, boolean, array or object; the value may be
+    /// @env:VAR or @file:PATH
+    #[arg(long, value_name = "RULE", value_parser = Rule::set_json)]
+    set_json: Vec<Rule>,
+    /// Use these chain rules instead of learning them (a file --save-chains wrote)
+    #[arg(long, value_name = "FILE", conflicts_with = "no_chain")]
+    chains: Option<PathBuf>,
+    /// Write the chain rules used to this file (JSON), to edit and load with --chains
+    #[arg(long, value_name = "FILE")]
+    save_chains: Option<PathBuf>,
+    /// Send every request as recorded: no value carried from answers into requests
+    #[arg(long)]
+    no_chain: bool,
+    /// Do not send safe requests (GET, HEAD) twice to learn noise from two answers
+    #[arg(long)]
+    no_learn_noise: bool,
     /// Print the summary as JSON
     #[arg(long)]
     json: bool,
@@ -162,15 +198,48 @@ impl ReplayArgs {
         }
     }
 
-    fn noise(&self) -> anyhow::Result<NoiseRules> {
-        let mut builder = NoiseRules::builder();
-        for name in &self.ignore_header {
-            builder = builder.ignore_header(name.trim());
+    fn substitutions(&self) -> Substitutions {
+        Substitutions::new(
+            self.set_header
+                .iter()
+                .chain(&self.drop_header)
+                .chain(&self.set_json)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The chain rules (from `--chains`, none with `--no-chain`, else learned) and the
+    /// places where each answer made a value.
+    fn chains(&self, prepared: &[Prepared]) -> anyhow::Result<(Vec<Chain>, Vec<Vec<Spot>>)> {
+        let learned = chain::learn(prepared);
+        let specs = if self.no_chain {
+            Vec::new()
+        } else if let Some(path) = &self.chains {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| fail(Status::Usage, format!("reading {}: {e}", path.display())))?;
+            let file: RuleFile = serde_json::from_str(&text).map_err(|e| {
+                fail(
+                    Status::Usage,
+                    format!("{} is not a chain rule file: {e}", path.display()),
+                )
+            })?;
+            file.chains
+        } else {
+            learned.rules
+        };
+        let chains = chain::resolve(specs, prepared).map_err(|e| fail(Status::Usage, e))?;
+        if let Some(path) = &self.save_chains {
+            let text = serde_json::to_string_pretty(&chain::to_file(&chains))?;
+            std::fs::write(path, text + "\n")
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
         }
-        for pattern in &self.ignore_path {
-            builder = builder.ignore_path(pattern.as_str());
-        }
-        builder.build().map_err(|e| fail(Status::Usage, e))
+        let made = if self.no_chain {
+            vec![Vec::new(); prepared.len()]
+        } else {
+            learned.made
+        };
+        Ok((chains, made))
     }
 
     /// The recordings named (or all), those the filters keep, then `--strategy` and
@@ -207,7 +276,6 @@ fn pace_text(pace: Pace) -> String {
 
 /// Runs `retrace replay`.
 pub(crate) fn run(root: &RootArgs, args: &ReplayArgs) -> anyhow::Result<Status> {
-    let noise = args.noise()?;
     let store = root.open()?;
     let listing = store.list();
     warn_problems(&listing.problems);
@@ -254,6 +322,22 @@ pub(crate) fn run(root: &RootArgs, args: &ReplayArgs) -> anyhow::Result<Status> 
             ),
         ));
     }
+    // Chains and flows are read from the requests as recorded; the substitutions
+    // change them after (a chained value is then put in only where the recorded one
+    // is still there).
+    let noise = NoisePlan::new(&args.ignore_header, &args.ignore_path, &prepared)
+        .map_err(|e| fail(Status::Usage, e))?;
+    let (chains, made) = args.chains(&prepared)?;
+    let flows = Flows::new(&prepared, &chains);
+    let mut substitutions = args.substitutions();
+    for p in &mut prepared {
+        p.substitute(&mut substitutions);
+    }
+    for (rule, requests) in substitutions.report() {
+        if requests == 0 {
+            eprintln!("warning: {rule} changed no request");
+        }
+    }
 
     let starts: Vec<u64> = prepared.iter().map(|p| p.started_unix_us).collect();
     let pace = args.pace();
@@ -284,19 +368,41 @@ pub(crate) fn run(root: &RootArgs, args: &ReplayArgs) -> anyhow::Result<Status> 
         concurrency: args.concurrency,
         timeout: args.timeout,
         bound: args.duration,
-        noise,
+        noise: noise.rules.clone(),
+        chains: chains.clone(),
+        made,
+        flows,
+        learn_noise: !args.no_learn_noise,
     };
+    let flow_count = plan.flows.count;
     let tally = runner.run(plan, &bar);
     bar.finish_and_clear();
+    let rules = Rules {
+        noise: &noise.lines,
+        chains: &chains,
+        chains_from_file: args.chains.is_some(),
+        substitutions: substitutions
+            .report()
+            .map(|(rule, n)| (rule.to_owned(), n))
+            .collect(),
+        flows: flow_count,
+    };
 
     let mut out = stdout();
     if args.json {
         let seed = (args.strategy == Strategy::Random && args.limit.is_some()).then_some(seed);
-        let summary = JsonSummary::new(args.target.to_string(), seed, &tally, &prepared, &skipped);
+        let summary = JsonSummary::new(
+            args.target.to_string(),
+            seed,
+            &tally,
+            &prepared,
+            &skipped,
+            &rules,
+        );
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
     } else {
-        write_text(&mut out, &tally, &prepared, &skipped)?;
+        write_text(&mut out, &tally, &prepared, &skipped, &rules)?;
     }
     out.flush()?;
     Ok(if tally.clean() {

@@ -5,9 +5,11 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use retrace::diff::Diff;
+use retrace::diff::{Diff, NoiseRules};
 use serde::Serialize;
 
+use super::chain::{Chain, RuleSpec, describe};
+use super::noise::{RuleLine, learned_lines};
 use super::request::{Prepared, Skipped};
 use crate::format::duration_us;
 use crate::format::table::{Column, Table};
@@ -21,6 +23,31 @@ pub(crate) enum Outcome {
     Mismatched(Diff),
     /// No answer: the connection failed, the request timed out, the body broke off.
     Failed(String),
+}
+
+/// One send: its outcome and what chaining and noise learning did for it.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    /// How the answer compared.
+    pub(crate) outcome: Outcome,
+    /// Chained values put into the request.
+    pub(crate) chained: u64,
+    /// Chained values that were missing (their source answer failed or lacked them),
+    /// so the recorded value was sent.
+    pub(crate) chain_missing: u64,
+    /// Noise learned from two live answers.
+    pub(crate) learned: Option<NoiseRules>,
+}
+
+impl Default for Sent {
+    fn default() -> Self {
+        Self {
+            outcome: Outcome::Matched,
+            chained: 0,
+            chain_missing: 0,
+            learned: None,
+        }
+    }
 }
 
 /// Counts for one recording, with the first mismatch and the first error kept.
@@ -48,6 +75,12 @@ pub(crate) struct Tally {
     pub(crate) errors: u64,
     /// From the first send to the last answer.
     pub(crate) elapsed: Duration,
+    /// Chained values put into requests.
+    pub(crate) chained: u64,
+    /// Chained values missing at send time.
+    pub(crate) chain_missing: u64,
+    /// Rules learned from two live answers, without duplicates.
+    pub(crate) learned: Vec<RuleLine>,
 }
 
 impl Tally {
@@ -60,11 +93,24 @@ impl Tally {
             mismatched: 0,
             errors: 0,
             elapsed: Duration::ZERO,
+            chained: 0,
+            chain_missing: 0,
+            learned: Vec::new(),
         }
     }
 
-    /// Counts one send of recording `recording`.
-    pub(crate) fn add(&mut self, recording: usize, outcome: Outcome) {
+    /// Counts one send of `prepared`, the recording at `recording`.
+    pub(crate) fn add(&mut self, recording: usize, prepared: &Prepared, sent: Sent) {
+        self.chained += sent.chained;
+        self.chain_missing += sent.chain_missing;
+        if let Some(learned) = &sent.learned {
+            for line in learned_lines(learned, &prepared.route) {
+                if !self.learned.contains(&line) {
+                    self.learned.push(line);
+                }
+            }
+        }
+        let outcome = sent.outcome;
         let per = &mut self.per[recording];
         per.sent += 1;
         self.sent += 1;
@@ -129,13 +175,78 @@ fn first_change(diff: &Diff) -> String {
     }
 }
 
+/// The rules a replay ran under, for the summary.
+pub(crate) struct Rules<'a> {
+    /// Every noise rule given before the run, and where it came from.
+    pub(crate) noise: &'a [RuleLine],
+    /// The chain rules.
+    pub(crate) chains: &'a [Chain],
+    /// Whether the chain rules were loaded from a file (else learned).
+    pub(crate) chains_from_file: bool,
+    /// Each substitution (value hidden) and how many requests it changed.
+    pub(crate) substitutions: Vec<(String, usize)>,
+    /// How many flows the requests formed.
+    pub(crate) flows: usize,
+}
+
+fn write_rules(
+    out: &mut impl Write,
+    tally: &Tally,
+    prepared: &[Prepared],
+    rules: &Rules<'_>,
+) -> io::Result<()> {
+    writeln!(out, "noise rules:")?;
+    for line in rules.noise.iter().chain(&tally.learned) {
+        writeln!(out, "  {}  [{}]", line.rule, line.source)?;
+    }
+    if rules.chains.is_empty() {
+        writeln!(out, "chain rules: none")?;
+    } else {
+        writeln!(
+            out,
+            "chain rules ({}, {}):",
+            rules.chains.len(),
+            if rules.chains_from_file {
+                "from --chains"
+            } else {
+                "learned; --save-chains FILE to edit, --chains FILE to use"
+            }
+        )?;
+        write!(out, "{}", describe(rules.chains, prepared))?;
+    }
+    if !rules.substitutions.is_empty() {
+        writeln!(out, "substitutions:")?;
+        for (rule, requests) in &rules.substitutions {
+            writeln!(
+                out,
+                "  {rule}  ({requests} request{})",
+                if *requests == 1 { "" } else { "s" }
+            )?;
+        }
+    }
+    write!(
+        out,
+        "flows: {} (each in recorded order); chained values put in: {}",
+        rules.flows, tally.chained
+    )?;
+    if tally.chain_missing > 0 {
+        write!(
+            out,
+            ", missing (recorded value sent): {}",
+            tally.chain_missing
+        )?;
+    }
+    writeln!(out)
+}
+
 /// Writes the summary for people: one row per recording that mismatched, failed or was
-/// skipped, then the totals.
+/// skipped, the rules the replay ran under, then the totals.
 pub(crate) fn write_text(
     out: &mut impl Write,
     tally: &Tally,
     prepared: &[Prepared],
     skipped: &[Skipped],
+    rules: &Rules<'_>,
 ) -> io::Result<()> {
     let mut table = Table::new(vec![
         Column::left("RESULT"),
@@ -179,6 +290,7 @@ pub(crate) fn write_text(
         table.write(out)?;
         writeln!(out)?;
     }
+
     let plural = |n: u64, one: &str, many: &str| {
         if n == 1 {
             format!("{n} {one}")
@@ -202,7 +314,9 @@ pub(crate) fn write_text(
         plural(tally.sent, "request", "requests"),
         duration_us(u64::try_from(tally.elapsed.as_micros()).unwrap_or(u64::MAX)),
         tally.rate()
-    )
+    )?;
+    writeln!(out)?;
+    write_rules(out, tally, prepared, rules)
 }
 
 /// The `--json` summary. Field names are part of the command's interface.
@@ -218,6 +332,12 @@ pub(crate) struct JsonSummary<'a> {
     requests_per_second: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     seed: Option<u64>,
+    flows: usize,
+    chained: u64,
+    chain_missing: u64,
+    noise_rules: Vec<&'a RuleLine>,
+    chain_rules: Vec<&'a RuleSpec>,
+    substitutions: Vec<JsonSubstitution>,
     recordings: Vec<JsonRecording<'a>>,
     skipped_recordings: Vec<JsonSkipped<'a>>,
 }
@@ -237,6 +357,12 @@ struct JsonRecording<'a> {
 }
 
 #[derive(Serialize)]
+struct JsonSubstitution {
+    rule: String,
+    requests: usize,
+}
+
+#[derive(Serialize)]
 struct JsonSkipped<'a> {
     id: String,
     route: &'a str,
@@ -251,8 +377,22 @@ impl<'a> JsonSummary<'a> {
         tally: &'a Tally,
         prepared: &'a [Prepared],
         skipped: &'a [Skipped],
+        rules: &Rules<'a>,
     ) -> Self {
         Self {
+            flows: rules.flows,
+            chained: tally.chained,
+            chain_missing: tally.chain_missing,
+            noise_rules: rules.noise.iter().chain(&tally.learned).collect(),
+            chain_rules: rules.chains.iter().map(|c| &c.spec).collect(),
+            substitutions: rules
+                .substitutions
+                .iter()
+                .map(|(rule, requests)| JsonSubstitution {
+                    rule: rule.clone(),
+                    requests: *requests,
+                })
+                .collect(),
             target,
             sent: tally.sent,
             matched: tally.matched,

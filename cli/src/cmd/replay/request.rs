@@ -14,8 +14,11 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, Uri};
 use http::{Method, Request};
 use http_body_util::Full;
-use retrace::event::ResponseHead;
+use retrace::event::{ResponseHead, ValueKind};
 use retrace::{Recording, RecordingId};
+
+use super::exchange::RequestParts;
+use super::substitute::Substitutions;
 
 /// Request headers never sent again: hop-by-hop headers (RFC 9110, 7.6.1) and the
 /// framing and routing ones the client recomputes for the new connection.
@@ -118,10 +121,15 @@ pub(crate) struct Prepared {
     pub(crate) route: String,
     /// When the recorded request arrived.
     pub(crate) started_unix_us: u64,
+    /// The recorded trace id, when the request carried one.
+    pub(crate) trace: Option<String>,
+    /// The clock readings (`retrace::now()`) the recording holds, in microseconds.
+    pub(crate) clock_us: Vec<u64>,
     method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    /// `http://host:port/base`, where the request goes.
+    base: String,
+    /// The request: path and query, headers, body.
+    pub(crate) parts: RequestParts,
     /// The recorded response head.
     pub(crate) expected: ResponseHead,
     /// The recorded response body.
@@ -175,9 +183,9 @@ impl Prepared {
             .map_err(|_| skip(format!("invalid method {:?}", head.method)))?;
         let target_path = path_and_query(&head.uri)
             .ok_or_else(|| skip(format!("request target {:?} has no path", head.uri)))?;
-        let uri: Uri = target
-            .url(target_path)
-            .parse()
+        let base = target.url("");
+        format!("{base}{target_path}")
+            .parse::<Uri>()
             .map_err(|e| skip(format!("request target {:?}: {e}", head.uri)))?;
         let listed_by_connection: Vec<String> = head
             .headers
@@ -203,26 +211,80 @@ impl Prepared {
                 .map_err(|_| skip(format!("invalid value of header {:?}", h.name)))?;
             headers.append(name, value);
         }
+        let clock_us = recording
+            .values()
+            .filter(|v| v.kind == ValueKind::Clock)
+            .filter_map(|v| postcard::from_bytes::<u64>(&v.value).ok())
+            .collect();
         Ok(Self {
             id,
             route,
             started_unix_us: recording.summary.started_unix_us,
+            trace: recording.summary.trace_id.map(|t| t.to_string()),
+            clock_us,
             method,
-            uri,
-            headers,
-            body: recording.request_body(),
+            base,
+            parts: RequestParts {
+                path_and_query: target_path.to_owned(),
+                headers,
+                body: recording.request_body(),
+            },
             expected: expected.clone(),
             expected_body: recording.response_body(),
         })
     }
 
-    /// A fresh copy of the request to send.
-    pub(crate) fn request(&self) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(self.body.clone()));
+    /// Applies the replay-time substitutions (`--set-header`, `--drop-header`,
+    /// `--set-json`) whose route matches.
+    pub(crate) fn substitute(&mut self, substitutions: &mut Substitutions) {
+        let path = self
+            .parts
+            .path_and_query
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let parts = &mut self.parts;
+        substitutions.apply(&self.method, &path, &mut parts.headers, &mut parts.body);
+    }
+
+    /// The recorded request's method.
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The recorded response's headers as text pairs (names lower case).
+    pub(crate) fn expected_header_pairs(&self) -> Vec<(String, String)> {
+        self.expected
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&h.value).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The recorded response body with its content coding undone (as captured when it
+    /// cannot be decoded).
+    pub(crate) fn expected_plain_body(&self) -> Bytes {
+        retrace::diff::comparable_recorded(&self.expected.headers, self.expected_body.clone())
+            .map_or_else(|_| self.expected_body.clone(), |(_, body)| body)
+    }
+
+    /// The request to send, from `parts` (this recording's, or a copy with chained
+    /// values put in).
+    pub(crate) fn request(&self, parts: &RequestParts) -> Result<Request<Full<Bytes>>, String> {
+        let uri: Uri = format!("{}{}", self.base, parts.path_and_query)
+            .parse()
+            .map_err(|e| format!("request target {:?}: {e}", parts.path_and_query))?;
+        let mut request = Request::new(Full::new(parts.body.clone()));
         *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
+        *request.uri_mut() = uri;
+        *request.headers_mut() = parts.headers.clone();
+        Ok(request)
     }
 }
 

@@ -36,6 +36,9 @@ pub(crate) struct Send {
     pub(crate) recording: usize,
     /// The offset from the start; `None` means as soon as a slot is free.
     pub(crate) at: Option<Duration>,
+    /// Which pass over the selection this send belongs to, from 1 (above 1 only with
+    /// `--loop`).
+    pub(crate) pass: u64,
 }
 
 /// When the gap before a loop's next pass cannot be averaged: one second.
@@ -161,6 +164,7 @@ impl Iterator for Schedule {
         Some(Send {
             recording,
             at: at.map(Duration::from_micros),
+            pass: pass + 1,
         })
     }
 }
