@@ -119,22 +119,57 @@ pub fn comparable_answer(
     body: bytes::Bytes,
 ) -> Result<(Vec<Header>, bytes::Bytes), DecodeError> {
     let (headers, body) = decode_message(redaction.headers(headers), body, DEFAULT_DECODED_LIMIT)?;
+    let body = redact_body(redaction, &headers, body);
+    Ok((headers, body))
+}
+
+/// A recorded response's headers and body as a comparison reads them: the content
+/// coding undone (a record layer placed outside a compression layer holds the
+/// compressed body), then both redacted with `redaction`, the rules the live side is
+/// redacted with. A recording made with other rules (pseudonyms, say) then compares
+/// equal where the live answer holds the same kind of secret. The recording itself is
+/// not changed.
+pub fn comparable_recorded(
+    redaction: &crate::Redaction,
+    headers: &[Header],
+    body: bytes::Bytes,
+) -> Result<(Vec<Header>, bytes::Bytes), DecodeError> {
+    let (headers, body) = decode_message(headers.to_vec(), body, DEFAULT_DECODED_LIMIT)?;
+    Ok(redact_message(redaction, &headers, body))
+}
+
+/// Redacts a message held as [`Header`]s and a body with `redaction`, as the capture
+/// layers would have: for a side of a comparison that was changed after it was
+/// decoded (traffic replay puts the values the target made into a recorded answer).
+pub fn redact_message(
+    redaction: &crate::Redaction,
+    headers: &[Header],
+    body: bytes::Bytes,
+) -> (Vec<Header>, bytes::Bytes) {
+    let mut map = http::HeaderMap::with_capacity(headers.len());
+    for h in headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(h.name.as_bytes()),
+            http::HeaderValue::from_bytes(&h.value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    let headers = redaction.headers(&map);
+    let body = redact_body(redaction, &headers, body);
+    (headers, body)
+}
+
+fn redact_body(
+    redaction: &crate::Redaction,
+    headers: &[Header],
+    body: bytes::Bytes,
+) -> bytes::Bytes {
     let content_type = headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("content-type"))
         .map(|h| &h.value[..]);
-    let redacted = redaction.body(content_type, &body);
-    Ok((headers, redacted.unwrap_or(body)))
-}
-
-/// A recorded response's headers and body with their content coding undone, for a
-/// comparison: a record layer placed outside a compression layer holds the compressed
-/// body, which is compared by what it says. The recording itself is not changed.
-pub fn comparable_recorded(
-    headers: &[Header],
-    body: bytes::Bytes,
-) -> Result<(Vec<Header>, bytes::Bytes), DecodeError> {
-    decode_message(headers.to_vec(), body, DEFAULT_DECODED_LIMIT)
+    redaction.body(content_type, &body).unwrap_or(body)
 }
 
 /// Compares a recorded (`expected`) and a replayed (`actual`) response under `rules`,

@@ -209,12 +209,12 @@ impl Replay {
             None
         };
         let (recorded_headers, recorded_body) =
-            comparable_recorded(&recorded_head.headers, recorded_body).map_err(|e| {
-                ReplayError::Body {
+            comparable_recorded(&self.redaction, &recorded_head.headers, recorded_body).map_err(
+                |e| ReplayError::Body {
                     id,
                     reason: format!("decoding the recorded response: {e}"),
-                }
-            })?;
+                },
+            )?;
         let diff = diff_responses(
             &ResponseView::new(recorded_head.status, &recorded_headers, &recorded_body)
                 .with_trailers(recorded_trailers),

@@ -6,9 +6,9 @@
 //! the live side, so a pseudonymised secret and a live one both compare as
 //! `[redacted]`. Then the shared engine diffs them under the noise rules.
 
-use http::{HeaderMap, HeaderName, HeaderValue};
 use retrace::Redaction;
-use retrace::diff::{Diff, NoiseRules, ResponseView, comparable_recorded, diff_responses};
+use retrace::content_coding::{DEFAULT_DECODED_LIMIT, decode_message};
+use retrace::diff::{Diff, NoiseRules, ResponseView, diff_responses, redact_message};
 
 use super::exchange::{Scalar, map_expected_body};
 use super::request::Prepared;
@@ -22,24 +22,13 @@ pub(crate) fn compare(
     redaction: &Redaction,
     noise: &NoiseRules,
 ) -> Result<Diff, String> {
-    let (headers, body) =
-        comparable_recorded(&prepared.expected.headers, prepared.expected_body.clone())
-            .map_err(|e| format!("decoding the recorded response: {e}"))?;
-    let body = map_expected_body(&body, mapping);
-    let mut map = HeaderMap::with_capacity(headers.len());
-    for h in &headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(h.name.as_bytes()),
-            HeaderValue::from_bytes(&h.value),
-        ) {
-            map.append(name, value);
-        }
-    }
-    let content_type = map
-        .get(http::header::CONTENT_TYPE)
-        .map(HeaderValue::as_bytes);
-    let body = redaction.body(content_type, &body).unwrap_or(body);
-    let headers = redaction.headers(&map);
+    let (headers, body) = decode_message(
+        prepared.expected.headers.clone(),
+        prepared.expected_body.clone(),
+        DEFAULT_DECODED_LIMIT,
+    )
+    .map_err(|e| format!("decoding the recorded response: {e}"))?;
+    let (headers, body) = redact_message(redaction, &headers, map_expected_body(&body, mapping));
     Ok(diff_responses(
         &ResponseView::new(prepared.expected.status, &headers, &body),
         live,

@@ -270,8 +270,12 @@ impl Prepared {
     /// The recorded response body with its content coding undone (as captured when it
     /// cannot be decoded).
     pub(crate) fn expected_plain_body(&self) -> Bytes {
-        retrace::diff::comparable_recorded(&self.expected.headers, self.expected_body.clone())
-            .map_or_else(|_| self.expected_body.clone(), |(_, body)| body)
+        retrace::content_coding::decode_message(
+            self.expected.headers.clone(),
+            self.expected_body.clone(),
+            retrace::content_coding::DEFAULT_DECODED_LIMIT,
+        )
+        .map_or_else(|_| self.expected_body.clone(), |(_, body)| body)
     }
 
     /// The request to send, from `parts` (this recording's, or a copy with chained
