@@ -31,6 +31,7 @@ mod app;
 #[path = "support/cpu.rs"]
 mod cpu;
 #[path = "../examples/sqlx_service/serve.rs"]
+#[allow(dead_code)]
 mod serve;
 #[path = "../examples/sqlx_service/traffic.rs"]
 #[allow(dead_code)]

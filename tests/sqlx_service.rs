@@ -1,5 +1,5 @@
-//! The PostgreSQL example, end to end: 200 mixed requests recorded at 100%, 16 at a
-//! time, against a real PostgreSQL (started by `scripts/postgres`) and a real
+//! The PostgreSQL example, end to end: 200 mixed requests and three users' flows (45
+//! requests through compression and CORS) recorded at 100%, against a real PostgreSQL (started by `scripts/postgres`) and a real
 //! moderation service; then both are stopped and every recording is replayed
 //! in-process with the pool and the moderation client pointed at ports that count
 //! connection attempts. Every replay must be identical, with no attempt; a log-in
@@ -22,7 +22,7 @@ use std::time::Duration;
 use retrace::{Config, Recorder, Store, ValueKind};
 use retrace_test_postgres::AwayPort;
 use retrace_tower::{RecordLayer, ReplayError};
-use serve::{http_client, moderation, serve};
+use serve::{http_client, moderation, public, serve};
 use sqlx::postgres::PgPoolOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,10 +55,11 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
         case_insensitive_login: false,
     };
     let live = app::AppState::new(pool.clone(), http_client(), settings.clone());
-    let (blog_url, stop_blog) =
-        serve(app::router(live).layer(RecordLayer::new(recorder.clone()).expect("layer")))
-            .await
-            .expect("the service");
+    let (blog_url, stop_blog) = serve(public(
+        app::router(live).layer(RecordLayer::new(recorder.clone()).expect("layer")),
+    ))
+    .await
+    .expect("the service");
 
     let summary = traffic::drive(&blog_url, 200, 16, "t").await;
     assert_eq!(summary.total(), 200, "{summary:?}");
@@ -69,6 +70,13 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
         );
     }
     assert!(moderated.load(Ordering::SeqCst) > 0);
+    // Three users' flows through compression and CORS: every step succeeds.
+    let flows = traffic::user_flows(&blog_url, 3, "t").await;
+    assert_eq!(flows.total(), 45, "{flows:?}");
+    assert!(
+        flows.statuses.keys().all(|s| (200..300).contains(s)),
+        "{flows:?}"
+    );
 
     // Everything real goes away.
     let _ = stop_blog.send(());
@@ -76,7 +84,7 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
     pool.close().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let stats = guard.shutdown().expect("shut down");
-    assert_eq!(stats.written, 200, "every request recorded: {stats:?}");
+    assert_eq!(stats.written, 245, "every request recorded: {stats:?}");
     assert_eq!(stats.dropped_total(), 0);
     tokio::task::spawn_blocking(retrace_test_postgres::stop_and_wait)
         .await
@@ -100,7 +108,7 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
 
     let store = Store::open(dir.path()).expect("store");
     let recordings = store.list().recordings;
-    assert_eq!(recordings.len(), 200);
+    assert_eq!(recordings.len(), 245);
     let mut queries = 0;
     let mut calls = 0;
     let mut login = None;

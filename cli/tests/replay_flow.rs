@@ -523,7 +523,7 @@ fn an_authenticated_flow_replays_against_a_fresh_instance() {
         "(POST /articles) -> 3 uses: path segment 1 (3)",
         "body $.comment.id of ",
         "-> 1 use: path segment 3",
-        "body $.article.created_at  [learned: a recorded clock reading (6 answers)]",
+        "body $.article.created_at  [learned: a time read from the recorded clock (6 answers)]",
         "body $.load  [learned: two live answers of GET /articles/notes-of-",
         "headers vary, access-control-allow-origin",
         "[default: added by compression and CORS layers outside the record layer]",

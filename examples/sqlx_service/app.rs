@@ -11,6 +11,9 @@
 //! - `GET /articles/{slug}`, `POST /articles/{slug}/favourite`,
 //!   `GET|POST /articles/{slug}/comments`: a comment is first sent to a moderation
 //!   service through reqwest 0.12 (recorded by retrace-tower's middleware).
+//! - `PUT|DELETE /articles/{slug}` (its author only), `DELETE
+//!   /articles/{slug}/favourite`, `DELETE /articles/{slug}/comments/{id}` (the comment's
+//!   author only), `GET /profiles/{username}`, `POST|DELETE /profiles/{username}/follow`.
 //! - `GET /tags`: the popular tags, read by a repository function recorded as a whole
 //!   with `#[retrace::record]`, the way any client without an adapter is recorded.
 
@@ -23,7 +26,7 @@ use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures_util::TryStreamExt;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
@@ -61,6 +64,10 @@ pub const SCHEMA: &[&str] = &[
         user_id BIGINT NOT NULL REFERENCES users (id),
         article_id BIGINT NOT NULL REFERENCES articles (id),
         PRIMARY KEY (user_id, article_id))",
+    "CREATE TABLE IF NOT EXISTS follows (
+        follower_id BIGINT NOT NULL REFERENCES users (id),
+        followed_id BIGINT NOT NULL REFERENCES users (id),
+        PRIMARY KEY (follower_id, followed_id))",
 ];
 
 /// Creates the tables (idempotent).
@@ -124,9 +131,18 @@ pub fn router(state: AppState) -> Router {
         .route("/users", post(sign_up))
         .route("/users/login", post(log_in))
         .route("/articles", get(list_articles).post(create_article))
-        .route("/articles/{slug}", get(article))
-        .route("/articles/{slug}/favourite", post(favourite))
+        .route(
+            "/articles/{slug}",
+            get(article).put(update_article).delete(delete_article),
+        )
+        .route(
+            "/articles/{slug}/favourite",
+            post(favourite).delete(unfavourite),
+        )
         .route("/articles/{slug}/comments", get(comments).post(comment))
+        .route("/articles/{slug}/comments/{id}", delete(delete_comment))
+        .route("/profiles/{username}", get(profile))
+        .route("/profiles/{username}/follow", post(follow).delete(unfollow))
         .route("/tags", get(tags))
         .with_state(state)
 }
@@ -349,6 +365,25 @@ where
     }
 }
 
+/// A request with no token is anonymous; one with a bad token is refused.
+impl<S> axum::extract::OptionalFromRequestParts<S> for SignedIn
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, AppError> {
+        if parts.headers.contains_key(http::header::AUTHORIZATION) {
+            <Self as FromRequestParts<S>>::from_request_parts(parts, state)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
 // ---- articles -------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -513,6 +548,163 @@ async fn favourite(
     ))
 }
 
+#[derive(Deserialize)]
+struct ArticleChange {
+    title: Option<String>,
+    body: Option<String>,
+}
+
+/// The article at `slug` if `user` wrote it: 404 when there is none, 403 when another
+/// user did.
+async fn own_article(pool: &PgPool, user: &Claims, slug: &str) -> Answer<ArticleRow> {
+    let article = load_article(pool, slug).await?;
+    if article.author != user.username {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "only its author may change an article",
+        ));
+    }
+    Ok(article)
+}
+
+async fn update_article(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+    Json(change): Json<ArticleChange>,
+) -> Answer<Json<Value>> {
+    let article = own_article(&state.pool, &user, &slug).await?;
+    retrace_sqlx::query("UPDATE articles SET title = $1, body = $2 WHERE id = $3")
+        .bind(change.title.as_deref().unwrap_or(&article.title))
+        .bind(change.body.as_deref().unwrap_or(&article.body))
+        .bind(article.id)
+        .execute(&state.pool)
+        .await?;
+    let article = load_article(&state.pool, &slug).await?;
+    Ok(Json(json!({ "article": article })))
+}
+
+async fn delete_article(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+) -> Answer<StatusCode> {
+    let article = own_article(&state.pool, &user, &slug).await?;
+    let mut tx = retrace_sqlx::begin(&state.pool).await?;
+    for sql in [
+        "DELETE FROM tags WHERE article_id = $1",
+        "DELETE FROM favourites WHERE article_id = $1",
+        "DELETE FROM comments WHERE article_id = $1",
+        "DELETE FROM articles WHERE id = $1",
+    ] {
+        retrace_sqlx::query(sql)
+            .bind(article.id)
+            .execute(&mut tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unfavourite(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+) -> Answer<Json<Value>> {
+    let article = load_article(&state.pool, &slug).await?;
+    retrace_sqlx::query("DELETE FROM favourites WHERE user_id = $1 AND article_id = $2")
+        .bind(user.sub)
+        .bind(article.id)
+        .execute(&state.pool)
+        .await?;
+    let favourites: i64 =
+        retrace_sqlx::query_scalar("SELECT count(*) FROM favourites WHERE article_id = $1")
+            .bind(article.id)
+            .fetch_one(&state.pool)
+            .await?;
+    Ok(Json(
+        json!({ "slug": slug, "favourited": false, "favourites": favourites }),
+    ))
+}
+
+// ---- profiles -------------------------------------------------------------------
+
+/// A user's public profile, and whether `viewer` follows them.
+async fn load_profile(pool: &PgPool, username: &str, viewer: Option<i64>) -> Answer<Value> {
+    let found: Option<(i64, String, i64, bool)> = retrace_sqlx::query_as(
+        "SELECT u.id, u.username, \
+         (SELECT count(*) FROM follows f WHERE f.followed_id = u.id), \
+         EXISTS (SELECT 1 FROM follows f WHERE f.followed_id = u.id AND f.follower_id = $2) \
+         FROM users u WHERE u.username = $1",
+    )
+    .bind(username)
+    .bind(viewer)
+    .fetch_optional(pool)
+    .await?;
+    let (_, username, followers, following) =
+        found.ok_or_else(|| AppError::new(StatusCode::NOT_FOUND, format!("no user {username}")))?;
+    Ok(
+        json!({ "profile": { "username": username, "followers": followers, "following": following } }),
+    )
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    viewer: Option<SignedIn>,
+    Path(username): Path<String>,
+) -> Answer<Json<Value>> {
+    let viewer = viewer.map(|SignedIn(claims)| claims.sub);
+    Ok(Json(load_profile(&state.pool, &username, viewer).await?))
+}
+
+async fn user_id(pool: &PgPool, username: &str) -> Answer<i64> {
+    retrace_sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| AppError::new(StatusCode::NOT_FOUND, format!("no user {username}")))
+}
+
+async fn follow(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(username): Path<String>,
+) -> Answer<Json<Value>> {
+    let followed = user_id(&state.pool, &username).await?;
+    if followed == user.sub {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "you cannot follow yourself",
+        ));
+    }
+    retrace_sqlx::query(
+        "INSERT INTO follows (follower_id, followed_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(user.sub)
+    .bind(followed)
+    .execute(&state.pool)
+    .await?;
+    Ok(Json(
+        load_profile(&state.pool, &username, Some(user.sub)).await?,
+    ))
+}
+
+async fn unfollow(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(username): Path<String>,
+) -> Answer<Json<Value>> {
+    let followed = user_id(&state.pool, &username).await?;
+    retrace_sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followed_id = $2")
+        .bind(user.sub)
+        .bind(followed)
+        .execute(&state.pool)
+        .await?;
+    Ok(Json(
+        load_profile(&state.pool, &username, Some(user.sub)).await?,
+    ))
+}
+
 // ---- comments -------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -575,6 +767,38 @@ async fn comment(
     .fetch_one(&state.pool)
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "comment": comment }))).into_response())
+}
+
+async fn delete_comment(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path((slug, id)): Path<(String, i64)>,
+) -> Answer<StatusCode> {
+    let article = load_article(&state.pool, &slug).await?;
+    let author: Option<i64> = retrace_sqlx::query_scalar(
+        "SELECT author_id FROM comments WHERE id = $1 AND article_id = $2",
+    )
+    .bind(id)
+    .bind(article.id)
+    .fetch_optional(&state.pool)
+    .await?;
+    match author {
+        None => Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            format!("no comment {id}"),
+        )),
+        Some(author) if author != user.sub => Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "only its author may delete a comment",
+        )),
+        Some(_) => {
+            retrace_sqlx::query("DELETE FROM comments WHERE id = $1")
+                .bind(id)
+                .execute(&state.pool)
+                .await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    }
 }
 
 async fn comments(State(state): State<AppState>, Path(slug): Path<String>) -> Answer<Json<Value>> {

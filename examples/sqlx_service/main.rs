@@ -3,7 +3,9 @@
 //! 1. Starts a moderation service and the blogging service (`app.rs`: axum, sqlx on
 //!    PostgreSQL, reqwest 0.12) on 127.0.0.1, recording every request.
 //! 2. Sends 200 mixed requests, 16 at a time (`traffic.rs`): sign-ups, log-ins, articles,
-//!    comments, favourites, pages.
+//!    comments, favourites, pages; then three users' flows of 15 requests each, as a
+//!    browser sends them (compressed answers, CORS: the service sits behind both
+//!    layers, outside the record layer).
 //! 3. Stops the moderation service, and replays every recording in-process against a
 //!    service whose pool points at a port where nothing listens: every query, every
 //!    moderation call, the clock and the random slugs are answered from the recording.
@@ -34,7 +36,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use retrace::{Config, Recorder, Store};
 use retrace_tower::RecordLayer;
-use serve::{http_client, moderation, serve};
+use serve::{http_client, moderation, public, serve};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 const SCHEMA: &str = "retrace_sqlx_example";
@@ -95,11 +97,16 @@ async fn main() -> anyhow::Result<()> {
         case_insensitive_login: false,
     };
     let live = app::AppState::new(pool.clone(), http_client(), settings.clone());
-    let (blog_url, stop_blog) =
-        serve(app::router(live).layer(RecordLayer::new(recorder.clone())?)).await?;
+    let (blog_url, stop_blog) = serve(public(
+        app::router(live).layer(RecordLayer::new(recorder.clone())?),
+    ))
+    .await?;
 
     let run_id = format!("{:08x}", rand::random::<u32>());
-    let summary = traffic::drive(&blog_url, 200, 16, &run_id).await;
+    let mut summary = traffic::drive(&blog_url, 200, 16, &run_id).await;
+    for (status, n) in traffic::user_flows(&blog_url, 3, &run_id).await.statuses {
+        *summary.statuses.entry(status).or_default() += n;
+    }
     let _ = stop_blog.send(());
     let _ = stop_moderation.send(());
     pool.close().await;

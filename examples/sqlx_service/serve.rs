@@ -27,6 +27,20 @@ pub async fn serve(app: Router) -> std::io::Result<(String, oneshot::Sender<()>)
     Ok((url, stop))
 }
 
+/// `app` with the layers a public API puts around its routes: CORS (credentials
+/// allowed, the caller's origin mirrored) and compression (gzip or br, as the client
+/// asks). Both go outside the record layer, so recordings hold plain bodies and no
+/// CORS headers (see the record layer's docs on placement).
+pub fn public(app: Router) -> Router {
+    use tower_http::compression::CompressionLayer;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    app.layer(CompressionLayer::new()).layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::mirror_request())
+            .allow_credentials(true),
+    )
+}
+
 /// The service's outgoing client: reqwest 0.12 with retrace's middleware, so its
 /// calls are recorded, and answered from the recording in replay.
 pub fn http_client() -> reqwest_middleware::ClientWithMiddleware {

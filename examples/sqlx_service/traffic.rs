@@ -49,6 +49,15 @@ impl Call {
         }
     }
 
+    fn delete(path: impl Into<String>) -> Self {
+        Self {
+            method: reqwest::Method::DELETE,
+            path: path.into(),
+            token: None,
+            body: None,
+        }
+    }
+
     fn signed(mut self, token: &str) -> Self {
         self.token = Some(token.to_owned());
         self
@@ -199,4 +208,155 @@ pub async fn drive(base: &str, requests: usize, concurrency: usize, run_id: &str
         .collect();
     run(&client, base, calls, concurrency, &mut summary).await;
     summary
+}
+
+/// One request of a user's flow, sent as a browser sends it: compression asked for
+/// (`encoding`), an `origin`, the token when signed in. Returns the status and the
+/// decoded JSON answer.
+async fn browser_call(
+    client: &reqwest::Client,
+    base: &str,
+    call: Call,
+    encoding: &str,
+    summary: &mut Summary,
+) -> (u16, Value) {
+    let mut request = client
+        .request(call.method, format!("{base}{}", call.path))
+        .header("accept-encoding", encoding)
+        .header("origin", "https://blog.example");
+    if let Some(token) = &call.token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = &call.body {
+        request = request.json(body);
+    }
+    let (status, body) = match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let coding = response
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.as_bytes().to_vec());
+            let bytes = response.bytes().await.unwrap_or_default();
+            let plain = retrace::content_coding::decode(
+                coding.as_deref(),
+                &bytes,
+                retrace::content_coding::DEFAULT_DECODED_LIMIT,
+            )
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| bytes.to_vec());
+            (
+                status,
+                serde_json::from_slice(&plain).unwrap_or(Value::Null),
+            )
+        }
+        Err(_) => (0, Value::Null),
+    };
+    *summary.statuses.entry(status).or_default() += 1;
+    (status, body)
+}
+
+/// The password every flow user signs up with.
+pub const FLOW_PASSWORD: &str = "correct horse battery staple";
+
+/// `users` people use the service the way its web client does, side by side: all sign
+/// up first; then each logs in, writes an article and edits it, reads it and their own
+/// list, comments and deletes the comment, favourites and unfavourites, follows the
+/// next user, reads their profile, unfollows, and deletes the article: 15 requests per
+/// user, each later one using what an earlier answer gave (the token, the slug, the
+/// comment's id). Every answer is asked for compressed (gzip or br by turns).
+pub async fn user_flows(base: &str, users: usize, run_id: &str) -> Summary {
+    let client = reqwest::Client::new();
+    let username = |i: usize| format!("flow{i}-{run_id}");
+    let encoding = |i: usize| if i.is_multiple_of(2) { "gzip" } else { "br" };
+    let mut summaries: Vec<Summary> = Vec::new();
+    let sign_ups = (0..users).map(|i| {
+        let client = client.clone();
+        async move {
+            let mut summary = Summary::default();
+            let body = json!({
+                "email": format!("{}@example.com", username(i)),
+                "username": username(i),
+                "password": FLOW_PASSWORD,
+            });
+            browser_call(
+                &client,
+                base,
+                Call::post("/users", body),
+                encoding(i),
+                &mut summary,
+            )
+            .await;
+            summary
+        }
+    });
+    summaries.extend(futures_util::future::join_all(sign_ups).await);
+    let flows = (0..users).map(|i| {
+        let client = client.clone();
+        let next = username((i + 1) % users);
+        async move {
+            let mut summary = Summary::default();
+            let s = &mut summary;
+            let enc = encoding(i);
+            let login = json!({ "email": format!("{}@example.com", username(i)), "password": FLOW_PASSWORD });
+            let (_, answer) =
+                browser_call(&client, base, Call::post("/users/login", login), enc, s).await;
+            let Some(token) = answer["token"].as_str().map(str::to_owned) else {
+                return summary;
+            };
+            let new = json!({
+                "title": format!("Field notes {i}"),
+                "body": "A first draft.",
+                "tags": [TAGS[i % TAGS.len()]],
+            });
+            let (_, answer) =
+                browser_call(&client, base, Call::post("/articles", new).signed(&token), enc, s)
+                    .await;
+            let Some(slug) = answer["article"]["slug"].as_str().map(str::to_owned) else {
+                return summary;
+            };
+            let article = format!("/articles/{slug}");
+            let mut edit = Call::post(&article, json!({ "body": "The second draft." }));
+            edit.method = reqwest::Method::PUT;
+            browser_call(&client, base, edit.signed(&token), enc, s).await;
+            browser_call(&client, base, Call::get(&article), enc, s).await;
+            let mine = format!("/articles?author={}", username(i));
+            browser_call(&client, base, Call::get(mine), enc, s).await;
+            let note = json!({ "body": format!("A note from {}", username(i)) });
+            let (_, answer) = browser_call(
+                &client,
+                base,
+                Call::post(format!("{article}/comments"), note).signed(&token),
+                enc,
+                s,
+            )
+            .await;
+            browser_call(&client, base, Call::get(format!("{article}/comments")), enc, s).await;
+            if let Some(id) = answer["comment"]["id"].as_i64() {
+                let remove = Call::delete(format!("{article}/comments/{id}")).signed(&token);
+                browser_call(&client, base, remove, enc, s).await;
+            }
+            let favourite = format!("{article}/favourite");
+            let add = Call::post(&favourite, json!({})).signed(&token);
+            browser_call(&client, base, add, enc, s).await;
+            browser_call(&client, base, Call::delete(&favourite).signed(&token), enc, s).await;
+            let follow = format!("/profiles/{next}/follow");
+            let add = Call::post(&follow, json!({})).signed(&token);
+            browser_call(&client, base, add, enc, s).await;
+            let profile = Call::get(format!("/profiles/{next}")).signed(&token);
+            browser_call(&client, base, profile, enc, s).await;
+            browser_call(&client, base, Call::delete(&follow).signed(&token), enc, s).await;
+            browser_call(&client, base, Call::delete(&article).signed(&token), enc, s).await;
+            summary
+        }
+    });
+    summaries.extend(futures_util::future::join_all(flows).await);
+    let mut total = Summary::default();
+    for summary in summaries {
+        for (status, n) in summary.statuses {
+            *total.statuses.entry(status).or_default() += n;
+        }
+    }
+    total
 }

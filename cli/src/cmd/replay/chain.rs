@@ -12,8 +12,9 @@
 //! does. What counts as a value worth chaining:
 //! - text of at least [`MIN_TEXT`] characters, not already sent by the client before
 //!   the answer gave it (an echo of what the client chose is not the server's value);
-//! - a number only under an id-like member name (`id`, `user_id`, `articleId`), and
-//!   only into a path segment, a query value or an id-like member of a request body.
+//! - a number only where its place names an entity (`$.article.id`, `comment_id`, the
+//!   path segment after `/comments/`), matched with that entity: user 2 and article 2
+//!   are different values. Numbers never chain into headers.
 //!
 //! Rules print, save to a JSON file (`--save-chains`), and load from one (`--chains`),
 //! so they can be edited, vetoed (delete a rule or a use) or extended by hand. A file
@@ -25,7 +26,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::exchange::{Scalar, Spot, answer_values, is_id_key, last_key};
+use super::exchange::{Scalar, Spot, answer_values, identity};
 use super::request::Prepared;
 
 /// The shortest text value that is chained.
@@ -74,27 +75,20 @@ pub(crate) struct Chain {
     pub(crate) producer: usize,
     /// The value as recorded.
     pub(crate) recorded: Scalar,
+    /// The key the recorded value is matched by in expected answers.
+    pub(crate) key: Option<String>,
     /// Each use: the recording's index and the place.
     pub(crate) uses: Vec<(usize, Spot)>,
 }
 
-/// Whether a value is worth chaining from `spot` of an answer.
-fn chainable(spot: &Spot, value: &Scalar) -> bool {
+/// The key a value an answer gives is matched by, when it is worth chaining: text of
+/// at least [`MIN_TEXT`] characters that is not redacted, or a number whose place
+/// names an entity (see [`identity`]).
+fn chain_key(spot: &Spot, value: &Scalar) -> Option<String> {
     match value {
-        Scalar::Text(t) => t.chars().count() >= MIN_TEXT && !t.contains("[redacted]"),
-        Scalar::Number(n) => {
-            n.is_u64()
-                && matches!(spot, Spot::Body { path } if last_key(path).is_some_and(is_id_key))
-        }
-    }
-}
-
-/// Whether a request place may take a number.
-fn takes_number(spot: &Spot) -> bool {
-    match spot {
-        Spot::PathSegment { .. } | Spot::Query { .. } => true,
-        Spot::Body { path } => last_key(path).is_some_and(is_id_key),
-        Spot::Header { .. } | Spot::Cookie { .. } => false,
+        Scalar::Text(t) if t.chars().count() < MIN_TEXT || t.contains("[redacted]") => None,
+        Scalar::Number(n) if !n.is_u64() => None,
+        _ => identity(spot, value, ""),
     }
 }
 
@@ -113,33 +107,36 @@ pub(crate) struct Learned {
 /// Learns the chain rules of a selection, oldest first.
 pub(crate) fn learn(prepared: &[Prepared]) -> Learned {
     let mut made = vec![Vec::new(); prepared.len()];
-    // The latest answer giving each value: text -> (recording, spot, value).
-    let mut given: HashMap<String, (usize, Spot, Scalar)> = HashMap::new();
+    // The answer that first gave each value: key -> (recording, spot).
+    let mut given: HashMap<String, (usize, Spot)> = HashMap::new();
     let mut sent_by_client: HashSet<String> = HashSet::new();
     let mut rules: Vec<RuleSpec> = Vec::new();
     let mut rule_of: HashMap<(usize, Spot), usize> = HashMap::new();
     for (k, p) in prepared.iter().enumerate() {
         let request_values = p.parts.values();
-        for (spot, value) in &request_values {
-            let found: Vec<&(usize, Spot, Scalar)> = match spot {
-                // A header may carry the value inside (`Token <jwt>`, `a=1; sid=<id>`).
+        let request_keys: Vec<Option<String>> = request_values
+            .iter()
+            .map(|(spot, value)| identity(spot, value, &p.parts.path_and_query))
+            .collect();
+        for ((spot, value), key) in request_values.iter().zip(&request_keys) {
+            let found: Vec<&(usize, Spot)> = match spot {
+                // A header may carry the value inside (`Token <jwt>`, `a=1; sid=<id>`);
+                // numbers never chain into headers.
                 Spot::Header { .. } => {
                     let text = value.text();
                     given
                         .iter()
-                        .filter(|(v, (_, _, s))| {
-                            matches!(s, Scalar::Text(_)) && text.contains(v.as_str())
-                        })
+                        .filter(|(key, _)| !key.contains('#') && text.contains(key.as_str()))
                         .map(|(_, g)| g)
                         .collect()
                 }
-                _ => given
-                    .get(&value.text())
-                    .filter(|(_, _, s)| matches!(s, Scalar::Text(_)) || takes_number(spot))
+                _ => key
+                    .as_ref()
+                    .and_then(|key| given.get(key))
                     .into_iter()
                     .collect(),
             };
-            for (producer, from, _) in found {
+            for (producer, from) in found {
                 let at = *rule_of.entry((*producer, from.clone())).or_insert_with(|| {
                     rules.push(RuleSpec {
                         from: End {
@@ -159,19 +156,16 @@ pub(crate) fn learn(prepared: &[Prepared]) -> Learned {
                 }
             }
         }
-        for (_, value) in &request_values {
-            sent_by_client.insert(value.text());
-        }
+        sent_by_client.extend(request_keys.into_iter().flatten());
         for (spot, value) in answer_values(&p.expected_header_pairs(), &p.expected_plain_body()) {
-            let text = value.text();
-            if chainable(&spot, &value)
-                && !sent_by_client.contains(&text)
-                && !given.contains_key(&text)
-            {
+            let Some(key) = chain_key(&spot, &value) else {
+                continue;
+            };
+            if !sent_by_client.contains(&key) && !given.contains_key(&key) {
                 // The first answer that gave a value made it; a list that shows it
                 // again later is not its source.
                 made[k].push(spot.clone());
-                given.insert(text, (k, spot, value));
+                given.insert(key, (k, spot));
             }
         }
     }
@@ -222,6 +216,7 @@ pub(crate) fn resolve(specs: Vec<RuleSpec>, prepared: &[Prepared]) -> Result<Vec
             uses.push((consumer, end.spot.clone()));
         }
         chains.push(Chain {
+            key: identity(&spec.from.spot, &recorded, ""),
             spec,
             producer,
             recorded,

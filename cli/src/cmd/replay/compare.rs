@@ -6,6 +6,8 @@
 //! the live side, so a pseudonymised secret and a live one both compare as
 //! `[redacted]`. Then the shared engine diffs them under the noise rules.
 
+use std::collections::HashMap;
+
 use retrace::Redaction;
 use retrace::content_coding::{DEFAULT_DECODED_LIMIT, decode_message};
 use retrace::diff::{Diff, NoiseRules, ResponseView, diff_responses, redact_message};
@@ -18,7 +20,7 @@ use super::request::Prepared;
 pub(crate) fn compare(
     prepared: &Prepared,
     live: &ResponseView<'_>,
-    mapping: &[(Scalar, Scalar)],
+    mapping: &HashMap<String, Scalar>,
     redaction: &Redaction,
     noise: &NoiseRules,
 ) -> Result<Diff, String> {

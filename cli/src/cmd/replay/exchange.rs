@@ -6,6 +6,7 @@
 //! `response body $.user.token`, `request path segment 1`); spots print in that form
 //! and are saved in chain rule files.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use bytes::Bytes;
@@ -358,41 +359,121 @@ pub(crate) fn answer_value(spot: &Spot, headers: &HeaderMap, body: &[u8]) -> Opt
     }
 }
 
-/// Replaces, in an expected (recorded) JSON body, every string equal to a recorded
-/// chained value with the live one, and every number equal to one under an id-like
-/// key; the body unchanged when nothing matched.
-pub(crate) fn map_expected_body(body: &Bytes, mapping: &[(Scalar, Scalar)]) -> Bytes {
+/// Replaces, in an expected (recorded) JSON body, every scalar whose [`identity`] is in
+/// `mapping` with the live value it maps to; the body unchanged when nothing matched.
+pub(crate) fn map_expected_body(body: &Bytes, mapping: &HashMap<String, Scalar>) -> Bytes {
     if mapping.is_empty() {
         return body.clone();
     }
     let Ok(mut doc) = serde_json::from_slice::<Value>(body) else {
         return body.clone();
     };
-    fn walk(value: &mut Value, key: Option<&str>, mapping: &[(Scalar, Scalar)]) -> bool {
+    fn walk(
+        value: &mut Value,
+        keys: &mut Vec<String>,
+        mapping: &HashMap<String, Scalar>,
+    ) -> bool {
         match value {
-            Value::Object(members) => members
-                .iter_mut()
-                .fold(false, |changed, (k, v)| walk(v, Some(k), mapping) | changed),
+            Value::Object(members) => {
+                let mut changed = false;
+                for (k, v) in members.iter_mut() {
+                    keys.push(k.clone());
+                    changed |= walk(v, keys, mapping);
+                    keys.pop();
+                }
+                changed
+            }
             Value::Array(items) => items
                 .iter_mut()
-                .fold(false, |changed, v| walk(v, key, mapping) | changed),
-            Value::Number(_) if !key.is_some_and(is_id_key) => false,
-            scalar => match mapping
-                .iter()
-                .find(|(recorded, _)| recorded.equals_json(scalar))
-            {
-                Some((_, live)) => {
-                    *scalar = live.to_json();
-                    true
+                .fold(false, |changed, v| walk(v, keys, mapping) | changed),
+            scalar => {
+                let key = match &*scalar {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => {
+                        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                        entity_of_keys(&keys).map(|e| format!("{e}#{n}"))
+                    }
+                    _ => None,
+                };
+                match key.and_then(|k| mapping.get(&k)) {
+                    Some(live) => {
+                        *scalar = live.to_json();
+                        true
+                    }
+                    None => false,
                 }
-                None => false,
-            },
+            }
         }
     }
-    if walk(&mut doc, None, mapping) {
+    if walk(&mut doc, &mut Vec::new(), mapping) {
         serde_json::to_vec(&doc).map_or_else(|_| body.clone(), Bytes::from)
     } else {
         body.clone()
+    }
+}
+
+/// The key a value is matched by across requests and answers: text as itself; a
+/// number as `entity#n`, its entity read from where it sits (`$.article.id`,
+/// `article_id`, the path segment before it: `/articles/7`), so that user 2 and
+/// article 2 are different values. `None` for a number whose place names no entity
+/// (a count, a price), which is never matched.
+pub(crate) fn identity(spot: &Spot, value: &Scalar, path_and_query: &str) -> Option<String> {
+    let number = match value {
+        Scalar::Number(n) => n.to_string(),
+        Scalar::Text(t) => match spot {
+            Spot::PathSegment { .. } | Spot::Query { .. }
+                if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                t.clone()
+            }
+            _ => return Some(t.clone()),
+        },
+    };
+    let entity = match spot {
+        Spot::Body { path } => entity_of_keys(&keys_of(path)),
+        Spot::Query { name } => entity_of_keys(&[name]),
+        Spot::PathSegment { index } => {
+            let path = path_and_query.split('?').next().unwrap_or("");
+            index
+                .checked_sub(1)
+                .and_then(|before| path.trim_start_matches('/').split('/').nth(before))
+                .filter(|s| {
+                    s.bytes()
+                        .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-')
+                })
+                .map(singular)
+        }
+        Spot::Header { .. } | Spot::Cookie { .. } => None,
+    }?;
+    Some(format!("{entity}#{number}"))
+}
+
+/// The member names along a concrete body location (`$.articles[0].id` gives
+/// `articles`, `id`).
+fn keys_of(path: &str) -> Vec<&str> {
+    path.split(['.', '['])
+        .filter(|t| !t.is_empty() && *t != "$" && !t.ends_with(']'))
+        .collect()
+}
+
+/// The entity an id-like member names: `id` under `article` or `articles` is
+/// `article`; `article_id` and `articleId` are `article`.
+fn entity_of_keys(keys: &[&str]) -> Option<String> {
+    let (&last, before) = keys.split_last()?;
+    if last.eq_ignore_ascii_case("id") {
+        return before.last().map(|k| singular(k));
+    }
+    let stem = last
+        .strip_suffix("_id")
+        .or_else(|| last.strip_suffix("Id"))?;
+    (!stem.is_empty()).then(|| singular(stem))
+}
+
+fn singular(word: &str) -> String {
+    let word = word.to_ascii_lowercase();
+    match word.strip_suffix('s') {
+        Some(stem) if !stem.is_empty() => stem.to_owned(),
+        _ => word,
     }
 }
 
@@ -560,20 +641,64 @@ mod tests {
     }
 
     #[test]
-    fn expected_bodies_take_live_values_for_strings_and_ids_only() {
-        let body = Bytes::from_static(br#"{"article":{"slug":"old-slug","id":3,"favourites":3}}"#);
-        let mapped = map_expected_body(
-            &body,
-            &[
-                (text("old-slug"), text("new-slug")),
-                (Scalar::Number(3.into()), Scalar::Number(9.into())),
-            ],
+    fn expected_bodies_take_live_values_by_identity() {
+        let body = Bytes::from_static(
+            br#"{"article":{"slug":"old-slug","id":3,"favourites":3,"author":{"id":3}}}"#,
         );
+        let mapping: HashMap<String, Scalar> = [
+            ("old-slug".to_owned(), text("new-slug")),
+            ("article#3".to_owned(), Scalar::Number(9.into())),
+        ]
+        .into();
+        let mapped = map_expected_body(&body, &mapping);
         assert_eq!(
             &mapped[..],
-            br#"{"article":{"slug":"new-slug","id":9,"favourites":3}}"#
+            br#"{"article":{"slug":"new-slug","id":9,"favourites":3,"author":{"id":3}}}"#,
+            "article 3 is mapped; a count and the author (a user) are not"
         );
-        assert_eq!(last_key("$.articles[0].author_id"), Some("author_id"));
-        assert_eq!(last_key("$.ids[2]"), None);
+    }
+
+    #[test]
+    fn numbers_are_matched_with_the_entity_their_place_names() {
+        let n = |v: u64| Scalar::Number(v.into());
+        let body = |p: &str| Spot::Body { path: p.to_owned() };
+        assert_eq!(
+            identity(&body("$.article.id"), &n(7), "").as_deref(),
+            Some("article#7")
+        );
+        assert_eq!(
+            identity(&body("$.articles[2].id"), &n(7), "").as_deref(),
+            Some("article#7")
+        );
+        assert_eq!(
+            identity(&body("$.comment.article_id"), &n(7), "").as_deref(),
+            Some("article#7")
+        );
+        assert_eq!(identity(&body("$.total"), &n(7), ""), None);
+        let segment = Spot::PathSegment { index: 3 };
+        assert_eq!(
+            identity(&segment, &text("7"), "/articles/a-slug/comments/7?x=1").as_deref(),
+            Some("comment#7")
+        );
+        let query = Spot::Query {
+            name: "userId".to_owned(),
+        };
+        assert_eq!(
+            identity(&query, &text("7"), "/x?userId=7").as_deref(),
+            Some("user#7")
+        );
+        assert_eq!(
+            identity(
+                &Spot::PathSegment { index: 1 },
+                &text("a-slug"),
+                "/articles/a-slug"
+            )
+            .as_deref(),
+            Some("a-slug")
+        );
+        assert_eq!(
+            identity(&Spot::PathSegment { index: 0 }, &text("7"), "/7"),
+            None
+        );
     }
 }

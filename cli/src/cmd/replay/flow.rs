@@ -4,11 +4,12 @@
 //! Two recordings are in one flow when they share a trace id, an `authorization` or
 //! `cookie` value (the same signed-in subject or session, a pseudonym counting as a
 //! value, `[redacted]` not), a distinctive value the client sent (text of at least
-//! [`MIN_TEXT`](super::chain::MIN_TEXT) characters in a JSON body, under a member that names something, such as `email`, `username`, `slug` or an
-//! id, and not a pseudonymised secret: the email of a sign-up and of the log-in that
-//! follows, but neither a password several users share nor a comment's text), or a
-//! chain rule (a
-//! value one answered and the other sent). Flows are the connected groups of that
+//! [`MIN_TEXT`](super::chain::MIN_TEXT) characters in a JSON body under a member that
+//! names something, such as `email`, `username`, `slug` or an id: the email of a
+//! sign-up and of the log-in that follows, but neither a password several users share
+//! nor a comment's text; a later path segment or query value equal to one joins that
+//! flow too: `?author={username}`), or a chain rule (a value one answered and the
+//! other sent). Flows are the connected groups of that
 //! relation; within one, each request waits for the answer to the one before it;
 //! different flows run side by side.
 
@@ -17,7 +18,6 @@ use std::collections::HashMap;
 use super::chain::{Chain, MIN_TEXT};
 use super::exchange::{Scalar, Spot, is_id_key, last_key};
 use super::request::Prepared;
-use retrace::redaction::PSEUDONYM_PREFIX;
 
 /// The flows of a selection.
 #[derive(Debug)]
@@ -47,37 +47,40 @@ impl UnionFind {
     }
 }
 
+/// A key that ties recordings together.
+enum Key {
+    /// Ties to every recording with the same key.
+    Starts(String),
+    /// Ties to the recordings with the same [`Key::Starts`] key, if any.
+    Joins(String),
+}
+
 /// The keys that tie a recording to others.
-fn keys(p: &Prepared) -> Vec<String> {
+fn keys(p: &Prepared) -> Vec<Key> {
     let mut keys = Vec::new();
     if let Some(trace) = &p.trace {
-        keys.push(format!("trace {trace}"));
+        keys.push(Key::Starts(format!("trace {trace}")));
     }
     for (spot, value) in p.parts.values() {
         let Scalar::Text(text) = value else { continue };
-        if text.contains("[redacted]") {
+        if text.contains("[redacted]") || text.chars().count() < MIN_TEXT {
             continue;
         }
-        let secret = text.starts_with(PSEUDONYM_PREFIX);
         match spot {
             Spot::Header { name } if name == "authorization" || name == "cookie" => {
-                keys.push(format!("{name} {text}"));
+                keys.push(Key::Starts(format!("{name} {text}")));
             }
+            Spot::Header { .. } | Spot::Cookie { .. } => {}
             // Path segments and query values are mostly the route's own words
-            // (`articles`); those an answer gave are tied by the chain rules instead.
-            Spot::Header { .. }
-            | Spot::Cookie { .. }
-            | Spot::PathSegment { .. }
-            | Spot::Query { .. } => {}
-            // A secret several subjects share (a fixture password) is no subject, and
-            // content (a title, a comment) is not either: in a body, only members that
-            // name something are keys.
-            Spot::Body { path } if !last_key(&path).is_some_and(names_something) => {}
-            Spot::Body { .. } => {
-                if !secret && text.chars().count() >= MIN_TEXT {
-                    keys.push(format!("value {text}"));
-                }
+            // (`articles`): they only join a flow whose body named them first
+            // (`/profiles/{username}` after the sign-up that chose the username).
+            Spot::PathSegment { .. } | Spot::Query { .. } => {
+                keys.push(Key::Joins(format!("value {text}")));
             }
+            // Content (a title, a comment, a password several users share) is no
+            // subject: in a body, only members that name something are keys.
+            Spot::Body { path } if !last_key(&path).is_some_and(names_something) => {}
+            Spot::Body { .. } => keys.push(Key::Starts(format!("value {text}"))),
         }
     }
     keys
@@ -104,7 +107,13 @@ impl Flows {
         let mut first_with: HashMap<String, usize> = HashMap::new();
         for (i, p) in prepared.iter().enumerate() {
             for key in keys(p) {
-                let first = *first_with.entry(key).or_insert(i);
+                let first = match key {
+                    Key::Starts(key) => *first_with.entry(key).or_insert(i),
+                    Key::Joins(key) => match first_with.get(&key) {
+                        Some(&first) => first,
+                        None => continue,
+                    },
+                };
                 groups.union(first, i);
             }
         }

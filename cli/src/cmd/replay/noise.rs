@@ -3,10 +3,11 @@
 //! - the defaults ([`DEFAULT_IGNORED_HEADERS`]), with those that layers outside the
 //!   record layer add ([`OUTER_LAYER_HEADERS`]: `vary`, CORS) named as such;
 //! - `--ignore-header` and `--ignore-path`;
-//! - **clock values**: a JSON location whose recorded value is a clock reading the
-//!   selection recorded (`retrace::now()`, as seconds, milliseconds or microseconds
-//!   since the epoch, or as RFC 3339 text) holds the target's clock at replay, which
-//!   differs by construction (a `created_at` stored by a write and read back later);
+//! - **clock values**: a JSON location whose recorded value is a time read from the
+//!   clock (a reading the selection recorded with `retrace::now()` as RFC 3339 text, or
+//!   a number of seconds, milliseconds or microseconds since the epoch within 400 days
+//!   of the readings: a `created_at`, an expiry an hour ahead) holds the target's clock
+//!   at replay, which differs by construction;
 //! - **two live answers**: a safe request (GET, HEAD) is sent twice and what differs
 //!   between the two answers is noise for that recording, as in-process replay learns
 //!   it (`--no-learn-noise` turns this off).
@@ -46,29 +47,68 @@ fn line(rule: String, source: &str) -> RuleLine {
     }
 }
 
-/// The texts a clock reading may appear as in an answer.
-fn clock_forms(micros: u64) -> [String; 6] {
-    let at = UNIX_EPOCH + Duration::from_micros(micros);
-    [
-        micros.to_string(),
-        (micros / 1_000).to_string(),
-        (micros / 1_000_000).to_string(),
-        humantime::format_rfc3339_seconds(at).to_string(),
-        humantime::format_rfc3339_millis(at).to_string(),
-        humantime::format_rfc3339_micros(at).to_string(),
-    ]
+/// How far from a recorded clock reading a number still counts as a time: an expiry an
+/// hour or a year ahead is computed from the clock as surely as a `created_at` is.
+const NEAR_CLOCK: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// The recorded clock readings, and whether a value is one of them or near one.
+struct Clock {
+    /// RFC 3339 texts of every reading (to seconds, milliseconds, microseconds).
+    texts: HashSet<String>,
+    /// The earliest and latest reading minus and plus [`NEAR_CLOCK`], in microseconds.
+    window_us: Option<(u64, u64)>,
 }
 
-/// The body locations (indices widened to `[*]`) whose recorded value is one of the
-/// selection's clock readings, with how many answers had one.
+impl Clock {
+    fn new(prepared: &[Prepared]) -> Self {
+        let readings: Vec<u64> = prepared
+            .iter()
+            .flat_map(|p| p.clock_us.iter().copied())
+            .collect();
+        let near = NEAR_CLOCK.as_micros() as u64;
+        let window_us = readings
+            .iter()
+            .min()
+            .zip(readings.iter().max())
+            .map(|(lo, hi)| (lo.saturating_sub(near), hi.saturating_add(near)));
+        let texts = readings
+            .iter()
+            .flat_map(|&us| {
+                let at = UNIX_EPOCH + Duration::from_micros(us);
+                [
+                    humantime::format_rfc3339_seconds(at).to_string(),
+                    humantime::format_rfc3339_millis(at).to_string(),
+                    humantime::format_rfc3339_micros(at).to_string(),
+                ]
+            })
+            .collect();
+        Self { texts, window_us }
+    }
+
+    /// Whether `value` is a time read from the clock: a reading as RFC 3339 text, or a
+    /// whole number of seconds, milliseconds or microseconds since the epoch within
+    /// [`NEAR_CLOCK`] of the readings.
+    fn holds(&self, value: &Value) -> bool {
+        match value {
+            Value::String(s) => self.texts.contains(s),
+            Value::Number(n) => match (n.as_u64(), self.window_us) {
+                (Some(n), Some((lo, hi))) => [1_000_000, 1_000, 1].iter().any(|unit| {
+                    n.checked_mul(*unit)
+                        .is_some_and(|us| (lo..=hi).contains(&us))
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// The body locations (indices widened to `[*]`) whose recorded value is a time read
+/// from the clock, with how many answers had one.
 fn clock_paths(prepared: &[Prepared]) -> BTreeMap<String, usize> {
-    let readings: HashSet<String> = prepared
-        .iter()
-        .flat_map(|p| p.clock_us.iter())
-        .flat_map(|&us| clock_forms(us))
-        .collect();
+    let clock = Clock::new(prepared);
     let mut paths = BTreeMap::new();
-    if readings.is_empty() {
+    if clock.window_us.is_none() {
         return paths;
     }
     for p in prepared {
@@ -77,12 +117,7 @@ fn clock_paths(prepared: &[Prepared]) -> BTreeMap<String, usize> {
         };
         let mut found = HashSet::new();
         retrace::diff::for_each_scalar(&doc, &mut |path, value| {
-            let text = match value {
-                Value::Number(n) => n.to_string(),
-                Value::String(s) => s.clone(),
-                _ => return,
-            };
-            if readings.contains(&text)
+            if clock.holds(value)
                 && let Ok(pattern) = PathPattern::parse(path)
             {
                 found.insert(pattern.with_any_index().to_string());
@@ -134,7 +169,7 @@ impl NoisePlan {
             lines.push(line(
                 format!("body {path}"),
                 &format!(
-                    "learned: a recorded clock reading ({answers} answer{})",
+                    "learned: a time read from the recorded clock ({answers} answer{})",
                     if answers == 1 { "" } else { "s" }
                 ),
             ));
@@ -166,12 +201,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_clock_reading_shows_in_every_unit_and_as_text() {
-        let forms = clock_forms(1_765_000_000_123_456);
-        assert_eq!(forms[0], "1765000000123456");
-        assert_eq!(forms[1], "1765000000123");
-        assert_eq!(forms[2], "1765000000");
-        assert_eq!(forms[3], "2025-12-06T05:46:40Z");
-        assert_eq!(forms[4], "2025-12-06T05:46:40.123Z");
+    fn times_near_a_clock_reading_are_recognised_in_every_unit() {
+        let us: u64 = 1_765_000_000_123_456;
+        let at = |v: Value| {
+            Clock {
+                texts: ["2025-12-06T05:46:40Z".to_owned()].into(),
+                window_us: Some((
+                    us - NEAR_CLOCK.as_micros() as u64,
+                    us + NEAR_CLOCK.as_micros() as u64,
+                )),
+            }
+            .holds(&v)
+        };
+        assert!(at(serde_json::json!(1_765_000_000u64)), "seconds");
+        assert!(
+            at(serde_json::json!(1_765_003_600u64)),
+            "an hour later: an expiry"
+        );
+        assert!(at(serde_json::json!(1_765_000_000_123u64)), "milliseconds");
+        assert!(at(serde_json::json!(us)), "microseconds");
+        assert!(at(serde_json::json!("2025-12-06T05:46:40Z")));
+        assert!(!at(serde_json::json!(42)), "a count");
+        assert!(!at(serde_json::json!(1_700_000_000u64)), "two years away");
+        assert!(!at(serde_json::json!("2025-12-07T00:00:00Z")));
+        assert!(!at(serde_json::json!(-5)));
     }
 }

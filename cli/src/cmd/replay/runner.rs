@@ -3,6 +3,7 @@
 //! slots and hands the request to a task. Answers are counted as they arrive (the
 //! progress bar reads the counts); nothing is sent once the duration bound has passed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use tokio::time::Instant;
 
 use super::chain::Chain;
 use super::compare::compare;
-use super::exchange::{Scalar, Spot, answer_value, answer_values};
+use super::exchange::{Scalar, Spot, answer_value, answer_values, identity};
 use super::flow::Flows;
 use super::report::{Outcome, Sent, Tally};
 use super::request::{Prepared, Target};
@@ -140,8 +141,8 @@ struct Shared {
     live: Mutex<Vec<Option<Scalar>>>,
     /// For each recording, the places in its answer where the target makes a value.
     made: Vec<Vec<Spot>>,
-    /// Each value the target made, recorded and live, in the order first seen.
-    made_values: Mutex<Vec<(Scalar, Scalar)>>,
+    /// Each value the target made: its recorded key and its live value.
+    made_values: Mutex<HashMap<String, Scalar>>,
     flows: Flows,
     /// For each recording, how many of its sends have ended.
     ended: Vec<watch::Sender<u64>>,
@@ -188,7 +189,7 @@ async fn drive(plan: Plan, bar: &ProgressBar) -> Tally {
         timeout,
         live: Mutex::new(vec![None; chains.len()]),
         made,
-        made_values: Mutex::new(Vec::new()),
+        made_values: Mutex::new(HashMap::new()),
         chains,
         uses,
         gives,
@@ -336,19 +337,19 @@ async fn send_one(shared: &Shared, send: Send) -> Sent {
         let mut made = shared.made_values.lock();
         for &c in &shared.gives[k] {
             let chain = &shared.chains[c];
-            if let Some(live) = shared.live.lock()[c].clone()
-                && !made.iter().any(|(r, _)| *r == chain.recorded)
-            {
-                made.push((chain.recorded.clone(), live));
+            if let (Some(key), Some(live)) = (&chain.key, shared.live.lock()[c].clone()) {
+                made.entry(key.clone()).or_insert(live);
             }
         }
         for spot in &shared.made[k] {
-            let recorded = recorded.iter().find(|(s, _)| s == spot).map(|(_, v)| v);
-            let live = answer_value(spot, &answer.headers, &answer.body);
-            if let (Some(recorded), Some(live)) = (recorded, live)
-                && !made.iter().any(|(r, _)| r == recorded)
-            {
-                made.push((recorded.clone(), live));
+            let Some((_, value)) = recorded.iter().find(|(s, _)| s == spot) else {
+                continue;
+            };
+            if let (Some(key), Some(live)) = (
+                identity(spot, value, ""),
+                answer_value(spot, &answer.headers, &answer.body),
+            ) {
+                made.entry(key).or_insert(live);
             }
         }
         made.clone()
