@@ -191,21 +191,22 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `POST /articles/{slug}/comments`: the method and the path, slugs folded.
+/// `POST /articles/{slug}/comments`: the method and the path, with slugs, comment ids
+/// and usernames folded.
 fn route_of(recording: &retrace::Recording) -> String {
     let Some(head) = recording.request() else {
         return "?".to_owned();
     };
     let path = head.uri.split('?').next().unwrap_or_default();
-    let folded: Vec<&str> = path
-        .split('/')
+    let parts: Vec<&str> = path.split('/').collect();
+    let folded: Vec<&str> = parts
+        .iter()
         .enumerate()
-        .map(|(i, part)| {
-            if i == 2 && path.starts_with("/articles/") {
-                "{slug}"
-            } else {
-                part
-            }
+        .map(|(i, part)| match (parts.get(1).copied(), i) {
+            (Some("articles"), 2) => "{slug}",
+            (Some("articles"), 4) => "{id}",
+            (Some("profiles"), 2) => "{username}",
+            _ => part,
         })
         .collect();
     format!("{} {}", head.method, folded.join("/"))

@@ -57,21 +57,40 @@ const EXAMPLES: &str =
   retrace replay --target http://localhost:8080 --strategy random --limit 100 --max-rate 20
   retrace replay --target http://localhost:8080 --asap --concurrency 32 --loop --duration 5m
   retrace replay --target http://localhost:8080 --ignore-path '$..updated_at' --json
+  retrace replay --target http://staging:8080 --set-json 'POST /users/** $.password=@env:PW'
+  retrace replay --target http://staging:8080 --set-header 'authorization=@file:token.txt'
+  retrace replay --target http://staging:8080 --save-chains chains.json   (edit, then --chains)
 
 Requests are rebuilt from the recording: method, path and query (appended to the
 target's path), headers and body. Hop-by-hop and framing headers (host, content-length,
 transfer-encoding, connection and those it names, keep-alive, proxy-connection, te,
 trailer, upgrade) are not sent; the client sets host and frames the body itself.
-Redacted header values are sent as they were recorded, `[redacted]` (or a pseudonym):
-the secret never reached the disk, so a service that checks credentials may answer
-differently. Recordings without a response, or with a body cut at the capture limit,
-are skipped and listed.
+Recordings without a response, or with a body cut at the capture limit, are skipped and
+listed.
 
-Answers are compared as in-process replay compares them: the answer's headers and JSON
-body are first redacted with the recorder's default rules, so a redacted value counts as
-equal; headers such as date, etag and x-request-id are ignored by default, more with
---ignore-header and --ignore-path. The summary lists each recording that mismatched
-(its id and first difference) or failed, then the counts; exit status 7 if any did.
+Secrets: a redacted value is sent as recorded (`[redacted]`, or a pseudonym). Give the
+target environment's value with --set-header, --drop-header or --set-json, each
+optionally scoped to a route (`POST /users/login`, `* /admin/**`), the value literal,
+@env:VAR or @file:PATH (never printed).
+
+Chaining: a value an answer made (a token, a slug, a created id, a cookie) and later
+requests sent is, at replay, replaced in those requests by what the target answered,
+and expected answers showing it expect the live value. Rules are learned by equality
+(pseudonyms keep it: record with RedactionMode::Pseudonymise to chain tokens), printed
+in the summary, saved with --save-chains, loaded (edited, vetoed) with --chains;
+--no-chain turns it off. Requests of one flow (same trace, credential, cookie, account,
+or a chained value) are sent in recorded order whatever --concurrency is; flows run
+side by side.
+
+Answers are compared as in-process replay compares them: compressed answers (gzip,
+deflate, br, zstd) are decoded; both sides are redacted with the recorder's default
+rules, so a redacted value counts as equal. Noise, each rule listed with its source in
+the summary: default headers (date, etag, x-request-id, ...; vary and CORS headers,
+which layers outside the record layer add), --ignore-header and --ignore-path, JSON
+values that are times read from the recorded clock, and what differs between two
+answers to the same GET or HEAD (each is sent twice; --no-learn-noise sends it once).
+The summary lists each recording that mismatched (its id and first difference) or
+failed, the counts, then the rules; exit status 7 if any did.
 
 Pace: the recorded gaps between requests divided by --speed (default 1); --max-rate N
 sends evenly spaced at N per second; --asap sends as fast as --concurrency allows
