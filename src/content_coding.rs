@@ -115,6 +115,31 @@ pub enum DecodeError {
     },
 }
 
+/// Whether every coding a `content-encoding` value names is one [`decode`] undoes (and
+/// at least one is not `identity`).
+///
+/// ```
+/// use retrace::content_coding::supported;
+/// assert!(supported(b"gzip"));
+/// assert!(supported(b"gzip, br"));
+/// assert!(!supported(b"identity"));
+/// assert!(!supported(b"compress"));
+/// ```
+pub fn supported(content_encoding: &[u8]) -> bool {
+    let Ok(value) = std::str::from_utf8(content_encoding) else {
+        return false;
+    };
+    let mut any = false;
+    for token in value.split(',') {
+        match ContentCoding::parse(token.trim()) {
+            Ok(Some(_)) => any = true,
+            Ok(None) => {}
+            Err(_) => return false,
+        }
+    }
+    any
+}
+
 /// Decodes `body` as `content_encoding` (the header's value, or `None`) says, into at
 /// most `limit` bytes. `Ok(None)` when there is nothing to undo.
 pub fn decode(

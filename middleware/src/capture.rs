@@ -51,7 +51,7 @@ impl CaptureSettings {
             method: retrace::names::method(method),
             uri: self.redaction.uri(uri),
             version: retrace::names::version(v),
-            headers: self.headers(headers),
+            headers: self.message_headers(headers),
         }
     }
 
@@ -59,8 +59,33 @@ impl CaptureSettings {
         ResponseHead {
             status: resp.status().as_u16(),
             version: retrace::names::version(resp.version()),
-            headers: self.headers(resp.headers()),
+            headers: self.message_headers(resp.headers()),
         }
+    }
+
+    /// The headers of a message whose body is captured: redacted, and without
+    /// `content-encoding` and `content-length` when the body will be recorded decoded
+    /// ([`decodes`](Self::decodes)), since they describe the encoded form.
+    fn message_headers(&self, headers: &HeaderMap) -> Vec<Header> {
+        let mut recorded = self.headers(headers);
+        if self.decodes(headers) {
+            recorded.retain(|h| {
+                !h.name.eq_ignore_ascii_case("content-encoding")
+                    && !h.name.eq_ignore_ascii_case("content-length")
+            });
+        }
+        recorded
+    }
+
+    /// Whether a body with these headers is recorded decoded: it is held to its end to
+    /// be read by the redaction detectors, and its `content-encoding` names codings
+    /// [`retrace::content_coding`] undoes. A record layer outside a compression layer
+    /// then records what one inside it would, and the detectors read the content.
+    pub(crate) fn decodes(&self, headers: &HeaderMap) -> bool {
+        self.redaction.inspects_bodies()
+            && headers
+                .get(http::header::CONTENT_ENCODING)
+                .is_some_and(|v| retrace::content_coding::supported(v.as_bytes()))
     }
 }
 
@@ -169,6 +194,8 @@ pub(crate) struct Tap {
     held: Option<Held>,
     /// The body's content type, for redaction; only kept when the body is held.
     content_type: ContentType,
+    /// The body's `content-encoding`, when it is recorded decoded.
+    encoding: Option<http::HeaderValue>,
     trailers: Vec<Header>,
     settings: Arc<CaptureSettings>,
     on_end: Option<BodyEndHook>,
@@ -235,6 +262,12 @@ impl Tap {
             (Some(_), Some(value)) => ContentType::of(value),
             _ => ContentType::Absent,
         };
+        let encoding = match &held {
+            Some(_) if settings.decodes(headers) => {
+                headers.get(http::header::CONTENT_ENCODING).cloned()
+            }
+            _ => None,
+        };
         Self {
             handle,
             side,
@@ -244,6 +277,7 @@ impl Tap {
             hasher: may_exceed.then(|| Box::new(blake3::Hasher::new())),
             held,
             content_type,
+            encoding,
             trailers: Vec::new(),
             settings: Arc::clone(settings),
             on_end: None,
@@ -287,6 +321,28 @@ impl Tap {
         });
     }
 
+    /// The held body decoded, within the body cap. A body cut at the cap, one that
+    /// decodes to more than the cap, or one that is not valid in its coding is not
+    /// recorded at all (its compressed bytes cannot be read by the detectors): the
+    /// recording says it was cut, with nothing captured.
+    fn decoded(&mut self, encoding: &http::HeaderValue, held: &Bytes) -> Bytes {
+        let whole = (self.captured as u64) == self.total;
+        match retrace::content_coding::decode(Some(encoding.as_bytes()), held, self.cap) {
+            Ok(Some(plain)) if whole => {
+                self.captured = plain.len();
+                self.total = plain.len() as u64;
+                self.hasher = None;
+                Bytes::from(plain)
+            }
+            Ok(None) => held.clone(),
+            _ => {
+                self.captured = 0;
+                self.total = self.total.max(1);
+                Bytes::new()
+            }
+        }
+    }
+
     pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {
         let redacted = self.settings.headers(trailers);
         self.trailers.extend(redacted);
@@ -301,7 +357,10 @@ impl Tap {
         let at_us = self.at_us();
         let mut collected = Bytes::new();
         if let Some(held) = self.held.take() {
-            let held = held.into_bytes();
+            let mut held = held.into_bytes();
+            if let Some(encoding) = self.encoding.take() {
+                held = self.decoded(&encoding, &held);
+            }
             let content_type = self.content_type.as_bytes();
             let data = self
                 .settings

@@ -44,12 +44,16 @@
 //! | Placement | What the recording holds | Replay |
 //! |---|---|---|
 //! | **inside compression** (recommended) | the plain body, redacted by its JSON and value detectors; no `content-encoding`, no `vary` | a compressed live answer is decoded before the comparison |
-//! | outside compression | the compressed bytes and their `content-encoding`: the redaction detectors cannot read them, so a secret in a compressed body is not found | both sides are decoded before the comparison (the file keeps what was captured) |
+//! | outside compression | the same: a gzip, deflate, br or zstd body is decoded when it ends (within the body cap, on the request path, as redaction is) and recorded plain, without `content-encoding` and `content-length`; a body cut at the cap, or one that decodes past it, is recorded as cut with nothing captured, since its compressed bytes cannot be read by the detectors | as above |
 //! | inside CORS (recommended) | no `access-control-*` or `vary` headers; a preflight `OPTIONS` is answered by CORS and never recorded | those headers in the live answer are default noise ([`OUTER_LAYER_HEADERS`](retrace::diff::OUTER_LAYER_HEADERS)) |
 //! | outside CORS | the CORS headers as sent, and preflight requests as recordings of their own | the same headers compared, still default noise |
 //!
+//! Decoding happens only when the redaction reads bodies (the default); with
+//! [`Redaction::disabled`](retrace::Redaction::disabled) a compressed body is recorded
+//! as the bytes that passed.
+//!
 //! Put the record layer inside both, next to the routes: what it records is then what
-//! the service said, read by the redaction rules, and replay compares content whatever
+//! the service said, with no decoding to pay for, and replay compares content whatever
 //! the target's compression and CORS settings are. A decompression layer for request
 //! bodies (`RequestDecompressionLayer`) belongs outside it, for the same reason.
 

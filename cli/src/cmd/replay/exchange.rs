@@ -368,11 +368,7 @@ pub(crate) fn map_expected_body(body: &Bytes, mapping: &HashMap<String, Scalar>)
     let Ok(mut doc) = serde_json::from_slice::<Value>(body) else {
         return body.clone();
     };
-    fn walk(
-        value: &mut Value,
-        keys: &mut Vec<String>,
-        mapping: &HashMap<String, Scalar>,
-    ) -> bool {
+    fn walk(value: &mut Value, keys: &mut Vec<String>, mapping: &HashMap<String, Scalar>) -> bool {
         match value {
             Value::Object(members) => {
                 let mut changed = false;
