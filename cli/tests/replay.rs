@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery};
@@ -18,9 +17,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use retrace::{Config, Recorder};
 use serde_json::{Value, json};
-use support::{Root, Run, Spec};
+use support::{Root, Run, Server, Spec, runtime};
 use tokio::runtime::Runtime;
-use tokio::sync::oneshot;
 
 /// Which answers a server gives.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -93,43 +91,6 @@ fn app(version: Version) -> axum::Router {
                 },
             ),
         )
-}
-
-/// A server on 127.0.0.1 that stops when dropped.
-struct Server {
-    addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-impl Server {
-    fn start(rt: &Runtime, app: axum::Router) -> Self {
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let (stop, stopped) = oneshot::channel::<()>();
-            tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-            Self { addr, _stop: stop }
-        })
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Three requests through a recorded server, in order: `GET /users/1`,

@@ -13,7 +13,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -28,9 +27,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use retrace::{Config, Recorder, Redaction, RedactionMode};
 use serde_json::{Value, json};
-use support::{Root, Run};
+use support::{Root, Run, runtime};
 use tokio::runtime::Runtime;
-use tokio::sync::oneshot;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::SizeAbove;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -224,10 +222,10 @@ fn api(db: Shared, record: Option<retrace_tower::RecordLayer>) -> Router {
         )
 }
 
+/// A target: a server and the state behind it.
 struct Server {
-    addr: SocketAddr,
+    server: support::Server,
     db: Shared,
-    _stop: oneshot::Sender<()>,
 }
 
 impl Server {
@@ -247,29 +245,12 @@ impl Server {
 
     fn start_with(rt: &Runtime, record: Option<retrace_tower::RecordLayer>, db: Db) -> Self {
         let db = Arc::new(Mutex::new(db));
-        let app = api(Arc::clone(&db), record);
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let (stop, stopped) = oneshot::channel::<()>();
-            tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-            Self {
-                addr,
-                db,
-                _stop: stop,
-            }
-        })
+        let server = support::Server::start(rt, api(Arc::clone(&db), record));
+        Self { server, db }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Each user's steps, in the order the target saw them.
@@ -281,14 +262,6 @@ impl Server {
             .map(str::to_owned)
             .collect()
     }
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;

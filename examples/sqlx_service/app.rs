@@ -538,11 +538,7 @@ async fn favourite(
     .execute(&state.pool)
     .await?
     .rows_affected();
-    let favourites: i64 =
-        retrace_sqlx::query_scalar("SELECT count(*) FROM favourites WHERE article_id = $1")
-            .bind(article.id)
-            .fetch_one(&state.pool)
-            .await?;
+    let favourites = favourite_count(&state.pool, article.id).await?;
     Ok(Json(
         json!({ "slug": slug, "favourited": added == 1, "favourites": favourites }),
     ))
@@ -617,14 +613,19 @@ async fn unfavourite(
         .bind(article.id)
         .execute(&state.pool)
         .await?;
-    let favourites: i64 =
-        retrace_sqlx::query_scalar("SELECT count(*) FROM favourites WHERE article_id = $1")
-            .bind(article.id)
-            .fetch_one(&state.pool)
-            .await?;
+    let favourites = favourite_count(&state.pool, article.id).await?;
     Ok(Json(
         json!({ "slug": slug, "favourited": false, "favourites": favourites }),
     ))
+}
+
+async fn favourite_count(pool: &PgPool, article_id: i64) -> Answer<i64> {
+    Ok(
+        retrace_sqlx::query_scalar("SELECT count(*) FROM favourites WHERE article_id = $1")
+            .bind(article_id)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 // ---- profiles -------------------------------------------------------------------

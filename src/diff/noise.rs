@@ -25,7 +25,8 @@ use super::{ResponseView, diff_responses_with_limit};
 /// | `traceparent`, `tracestate` | a fresh trace context per request                        |
 /// | `x-retrace-recording-id` | the id of the recording this SDK makes of the response      |
 /// | `server-timing`, `x-response-time`, `x-runtime` | measured durations                 |
-/// | `vary`, `access-control-allow-origin`, `access-control-allow-credentials`, `access-control-allow-methods`, `access-control-allow-headers`, `access-control-expose-headers`, `access-control-max-age` | [`OUTER_LAYER_HEADERS`]: added by compression and CORS layers, which usually sit outside the record layer, so a recording lacks them and every live answer has them |
+///
+/// [`OUTER_LAYER_HEADERS`] (`vary`, CORS) are ignored by default too.
 ///
 /// Use [`NoiseRulesBuilder::compare_header`] to compare one of them after all, or
 /// [`NoiseRulesBuilder::without_default_headers`] to start from nothing.
@@ -47,17 +48,10 @@ pub const DEFAULT_IGNORED_HEADERS: &[&str] = &[
     "server-timing",
     "x-response-time",
     "x-runtime",
-    "vary",
-    "access-control-allow-origin",
-    "access-control-allow-credentials",
-    "access-control-allow-methods",
-    "access-control-allow-headers",
-    "access-control-expose-headers",
-    "access-control-max-age",
 ];
 
-/// The part of [`DEFAULT_IGNORED_HEADERS`] that layers outside the record layer add to
-/// a response: `vary` from compression (and CORS), `access-control-*` from CORS. Their
+/// Headers also ignored by default, besides [`DEFAULT_IGNORED_HEADERS`]: those that
+/// layers outside the record layer add to a response: `vary` from compression (and CORS), `access-control-*` from CORS. Their
 /// values follow from the request's `origin` and `accept-encoding` and the layers'
 /// configuration, not from what the service answered.
 pub const OUTER_LAYER_HEADERS: &[&str] = &[
@@ -103,8 +97,8 @@ pub enum NoiseRuleError {
 
 /// What to ignore when comparing two responses: header names and JSON paths.
 ///
-/// [`NoiseRules::default`] ignores [`DEFAULT_IGNORED_HEADERS`] and no JSON paths;
-/// [`NoiseRules::none`] ignores nothing; [`NoiseRules::builder`] adds to the defaults;
+/// [`NoiseRules::default`] ignores [`DEFAULT_IGNORED_HEADERS`], [`OUTER_LAYER_HEADERS`]
+/// and no JSON paths; [`NoiseRules::none`] ignores nothing; [`NoiseRules::builder`] adds to the defaults;
 /// [`NoiseRules::learn`] finds the rules two replays of one recording disagree on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoiseRules {
@@ -117,7 +111,7 @@ pub struct NoiseRules {
 impl Default for NoiseRules {
     fn default() -> Self {
         let mut rules = Self::none();
-        for name in DEFAULT_IGNORED_HEADERS {
+        for name in DEFAULT_IGNORED_HEADERS.iter().chain(OUTER_LAYER_HEADERS) {
             rules.insert_header(name);
         }
         rules
@@ -253,7 +247,8 @@ impl Default for NoiseRulesBuilder {
 }
 
 impl NoiseRulesBuilder {
-    /// Starts from no ignored headers instead of [`DEFAULT_IGNORED_HEADERS`].
+    /// Starts from no ignored headers instead of [`DEFAULT_IGNORED_HEADERS`] and
+    /// [`OUTER_LAYER_HEADERS`].
     pub fn without_default_headers(mut self) -> Self {
         self.defaults = false;
         self

@@ -552,3 +552,43 @@ pub fn now_us() -> u64 {
 
 pub const HOUR_US: u64 = 3_600_000_000;
 pub const DAY_US: u64 = 24 * HOUR_US;
+
+/// A server on 127.0.0.1 that stops when dropped: the target of a replay.
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Server {
+    /// Serves `app` on a free port, on `rt`.
+    pub fn start(rt: &tokio::runtime::Runtime, app: axum::Router) -> Self {
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+            Self { addr, _stop: stop }
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A two-worker runtime for the servers a test starts.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}

@@ -139,12 +139,10 @@ impl NoisePlan {
     ) -> Result<Self, NoiseRuleError> {
         let mut builder = NoiseRules::builder();
         let mut lines = Vec::new();
-        let plain: Vec<&str> = DEFAULT_IGNORED_HEADERS
-            .iter()
-            .copied()
-            .filter(|h| !OUTER_LAYER_HEADERS.contains(h))
-            .collect();
-        lines.push(line(format!("headers {}", plain.join(", ")), "default"));
+        lines.push(line(
+            format!("headers {}", DEFAULT_IGNORED_HEADERS.join(", ")),
+            "default",
+        ));
         lines.push(line(
             format!("headers {}", OUTER_LAYER_HEADERS.join(", ")),
             "default: added by compression and CORS layers outside the record layer",
