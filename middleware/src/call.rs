@@ -12,7 +12,7 @@ use retrace::event::{
 use retrace::policy::{PARENT_HEADER, parent_header_value};
 use retrace::{SpanId, TraceId, TraceParent};
 
-use crate::capture::CaptureSettings;
+use crate::capture::{BodyCoding, CaptureSettings};
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const RETRACE_PARENT: HeaderName = HeaderName::from_static(PARENT_HEADER);
@@ -35,16 +35,29 @@ pub(crate) fn propagate(handle: &RecordingHandle, headers: &mut HeaderMap) {
     }
 }
 
-/// A call's whole request body as it is recorded and matched: with its JSON fields
-/// redacted (see [`redact_whole_body`](crate::capture::redact_whole_body)), before it
-/// is cut at the cap or hashed. Replay hashes the live body the same way, so a call
-/// whose body held a secret still finds its recording.
+/// A call's whole request body as it is recorded and matched: decoded when it has a
+/// content coding (see [`BodyCoding`]), with its secrets redacted (see
+/// [`redact_whole_body`](crate::capture::redact_whole_body)), before it is cut at the
+/// cap or hashed. Replay computes the live body's the same way, so a call whose body
+/// held a secret still finds its recording.
 pub(crate) fn recorded_body(
     settings: &CaptureSettings,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Bytes {
-    crate::capture::redact_whole_body(&settings.redaction, headers, body.clone())
+    recorded_body_with(settings, &settings.body_coding(headers), headers, body)
+}
+
+fn recorded_body_with(
+    settings: &CaptureSettings,
+    coding: &BodyCoding,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Bytes {
+    // A body that does not decode within the cap is recorded empty: its compressed
+    // bytes cannot be read by the redaction detectors.
+    let body = coding.decode(body, settings.body_cap).unwrap_or_default();
+    crate::capture::redact_whole_body(&settings.redaction, headers, body)
 }
 
 /// An outgoing call being recorded: its id and when it started.
@@ -67,14 +80,15 @@ pub(crate) fn start_call(
 ) -> CallInFlight {
     let call_id = handle.next_seq();
     let at_us = handle.elapsed_us();
-    let body = recorded_body(settings, headers, body);
+    let (head, coding) = settings.request_parts_head(method, uri, version, headers);
+    let body = recorded_body_with(settings, &coding, headers, body);
     let kept = body.len().min(settings.body_cap);
     let truncated = kept < body.len();
     handle.record(Event::Call(Box::new(OutboundCall {
         call_id,
         target: uri.authority().map_or("unknown", |a| a.as_str()).to_owned(),
         at_us,
-        head: settings.request_parts_head(method, uri, version, headers),
+        head,
         body: RecordedBody {
             data: crate::capture::own(&body.slice(..kept)),
             end: BodyEnd {

@@ -36,7 +36,9 @@ impl CaptureSettings {
         self.redaction.headers(headers)
     }
 
-    pub(crate) fn request_head<B>(&self, req: &http::Request<B>) -> RequestHead {
+    /// The head of an incoming request, and the body's content coding when the body
+    /// is recorded decoded (see [`message_headers`](Self::message_headers)).
+    pub(crate) fn request_head<B>(&self, req: &http::Request<B>) -> (RequestHead, BodyCoding) {
         self.request_parts_head(req.method(), req.uri(), req.version(), req.headers())
     }
 
@@ -46,46 +48,89 @@ impl CaptureSettings {
         uri: &http::Uri,
         v: http::Version,
         headers: &HeaderMap,
-    ) -> RequestHead {
-        RequestHead {
+    ) -> (RequestHead, BodyCoding) {
+        let (headers, coding) = self.message_headers(headers);
+        let head = RequestHead {
             method: retrace::names::method(method),
             uri: self.redaction.uri(uri),
             version: retrace::names::version(v),
-            headers: self.message_headers(headers),
-        }
+            headers,
+        };
+        (head, coding)
     }
 
-    pub(crate) fn response_head<B>(&self, resp: &http::Response<B>) -> ResponseHead {
-        ResponseHead {
+    /// The head of a response, and the body's content coding when the body is recorded
+    /// decoded.
+    pub(crate) fn response_head<B>(&self, resp: &http::Response<B>) -> (ResponseHead, BodyCoding) {
+        let (headers, coding) = self.message_headers(resp.headers());
+        let head = ResponseHead {
             status: resp.status().as_u16(),
             version: retrace::names::version(resp.version()),
-            headers: self.message_headers(resp.headers()),
-        }
+            headers,
+        };
+        (head, coding)
     }
 
-    /// The headers of a message whose body is captured: redacted, and without
-    /// `content-encoding` and `content-length` when the body will be recorded decoded
-    /// ([`decodes`](Self::decodes)), since they describe the encoded form.
-    fn message_headers(&self, headers: &HeaderMap) -> Vec<Header> {
+    /// The headers of a message whose body is captured, redacted. When the body names
+    /// codings [`retrace::content_coding`] undoes and the redaction reads bodies, the
+    /// body is recorded decoded (a record layer outside a compression layer then
+    /// records what one inside it would, and the detectors read the content), so
+    /// `content-encoding` and `content-length`, which describe the encoded form, are
+    /// left out and the coding is returned. Read from the redacted list the head needs
+    /// anyway: no second lookup in the map.
+    fn message_headers(&self, headers: &HeaderMap) -> (Vec<Header>, BodyCoding) {
         let mut recorded = self.headers(headers);
-        if self.decodes(headers) {
+        let coding = recorded
+            .iter()
+            .find(|h| h.name.as_ref() == "content-encoding")
+            .map(|h| h.value.clone())
+            .filter(|v| self.redaction.inspects_bodies() && retrace::content_coding::supported(v));
+        if coding.is_some() {
             recorded.retain(|h| {
-                !h.name.eq_ignore_ascii_case("content-encoding")
-                    && !h.name.eq_ignore_ascii_case("content-length")
+                let name: &str = h.name.as_ref();
+                name != "content-encoding" && name != "content-length"
             });
         }
-        recorded
+        (recorded, BodyCoding(coding))
     }
 
-    /// Whether a body with these headers is recorded decoded: it is held to its end to
-    /// be read by the redaction detectors, and its `content-encoding` names codings
-    /// [`retrace::content_coding`] undoes. A record layer outside a compression layer
-    /// then records what one inside it would, and the detectors read the content.
-    pub(crate) fn decodes(&self, headers: &HeaderMap) -> bool {
-        self.redaction.inspects_bodies()
-            && headers
+    /// A body's content coding as [`message_headers`](Self::message_headers) decides
+    /// it, read from the headers alone (for replay, which computes the recorded form of
+    /// a live request to match it).
+    pub(crate) fn body_coding(&self, headers: &HeaderMap) -> BodyCoding {
+        BodyCoding(
+            headers
                 .get(http::header::CONTENT_ENCODING)
-                .is_some_and(|v| retrace::content_coding::supported(v.as_bytes()))
+                .map(|v| Bytes::copy_from_slice(v.as_bytes()))
+                .filter(|v| {
+                    self.redaction.inspects_bodies() && retrace::content_coding::supported(v)
+                }),
+        )
+    }
+}
+
+/// The `content-encoding` of a body that is recorded decoded; `None` for a body
+/// recorded as it passed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BodyCoding(Option<Bytes>);
+
+impl BodyCoding {
+    /// `body` as recorded: decoded when it has a coding, within `cap` bytes. A body
+    /// that cannot be decoded within the cap is `None`: its compressed bytes cannot be
+    /// read by the redaction detectors, so none of it is recorded.
+    pub(crate) fn decode(&self, body: &Bytes, cap: usize) -> Option<Bytes> {
+        match &self.0 {
+            None => Some(body.clone()),
+            Some(coding) => match retrace::content_coding::decode(Some(coding), body, cap) {
+                Ok(Some(plain)) => Some(Bytes::from(plain)),
+                Ok(None) => Some(body.clone()),
+                Err(_) => None,
+            },
+        }
+    }
+
+    fn is_some(&self) -> bool {
+        self.0.is_some()
     }
 }
 
@@ -194,8 +239,8 @@ pub(crate) struct Tap {
     held: Option<Held>,
     /// The body's content type, for redaction; only kept when the body is held.
     content_type: ContentType,
-    /// The body's `content-encoding`, when it is recorded decoded.
-    encoding: Option<http::HeaderValue>,
+    /// The body's content coding, when it is recorded decoded.
+    coding: BodyCoding,
     trailers: Vec<Header>,
     settings: Arc<CaptureSettings>,
     on_end: Option<BodyEndHook>,
@@ -244,13 +289,15 @@ impl ContentType {
 }
 
 impl Tap {
-    /// A tap for a body whose head carried `headers`; `exact_len` is the body's exact
-    /// size when known (no digest is needed when it fits under the cap).
+    /// A tap for a body whose head carried `headers` (and, when it is recorded
+    /// decoded, `coding`); `exact_len` is the body's exact size when known (no digest
+    /// is needed when it fits under the cap).
     pub(crate) fn new(
         handle: RecordingHandle,
         side: Side,
         settings: &Arc<CaptureSettings>,
         headers: &HeaderMap,
+        coding: BodyCoding,
         exact_len: Option<u64>,
         started: Instant,
     ) -> Self {
@@ -262,12 +309,6 @@ impl Tap {
             (Some(_), Some(value)) => ContentType::of(value),
             _ => ContentType::Absent,
         };
-        let encoding = match &held {
-            Some(_) if settings.decodes(headers) => {
-                headers.get(http::header::CONTENT_ENCODING).cloned()
-            }
-            _ => None,
-        };
         Self {
             handle,
             side,
@@ -277,7 +318,7 @@ impl Tap {
             hasher: may_exceed.then(|| Box::new(blake3::Hasher::new())),
             held,
             content_type,
-            encoding,
+            coding,
             trailers: Vec::new(),
             settings: Arc::clone(settings),
             on_end: None,
@@ -325,16 +366,15 @@ impl Tap {
     /// decodes to more than the cap, or one that is not valid in its coding is not
     /// recorded at all (its compressed bytes cannot be read by the detectors): the
     /// recording says it was cut, with nothing captured.
-    fn decoded(&mut self, encoding: &http::HeaderValue, held: &Bytes) -> Bytes {
+    fn decoded(&mut self, held: &Bytes) -> Bytes {
         let whole = (self.captured as u64) == self.total;
-        match retrace::content_coding::decode(Some(encoding.as_bytes()), held, self.cap) {
-            Ok(Some(plain)) if whole => {
+        match self.coding.decode(held, self.cap) {
+            Some(plain) if whole => {
                 self.captured = plain.len();
                 self.total = plain.len() as u64;
                 self.hasher = None;
-                Bytes::from(plain)
+                plain
             }
-            Ok(None) => held.clone(),
             _ => {
                 self.captured = 0;
                 self.total = self.total.max(1);
@@ -358,8 +398,8 @@ impl Tap {
         let mut collected = Bytes::new();
         if let Some(held) = self.held.take() {
             let mut held = held.into_bytes();
-            if let Some(encoding) = self.encoding.take() {
-                held = self.decoded(&encoding, &held);
+            if self.coding.is_some() {
+                held = self.decoded(&held);
             }
             let content_type = self.content_type.as_bytes();
             let data = self

@@ -168,13 +168,14 @@ where
     );
     match inner.call(Request::from_parts(parts, B::from(bytes))).await {
         Ok(response) => {
-            let head = settings.response_head(&response);
+            let (head, coding) = settings.response_head(&response);
             let (parts, body) = response.into_parts();
             let tap = Tap::new(
                 handle,
                 Side::Collect,
                 &settings,
                 &parts.headers,
+                coding,
                 body.size_hint().exact(),
                 call.started,
             )

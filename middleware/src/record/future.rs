@@ -150,7 +150,7 @@ where
         match result {
             Ok(mut response) => {
                 let status = response.status().as_u16();
-                let head = pending.shared.capture.response_head(&response);
+                let (head, coding) = pending.shared.capture.response_head(&response);
                 pending.handle.record(Event::Response(head));
                 if pending.shared.echo_id
                     && let Ok(v) = HeaderValue::from_str(&pending.handle.id().to_string())
@@ -163,6 +163,7 @@ where
                     Side::Response,
                     &pending.shared.capture,
                     &parts.headers,
+                    coding,
                     body.size_hint().exact(),
                     pending.started,
                 )

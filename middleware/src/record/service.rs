@@ -101,7 +101,8 @@ where
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         };
         let started = Instant::now();
-        handle.record(Event::Request(shared.capture.request_head(&req)));
+        let (head, coding) = shared.capture.request_head(&req);
+        handle.record(Event::Request(head));
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(handle.id());
         let exact = body.size_hint().exact();
@@ -110,6 +111,7 @@ where
             Side::Request,
             &shared.capture,
             &parts.headers,
+            coding,
             exact,
             started,
         );
