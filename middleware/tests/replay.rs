@@ -604,3 +604,76 @@ async fn a_secret_in_a_compressed_answer_is_redacted_before_it_reaches_disk() {
     let body: Value = serde_json::from_slice(&recording.response_body()).unwrap();
     assert_eq!(body, json!({ "access_token": "[redacted]", "user": "ann" }));
 }
+
+/// Reads a stock answer the way a client that asks for gzip does: decoded when the
+/// answer says it is gzip.
+async fn gzip_quote(State(shop): State<Shop>, Path(sku): Path<String>) -> axum::Json<Value> {
+    let req = http::Request::get(format!("{}/stock/{sku}", shop.base))
+        .header("accept-encoding", "gzip")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = shop.upstream.clone().oneshot(req).await.unwrap();
+    let coding = resp
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.as_bytes().to_vec());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let plain = retrace::content_coding::decode(coding.as_deref(), &bytes, 1 << 20)
+        .unwrap()
+        .map_or(bytes.to_vec(), |d| d);
+    let stock: Value = serde_json::from_slice(&plain).unwrap();
+    axum::Json(json!({ "sku": sku, "available": stock["available"], "coded": coding.is_some() }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_answer_to_an_outgoing_call_is_recorded_decoded_and_replays() {
+    use tower_http::compression::CompressionLayer;
+    use tower_http::compression::predicate::SizeAbove;
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
+    let upstream =
+        serve(inventory().layer(CompressionLayer::new().compress_when(SizeAbove::new(0)))).await;
+    let base = format!("http://{}", upstream.addr);
+    let app = |base: String| {
+        Router::new()
+            .route("/gzip-quote/{sku}", get(gzip_quote))
+            .with_state(Shop::new(base, false))
+    };
+    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec).unwrap())).await;
+    let answer = send(
+        &client(),
+        get_req(&shop.url("/gzip-quote/fig")).body(empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let live: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(live["coded"], true, "the upstream answered gzip: {live}");
+    drop(shop);
+    drop(upstream);
+    guard.shutdown().unwrap();
+
+    let store = Store::open(dir.path()).unwrap();
+    let recording = store.recordings().next().unwrap().unwrap();
+    let calls = recording.calls();
+    let result = calls[0].result.expect("the call has an answer");
+    let retrace::CallOutcome::Response { head, body } = &result.outcome else {
+        panic!("the call has an answer: {result:?}");
+    };
+    assert!(
+        !head
+            .headers
+            .iter()
+            .any(|h| h.name.as_ref() == "content-encoding"),
+        "{:?}",
+        head.headers
+    );
+    serde_json::from_slice::<Value>(&body.data).expect("the answer is recorded as plain JSON");
+    // In replay the client gets the plain answer, without content-encoding, and reads it.
+    let report = replay(&recording, app(base))
+        .await
+        .or_else(retrace_tower::ReplayError::into_report)
+        .unwrap();
+    let replayed: Value = serde_json::from_slice(&report.response.body).unwrap();
+    assert_eq!(replayed["available"], live["available"]);
+    assert_eq!(replayed["coded"], false, "{}", report.describe());
+}
