@@ -413,10 +413,10 @@ fn install_retrace(mode: RetraceMode, dir: &Path) -> Installed {
                     .build()
                     .expect("valid policy"),
             )
-            .build(),
+            .build()
+            .expect("the record layer builds"),
         _ => RecordLayer::new(recorder.clone()),
-    }
-    .expect("the record layer builds");
+    };
     let pause = if mode == RetraceMode::Stalled {
         recorder.pause_writer()
     } else {

@@ -199,11 +199,14 @@ fn main() {
                     .tail(Some(TailKeep::default()))
                     .build()
                     .expect("a valid policy");
-                RecordLayer::builder(recorder).policy(policy).build()
+                RecordLayer::builder(recorder)
+                    .policy(policy)
+                    .build()
+                    .expect("the layer builds")
             } else {
                 RecordLayer::new(recorder)
             };
-            let mut service = layer.expect("the layer builds").layer(service_fn(handler));
+            let mut service = layer.layer(service_fn(handler));
             for _ in 0..requests {
                 let response = service.ready().await.expect("ready").call(request());
                 let _ = response.await.expect("served").into_body().collect().await;

@@ -96,12 +96,10 @@ fn server(c: &mut Criterion) {
     let (skip_rec, skip_guard) = recorder(dir.path(), 0.0);
     let (all_rec, all_guard) = recorder(dir.path(), 1.0);
     let mut bare = service_fn(handler::<Full<Bytes>>);
-    let mut sampled_out = RecordLayer::new(skip_rec)
-        .expect("layer")
-        .layer(service_fn(handler::<RecordBody<Full<Bytes>>>));
-    let mut recorded = RecordLayer::new(all_rec)
-        .expect("layer")
-        .layer(service_fn(handler::<RecordBody<Full<Bytes>>>));
+    let mut sampled_out =
+        RecordLayer::new(skip_rec).layer(service_fn(handler::<RecordBody<Full<Bytes>>>));
+    let mut recorded =
+        RecordLayer::new(all_rec).layer(service_fn(handler::<RecordBody<Full<Bytes>>>));
     let mut g = c.benchmark_group("server");
     g.bench_function("bare", |b| {
         b.iter(|| rt.block_on(roundtrip(&mut bare, request.clone())))

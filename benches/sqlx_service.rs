@@ -154,7 +154,7 @@ async fn run(setup: &Setup, arm: Arm, requests: usize) -> Run {
             .build()
             .expect("config");
         let (r, guard) = Recorder::new(config).expect("recorder");
-        router = router.layer(RecordLayer::new(r.clone()).expect("layer"));
+        router = router.layer(RecordLayer::new(r.clone()));
         recorder = Some((r, guard));
     }
     let (base, stop) = serve(router).await.expect("the service");

@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let (recorder, guard) = Recorder::new(config)?;
     let service = ServiceBuilder::new()
-        .layer(RecordLayer::new(recorder)?)
+        .layer(RecordLayer::new(recorder))
         .service_fn(hello);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -162,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
         upstream: ClientLayer::new().layer(http.clone()),
         inventory: inventory_url,
     };
-    let recorded_app = shop_app(shop.clone()).layer(RecordLayer::new(recorder.clone())?);
+    let recorded_app = shop_app(shop.clone()).layer(RecordLayer::new(recorder.clone()));
     let (shop_url, stop_shop) = serve(recorded_app).await?;
 
     // A burst of real traffic.

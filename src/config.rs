@@ -5,33 +5,24 @@
 //! code when [`ConfigBuilder::with_env`] is used. A value that does not parse is an
 //! error naming the variable and the value; it never falls back to a default silently.
 //!
-//! | variable | meaning | default |
-//! |---|---|---|
-//! | `RETRACE` | master switch (`1`/`0`, `on`/`off`, `true`/`false`) | off |
-//! | `RETRACE_RECORDING_PATH` | root directory of the recordings | `./recordings` |
-//! | `RETRACE_SERVICE` | service name, used in session names and summaries | the executable's name |
-//! | `RETRACE_SAMPLE_RATE` | share of requests recorded by ratio sampling, 0 to 1 | `0` |
-//! | `RETRACE_CHANNEL_CAPACITY` | messages the hand-off channel holds | `1024` |
-//! | `RETRACE_MAX_IN_FLIGHT_BYTES` | bytes allowed between request path and disk | `64MiB` |
-//! | `RETRACE_CHUNK_BYTES` | a long recording is sent in chunks of this size | `1MiB` |
-//! | `RETRACE_SEGMENT_MAX_BYTES` | a segment file is closed past this size | `64MiB` |
-//! | `RETRACE_SEGMENT_MAX_AGE` | a segment file is closed past this age | `10m` |
-//! | `RETRACE_FLUSH` | `batch` (write every batch) or an interval such as `200ms` | `batch` |
-//! | `RETRACE_FSYNC` | fsync after each write (`1`/`0`) | `0` |
-//! | `RETRACE_MAX_DISK_BYTES` | disk budget for the whole recording path | none |
-//! | `RETRACE_DISK_POLICY` | at the budget: `delete-oldest` or `stop` | `delete-oldest` |
-//! | `RETRACE_SHUTDOWN_TIMEOUT` | longest the guard waits for the writer on drop | `5s` |
-//! | `RETRACE_TRIGGER_HEADER` | header that asks for a request to be recorded | `x-retrace-record` |
-//! | `RETRACE_TRIGGER_TOKEN` | value the trigger header must carry (and parent-header key) | none: any value |
-//! | `RETRACE_KEEP` | tail keep: record the rest tentatively, keep these statuses (`5xx,429`); `off` | off |
-//! | `RETRACE_KEEP_LATENCY` | tail keep also keeps requests slower than this (`2s`) | none |
+//! The variables are defined once, in [`variables`] ([`VARIABLES`] lists them with
+//! their meaning and default; the README's table is made from it).
 //!
 //! Sizes accept a plain byte count or a unit: `512KiB`, `64MiB`, `1GiB`, `10MB`.
 //! Durations use humantime's syntax: `500ms`, `10s`, `5m`.
 
+pub mod variables;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use variables::{
+    CHANNEL_CAPACITY, CHUNK_BYTES, DISK_POLICY, ENABLED, FLUSH, FSYNC, KEEP, KEEP_LATENCY,
+    MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES, RECORDING_PATH, SAMPLE_RATE, SEGMENT_MAX_AGE,
+    SEGMENT_MAX_BYTES, SERVICE, SHUTDOWN_TIMEOUT, TRIGGER_HEADER, TRIGGER_TOKEN,
+};
+pub use variables::{VARIABLES, Variable};
 
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +47,7 @@ pub enum DiskPolicy {
 
 /// A bad configuration value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// An environment variable has a value that does not parse or is out of range.
     #[error("invalid value {value:?} for {var}: {reason}")]
@@ -67,14 +59,21 @@ pub enum ConfigError {
         /// What was expected.
         reason: String,
     },
-    /// A value set in code is out of range.
-    #[error("invalid {setting}: {reason}")]
+    /// A value (set in code, or read from the environment and valid on its own) is out
+    /// of range, or does not fit with another.
+    #[error("invalid {setting}{}: {reason}", var_suffix(.var))]
     Invalid {
         /// The builder setting.
         setting: &'static str,
+        /// The environment variable that sets it too, if one does.
+        var: Option<Variable>,
         /// What is wrong.
         reason: String,
     },
+}
+
+fn var_suffix(var: &Option<Variable>) -> String {
+    var.map(|v| format!(" ({})", v.name)).unwrap_or_default()
 }
 
 /// The recorder's configuration. Build it with [`Config::builder`].
@@ -377,102 +376,98 @@ impl ConfigBuilder {
     pub fn build(self) -> Result<Config, ConfigError> {
         let env = self.env;
         let mut c = self.config;
-        if let Some(v) = env.get("RETRACE") {
-            c.enabled = parse_bool("RETRACE", &v)?;
+        if let Some(v) = env.get(ENABLED.name) {
+            c.enabled = parse_bool(ENABLED.name, &v)?;
         }
-        if let Some(v) = env.get("RETRACE_RECORDING_PATH") {
+        if let Some(v) = env.get(RECORDING_PATH.name) {
             if v.trim().is_empty() {
-                return Err(invalid_env("RETRACE_RECORDING_PATH", &v, "empty path"));
+                return Err(invalid_env(RECORDING_PATH.name, &v, "empty path"));
             }
             c.recording_path = PathBuf::from(v);
         }
-        if let Some(v) = env.get("RETRACE_SERVICE") {
+        if let Some(v) = env.get(SERVICE.name) {
             c.service = v;
         }
-        if let Some(v) = env.get("RETRACE_SAMPLE_RATE") {
+        if let Some(v) = env.get(SAMPLE_RATE.name) {
             c.sample_rate = v
                 .trim()
                 .parse::<f64>()
                 .ok()
                 .filter(|r| (0.0..=1.0).contains(r))
                 .ok_or_else(|| {
-                    invalid_env("RETRACE_SAMPLE_RATE", &v, "expected a number from 0 to 1")
+                    invalid_env(SAMPLE_RATE.name, &v, "expected a number from 0 to 1")
                 })?;
         }
-        if let Some(v) = env.get("RETRACE_CHANNEL_CAPACITY") {
-            c.channel_capacity = parse_count("RETRACE_CHANNEL_CAPACITY", &v)?;
+        if let Some(v) = env.get(CHANNEL_CAPACITY.name) {
+            c.channel_capacity = parse_count(CHANNEL_CAPACITY.name, &v)?;
         }
-        if let Some(v) = env.get("RETRACE_MAX_IN_FLIGHT_BYTES") {
-            c.max_in_flight_bytes = parse_size("RETRACE_MAX_IN_FLIGHT_BYTES", &v)? as usize;
+        if let Some(v) = env.get(MAX_IN_FLIGHT_BYTES.name) {
+            c.max_in_flight_bytes = parse_size(MAX_IN_FLIGHT_BYTES.name, &v)? as usize;
         }
-        if let Some(v) = env.get("RETRACE_CHUNK_BYTES") {
-            c.chunk_bytes = parse_size("RETRACE_CHUNK_BYTES", &v)? as usize;
+        if let Some(v) = env.get(CHUNK_BYTES.name) {
+            c.chunk_bytes = parse_size(CHUNK_BYTES.name, &v)? as usize;
         }
-        if let Some(v) = env.get("RETRACE_SEGMENT_MAX_BYTES") {
-            c.segment_max_bytes = parse_size("RETRACE_SEGMENT_MAX_BYTES", &v)?;
+        if let Some(v) = env.get(SEGMENT_MAX_BYTES.name) {
+            c.segment_max_bytes = parse_size(SEGMENT_MAX_BYTES.name, &v)?;
         }
-        if let Some(v) = env.get("RETRACE_SEGMENT_MAX_AGE") {
-            c.segment_max_age = parse_duration("RETRACE_SEGMENT_MAX_AGE", &v)?;
+        if let Some(v) = env.get(SEGMENT_MAX_AGE.name) {
+            c.segment_max_age = parse_duration(SEGMENT_MAX_AGE.name, &v)?;
         }
-        if let Some(v) = env.get("RETRACE_FLUSH") {
+        if let Some(v) = env.get(FLUSH.name) {
             c.flush = if v.trim().eq_ignore_ascii_case("batch") {
                 FlushPolicy::EveryBatch
             } else {
-                FlushPolicy::Interval(parse_duration("RETRACE_FLUSH", &v).map_err(|_| {
+                FlushPolicy::Interval(parse_duration(FLUSH.name, &v).map_err(|_| {
                     invalid_env(
-                        "RETRACE_FLUSH",
+                        FLUSH.name,
                         &v,
                         "expected `batch` or a duration such as `200ms`",
                     )
                 })?)
             };
         }
-        if let Some(v) = env.get("RETRACE_FSYNC") {
-            c.fsync = parse_bool("RETRACE_FSYNC", &v)?;
+        if let Some(v) = env.get(FSYNC.name) {
+            c.fsync = parse_bool(FSYNC.name, &v)?;
         }
-        if let Some(v) = env.get("RETRACE_MAX_DISK_BYTES") {
-            c.max_disk_bytes = Some(parse_size("RETRACE_MAX_DISK_BYTES", &v)?);
+        if let Some(v) = env.get(MAX_DISK_BYTES.name) {
+            c.max_disk_bytes = Some(parse_size(MAX_DISK_BYTES.name, &v)?);
         }
-        if let Some(v) = env.get("RETRACE_DISK_POLICY") {
+        if let Some(v) = env.get(DISK_POLICY.name) {
             c.disk_policy = match v.trim() {
                 "delete-oldest" => DiskPolicy::DeleteOldest,
                 "stop" => DiskPolicy::StopRecording,
                 _ => {
                     return Err(invalid_env(
-                        "RETRACE_DISK_POLICY",
+                        DISK_POLICY.name,
                         &v,
                         "expected `delete-oldest` or `stop`",
                     ));
                 }
             };
         }
-        if let Some(v) = env.get("RETRACE_TRIGGER_HEADER") {
+        if let Some(v) = env.get(TRIGGER_HEADER.name) {
             if http::HeaderName::from_bytes(v.trim().as_bytes()).is_err() {
                 return Err(invalid_env(
-                    "RETRACE_TRIGGER_HEADER",
+                    TRIGGER_HEADER.name,
                     &v,
                     "not a valid header name",
                 ));
             }
             c.trigger_header = v.trim().to_ascii_lowercase();
         }
-        if let Some(v) = env.get("RETRACE_TRIGGER_TOKEN") {
+        if let Some(v) = env.get(TRIGGER_TOKEN.name) {
             if v.trim().is_empty() {
-                return Err(invalid_env(
-                    "RETRACE_TRIGGER_TOKEN",
-                    &v,
-                    "the token is empty",
-                ));
+                return Err(invalid_env(TRIGGER_TOKEN.name, &v, "the token is empty"));
             }
             c.trigger_token = Some(v);
         }
-        if let Some(v) = env.get("RETRACE_KEEP") {
+        if let Some(v) = env.get(KEEP.name) {
             c.keep_statuses = if v.trim().eq_ignore_ascii_case("off") {
                 None
             } else {
                 crate::policy::parse_status_set(&v).map_err(|_| {
                     invalid_env(
-                        "RETRACE_KEEP",
+                        KEEP.name,
                         &v,
                         "expected `off` or statuses such as `5xx,429`",
                     )
@@ -480,11 +475,11 @@ impl ConfigBuilder {
                 Some(v)
             };
         }
-        if let Some(v) = env.get("RETRACE_KEEP_LATENCY") {
-            c.keep_latency = Some(parse_duration("RETRACE_KEEP_LATENCY", &v)?);
+        if let Some(v) = env.get(KEEP_LATENCY.name) {
+            c.keep_latency = Some(parse_duration(KEEP_LATENCY.name, &v)?);
         }
-        if let Some(v) = env.get("RETRACE_SHUTDOWN_TIMEOUT") {
-            c.shutdown_timeout = parse_duration("RETRACE_SHUTDOWN_TIMEOUT", &v)?;
+        if let Some(v) = env.get(SHUTDOWN_TIMEOUT.name) {
+            c.shutdown_timeout = parse_duration(SHUTDOWN_TIMEOUT.name, &v)?;
         }
         validate(&c)?;
         fit_segments_to_budget(&mut c)?;
@@ -492,52 +487,104 @@ impl ConfigBuilder {
     }
 }
 
+impl Config {
+    /// Checks the whole configuration, each value and how they fit together; the
+    /// error names the setting, its environment variable and what is wrong.
+    /// [`ConfigBuilder::build`] and [`Recorder::new`](crate::Recorder::new) call it, so
+    /// a configuration a recorder runs with has passed it.
+    ///
+    /// ```
+    /// let mut config = retrace::Config::default();
+    /// config.channel_capacity = 0;
+    /// assert_eq!(
+    ///     config.validate().unwrap_err().to_string(),
+    ///     "invalid channel_capacity (RETRACE_CHANNEL_CAPACITY): must be at least 1"
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate(self)?;
+        check_budget(self)
+    }
+}
+
 fn validate(c: &Config) -> Result<(), ConfigError> {
-    let invalid = |setting, reason: &str| {
+    let invalid = |setting, var: Variable, reason: &str| {
         Err(ConfigError::Invalid {
             setting,
+            var: Some(var),
             reason: reason.to_owned(),
         })
     };
     if !(0.0..=1.0).contains(&c.sample_rate) {
         return invalid(
             "sample_rate",
+            SAMPLE_RATE,
             &format!("{} is not between 0 and 1", c.sample_rate),
         );
     }
     if c.service.trim().is_empty() {
-        return invalid("service", "the service name is empty");
+        return invalid("service", SERVICE, "the service name is empty");
     }
     if c.channel_capacity == 0 {
-        return invalid("channel_capacity", "must be at least 1");
+        return invalid("channel_capacity", CHANNEL_CAPACITY, "must be at least 1");
     }
     if c.max_in_flight_bytes == 0 {
-        return invalid("max_in_flight_bytes", "must be at least 1");
+        return invalid(
+            "max_in_flight_bytes",
+            MAX_IN_FLIGHT_BYTES,
+            "must be at least 1",
+        );
     }
     if c.chunk_bytes < 1024 {
-        return invalid("chunk_bytes", "must be at least 1 KiB");
+        return invalid("chunk_bytes", CHUNK_BYTES, "must be at least 1 KiB");
     }
     if c.frame_target_bytes == 0 || c.frame_target_bytes > crate::segment::MAX_FRAME_BYTES / 2 {
-        return invalid(
-            "frame_target_bytes",
-            &format!(
+        return Err(ConfigError::Invalid {
+            setting: "frame_target_bytes",
+            var: None,
+            reason: format!(
                 "must be between 1 and {}",
                 crate::segment::MAX_FRAME_BYTES / 2
             ),
-        );
+        });
     }
     if let Some(set) = &c.keep_statuses
         && let Err(e) = crate::policy::parse_status_set(set)
     {
-        return invalid("keep_statuses", &e.to_string());
+        return invalid("keep_statuses", KEEP, &e.to_string());
+    }
+    if let (Some(latency), None) = (c.keep_latency, &c.keep_statuses) {
+        return invalid(
+            "keep_latency",
+            KEEP_LATENCY,
+            &format!(
+                "{} is a tail keep rule, and tail keep is off: set keep_statuses ({}) too, \
+                 such as `5xx`",
+                humantime::format_duration(latency),
+                KEEP.name
+            ),
+        );
     }
     if c.segment_max_bytes < MIN_SEGMENT_BYTES {
-        return invalid("segment_max_bytes", "must be at least 4 KiB");
+        return invalid(
+            "segment_max_bytes",
+            SEGMENT_MAX_BYTES,
+            "must be at least 4 KiB",
+        );
     }
     if let FlushPolicy::Interval(d) = c.flush
         && d.is_zero()
     {
-        return invalid("flush", "the interval must be above zero");
+        return invalid("flush", FLUSH, "the interval must be above zero");
+    }
+    if c.trigger_header.is_empty()
+        || http::HeaderName::from_bytes(c.trigger_header.as_bytes()).is_err()
+    {
+        return invalid(
+            "trigger_header",
+            TRIGGER_HEADER,
+            &format!("{:?} is not a valid header name", c.trigger_header),
+        );
     }
     Ok(())
 }
@@ -549,20 +596,30 @@ pub(crate) const MIN_SEGMENT_BYTES: u64 = 4096;
 /// to make room (the open one never is): at most a quarter of the budget. A larger
 /// segment size is lowered to that, and the change logged; a budget too small for
 /// four of the smallest segments is an error.
-fn fit_segments_to_budget(c: &mut Config) -> Result<(), ConfigError> {
+/// A disk budget too small for four of the smallest segments is an error.
+fn check_budget(c: &Config) -> Result<(), ConfigError> {
     let Some(max) = c.max_disk_bytes else {
         return Ok(());
     };
     let min = crate::writer::MIN_BUDGET;
     if max < min {
         return Err(ConfigError::Invalid {
-            setting: "max_disk_bytes (RETRACE_MAX_DISK_BYTES)",
+            setting: "max_disk_bytes",
+            var: Some(MAX_DISK_BYTES),
             reason: format!(
                 "{max} bytes cannot hold a recording: the budget must be at least {min} bytes \
                  (four segments of 4 KiB and 16 KiB for the session metadata)"
             ),
         });
     }
+    Ok(())
+}
+
+fn fit_segments_to_budget(c: &mut Config) -> Result<(), ConfigError> {
+    check_budget(c)?;
+    let Some(max) = c.max_disk_bytes else {
+        return Ok(());
+    };
     let fitting = ((max - crate::writer::METADATA_RESERVE) / 4).max(MIN_SEGMENT_BYTES);
     if c.segment_max_bytes > fitting {
         tracing::warn!(
@@ -733,8 +790,33 @@ mod tests {
         let err = Config::builder().channel_capacity(0).build().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid channel_capacity: must be at least 1"
+            "invalid channel_capacity (RETRACE_CHANNEL_CAPACITY): must be at least 1"
         );
         assert!(Config::builder().service(" ").build().is_err());
+    }
+
+    #[test]
+    fn settings_that_do_not_fit_together_are_refused_naming_both() {
+        let err = Config::builder()
+            .with_env_vars([("RETRACE_KEEP_LATENCY", "2s")])
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid keep_latency (RETRACE_KEEP_LATENCY): 2s is a tail keep rule, and tail \
+             keep is off: set keep_statuses (RETRACE_KEEP) too, such as `5xx`"
+        );
+        let ok = Config::builder()
+            .with_env_vars([("RETRACE_KEEP_LATENCY", "2s"), ("RETRACE_KEEP", "5xx")])
+            .build();
+        assert!(ok.is_ok(), "{ok:?}");
+        // A configuration changed after it was built is checked again by the recorder.
+        let mut config = Config::builder().enabled(true).build().unwrap();
+        config.trigger_header = "bad header".to_owned();
+        assert_eq!(
+            config.validate().unwrap_err().to_string(),
+            "invalid trigger_header (RETRACE_TRIGGER_HEADER): \"bad header\" is not a valid \
+             header name"
+        );
     }
 }

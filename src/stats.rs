@@ -28,11 +28,14 @@ pub enum DropReason {
     DiskBudget,
     /// Too many recordings were in flight; the request was not recorded.
     InFlightLimit,
+    /// The recorder had been shut down (its guard dropped) when the request asked to
+    /// be recorded.
+    AfterShutdown,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; 8] = [
         Self::ChannelFull,
         Self::ByteBudget,
         Self::WriterGone,
@@ -40,6 +43,7 @@ impl DropReason {
         Self::EncodeError,
         Self::DiskBudget,
         Self::InFlightLimit,
+        Self::AfterShutdown,
     ];
 
     /// A short kebab-case name.
@@ -52,6 +56,7 @@ impl DropReason {
             Self::EncodeError => "encode-error",
             Self::DiskBudget => "disk-budget",
             Self::InFlightLimit => "in-flight-limit",
+            Self::AfterShutdown => "after-shutdown",
         }
     }
 

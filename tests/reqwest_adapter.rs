@@ -120,8 +120,7 @@ macro_rules! scenario {
                         .build(),
                     upstream: upstream_url.clone(),
                 };
-                let (shop_url, stop_shop) =
-                    serve(app(state()).layer(RecordLayer::new(rec).unwrap())).await;
+                let (shop_url, stop_shop) = serve(app(state()).layer(RecordLayer::new(rec))).await;
                 let (status, _) = fetch(format!("{shop_url}/audited/fig")).await;
                 assert_eq!(status, 200);
                 let _ = stop_shop.send(());
@@ -174,7 +173,7 @@ macro_rules! scenario {
                     upstream: upstream_url,
                 };
                 let (shop_url, stop_shop) =
-                    serve(app(state.clone()).layer(RecordLayer::new(rec).unwrap())).await;
+                    serve(app(state.clone()).layer(RecordLayer::new(rec))).await;
                 let (_, live) = fetch(format!("{shop_url}/price/plum")).await;
                 assert_eq!(live, "upstream 200: {\"sku\":\"plum\",\"cents\":400}");
                 let _ = stop_shop.send(());

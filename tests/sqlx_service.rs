@@ -56,7 +56,7 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
     };
     let live = app::AppState::new(pool.clone(), http_client(), settings.clone());
     let (blog_url, stop_blog) = serve(public(
-        app::router(live).layer(RecordLayer::new(recorder.clone()).expect("layer")),
+        app::router(live).layer(RecordLayer::new(recorder.clone())),
     ))
     .await
     .expect("the service");

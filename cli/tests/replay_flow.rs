@@ -419,7 +419,7 @@ fn record(rt: &Runtime, root: &Root, sign_up: bool) {
         .build()
         .unwrap();
     let (recorder, guard) = Recorder::new(config).unwrap();
-    let layer = retrace_tower::RecordLayer::new(recorder).unwrap();
+    let layer = retrace_tower::RecordLayer::new(recorder);
     let server = if sign_up {
         Server::start(rt, Some(layer))
     } else {

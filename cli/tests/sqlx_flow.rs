@@ -79,7 +79,7 @@ fn the_database_example_replays_as_traffic_against_a_fresh_instance() {
         .build()
         .expect("config");
     let (recorder, guard) = Recorder::new(config).expect("recorder");
-    let layer = RecordLayer::new(recorder).expect("layer");
+    let layer = RecordLayer::new(recorder);
     let recorded = rt.block_on(async {
         let url = instance(b"the production key, 32 bytes ok!", Some(layer)).await;
         traffic::user_flows(&url, 3, "r").await

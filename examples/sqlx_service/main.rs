@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let live = app::AppState::new(pool.clone(), http_client(), settings.clone());
     let (blog_url, stop_blog) = serve(public(
-        app::router(live).layer(RecordLayer::new(recorder.clone())?),
+        app::router(live).layer(RecordLayer::new(recorder.clone())),
     ))
     .await?;
 

@@ -36,7 +36,7 @@ use tower_service::Service;
 use crate::replay::{Replay, ReplayError};
 
 /// The environment variable that turns accept mode on (`1`).
-pub const ACCEPT_ENV: &str = "RETRACE_ACCEPT";
+pub const ACCEPT_ENV: &str = retrace::config::variables::ACCEPT.name;
 
 /// What a passing run checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -90,7 +90,7 @@ async fn boundaries_random_and_named_values_replay_without_running() {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
     let live = app_state();
-    let server = serve(app(live.clone()).layer(RecordLayer::new(rec).unwrap())).await;
+    let server = serve(app(live.clone()).layer(RecordLayer::new(rec))).await;
     let c = client();
     for path in ["/orders/1", "/orders/2", "/orders/404"] {
         send(&c, get_req(&server.url(path)).body(empty()).unwrap()).await;

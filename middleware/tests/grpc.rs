@@ -191,7 +191,7 @@ async fn call_both(addr: std::net::SocketAddr) -> Result<(Vec<u32>, u32), BoxErr
 async fn grpc_streams_record_and_replay_and_changes_are_differences() {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
-    let server = serve(app(normal()).layer(RecordLayer::new(rec).unwrap())).await;
+    let server = serve(app(normal()).layer(RecordLayer::new(rec))).await;
     let (watched, total) = call_both(server.addr).await.unwrap();
     assert_eq!(watched, [10, 20, 30]);
     assert_eq!(total, 42);

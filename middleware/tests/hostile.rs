@@ -94,7 +94,7 @@ async fn served_ok(server: &Server) {
 async fn hostile_heads_are_handled_capped_and_never_crash() {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()).trigger_token(Some(TOKEN.to_owned())));
-    let server = serve(app(RecordLayer::new(rec).unwrap())).await;
+    let server = serve(app(RecordLayer::new(rec))).await;
     let trigger: (&[u8], &[u8]) = (b"x-retrace-record", TOKEN.as_bytes());
     let mut recorded = Vec::new();
 
@@ -177,7 +177,7 @@ async fn hostile_heads_are_handled_capped_and_never_crash() {
 async fn without_the_token_nothing_forces_a_recording() {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()).trigger_token(Some(TOKEN.to_owned())));
-    let server = serve(app(RecordLayer::new(rec).unwrap())).await;
+    let server = serve(app(RecordLayer::new(rec))).await;
     let mut wrong: Vec<Vec<(&[u8], Vec<u8>)>> = Vec::new();
     for value in [
         &b""[..],
@@ -262,7 +262,7 @@ async fn without_the_token_nothing_forces_a_recording() {
 async fn without_a_configured_token_any_client_can_force_recording() {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()));
-    let server = serve(app(RecordLayer::new(rec).unwrap())).await;
+    let server = serve(app(RecordLayer::new(rec))).await;
     let (_, by_trigger) = raw(&server, &request(b"/id", &[(b"x-retrace-record", b"1")])).await;
     assert_ne!(by_trigger, "none");
     let trace = TraceId::random();

@@ -96,7 +96,7 @@ async fn try_send(client: &HttpClient, url: &str) -> Option<u16> {
 async fn panicking_handlers_and_bodies_end_the_recording_aborted_and_serving_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
-    let layer = RecordLayer::new(rec.clone()).unwrap();
+    let layer = RecordLayer::new(rec.clone());
     // Three stacks: no panic catching; CatchPanicLayer inside the record layer (it
     // turns the panic into a 500 the recording sees); CatchPanicLayer outside it (the
     // recording's future is dropped mid-poll).

@@ -171,7 +171,7 @@ async fn each_decision_source_records_for_its_reason() {
 async fn ten_percent_sampling_records_exactly_the_predicted_traces() {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()).sample_rate(0.1));
-    let server = serve(app(RecordLayer::new(rec).unwrap())).await;
+    let server = serve(app(RecordLayer::new(rec))).await;
     let client = client();
     let mut rng = rand::rngs::StdRng::seed_from_u64(20261123);
     let mut predicted = HashSet::new();
@@ -281,7 +281,7 @@ async fn secrets_never_reach_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) =
         recorder(config(dir.path()).trigger_token(Some("trigger-T0KEN-42".to_owned())));
-    let layer = RecordLayer::new(rec).unwrap();
+    let layer = RecordLayer::new(rec);
     let server = serve(app(layer)).await;
     let client = client();
     for i in 0..5 {
@@ -361,7 +361,7 @@ async fn sse_streams_event_by_event_and_a_disconnect_aborts_the_recording() {
                 }
             }),
         )
-        .layer(RecordLayer::new(rec.clone()).unwrap());
+        .layer(RecordLayer::new(rec.clone()));
     let server = serve(app).await;
     let client = client();
 
@@ -516,6 +516,29 @@ async fn the_recording_id_is_echoed_when_asked_and_limits_decline() {
     assert_eq!(stats.written, 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_after_shutdown_is_served_and_counted_as_declined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
+    let server = serve(app(RecordLayer::new(rec.clone()))).await;
+    let stats = guard.shutdown().unwrap();
+    assert_eq!(stats.declined, vec![]);
+    let answer = send(
+        &client(),
+        get_req(&server.url("/id")).body(empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, &answer.body[..]),
+        (200, &b"none"[..]),
+        "served, not recorded"
+    );
+    assert_eq!(
+        rec.stats().declined,
+        vec![(retrace::DropReason::AfterShutdown, 1)]
+    );
+}
+
 /// Runs one recorded request through the layer, its request and response bodies each a
 /// `len`-byte slice of a larger buffer, and says whether those buffers are still
 /// referenced once the request is done and its recording waits for a stalled writer.
@@ -527,22 +550,20 @@ async fn buffers_pinned_while_queued(len: usize, content_type: &'static str) -> 
     let request_buffer = Bytes::from(vec![b'a'; len + 8192]);
     let response_buffer = Bytes::from(vec![b'b'; len + 8192]);
     let answer = response_buffer.slice(..len);
-    let service = RecordLayer::new(rec.clone())
-        .unwrap()
-        .layer(tower::service_fn(
-            move |req: http::Request<retrace_tower::RecordBody<Full<Bytes>>>| {
-                let answer = answer.clone();
-                async move {
-                    let _ = req.into_body().collect().await;
-                    Ok::<_, std::convert::Infallible>(
-                        http::Response::builder()
-                            .header("content-type", content_type)
-                            .body(Full::new(answer))
-                            .unwrap(),
-                    )
-                }
-            },
-        ));
+    let service = RecordLayer::new(rec.clone()).layer(tower::service_fn(
+        move |req: http::Request<retrace_tower::RecordBody<Full<Bytes>>>| {
+            let answer = answer.clone();
+            async move {
+                let _ = req.into_body().collect().await;
+                Ok::<_, std::convert::Infallible>(
+                    http::Response::builder()
+                        .header("content-type", content_type)
+                        .body(Full::new(answer))
+                        .unwrap(),
+                )
+            }
+        },
+    ));
     let req = http::Request::post("http://shop.local/upload")
         .header("content-type", content_type)
         .body(Full::new(request_buffer.slice(..len)))

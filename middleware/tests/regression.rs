@@ -23,7 +23,7 @@ fn app(greeting: &'static str) -> Router {
 async fn recordings_become_a_suite_with_an_accept_mode() {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
-    let server = serve(app("hello").layer(RecordLayer::new(rec).unwrap())).await;
+    let server = serve(app("hello").layer(RecordLayer::new(rec))).await;
     let c = client();
     for name in ["ada", "grace", "linus"] {
         send(

@@ -128,8 +128,7 @@ async fn record(paths: &[&str]) -> (tempfile::TempDir, Vec<Recording>, String) {
     let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
     let upstream = serve(inventory()).await;
     let base = format!("http://{}", upstream.addr);
-    let shop =
-        serve(shop_app(Shop::new(base.clone(), false)).layer(RecordLayer::new(rec).unwrap())).await;
+    let shop = serve(shop_app(Shop::new(base.clone(), false)).layer(RecordLayer::new(rec))).await;
     let c = client();
     for p in paths {
         let answer = send(&c, get_req(&shop.url(p)).body(empty()).unwrap()).await;
@@ -284,11 +283,10 @@ async fn two_services_record_one_flow_under_one_trace_and_both_replay() {
     let (rec_a, guard_a) = recorder(config(dir_a.path()).service("front"));
     let (rec_b, guard_b) = recorder(config(dir_b.path()).service("inventory"));
     // B records only what its caller recorded (no sampling, no trigger of its own).
-    let inventory_b = serve(inventory().layer(RecordLayer::new(rec_b).unwrap())).await;
+    let inventory_b = serve(inventory().layer(RecordLayer::new(rec_b))).await;
     let base = format!("http://{}", inventory_b.addr);
     let front =
-        serve(shop_app(Shop::new(base.clone(), false)).layer(RecordLayer::new(rec_a).unwrap()))
-            .await;
+        serve(shop_app(Shop::new(base.clone(), false)).layer(RecordLayer::new(rec_a))).await;
     let c = client();
     let answer = send(
         &c,
@@ -381,7 +379,7 @@ async fn secrets_in_outgoing_call_bodies_never_reach_disk_and_the_call_still_rep
             .route("/sign-in/{user}", axum::routing::post(sign_in))
             .with_state(Shop::new(base, false))
     };
-    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec).unwrap())).await;
+    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec))).await;
     let c = client();
     for user in ["ada", "alan"] {
         let req = http::Request::post(shop.url(&format!("/sign-in/{user}")))
@@ -513,7 +511,7 @@ async fn compressed_answers_are_compared_decoded_wherever_the_record_layer_sits(
         let base = format!("http://{}", upstream.addr);
         let app = shop_behind_compression(
             Shop::new(base.clone(), false),
-            Some(RecordLayer::new(rec).unwrap()),
+            Some(RecordLayer::new(rec)),
             record_outside,
         );
         let shop = serve(app).await;
@@ -577,7 +575,7 @@ async fn a_secret_in_a_compressed_answer_is_redacted_before_it_reaches_disk() {
             }),
         )
         .layer(CompressionLayer::new().compress_when(SizeAbove::new(0)))
-        .layer(RecordLayer::new(rec).unwrap());
+        .layer(RecordLayer::new(rec));
     let server = serve(app).await;
     let answer = send(
         &client(),
@@ -639,7 +637,7 @@ async fn a_compressed_answer_to_an_outgoing_call_is_recorded_decoded_and_replays
             .route("/gzip-quote/{sku}", get(gzip_quote))
             .with_state(Shop::new(base, false))
     };
-    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec).unwrap())).await;
+    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec))).await;
     let answer = send(
         &client(),
         get_req(&shop.url("/gzip-quote/fig")).body(empty()).unwrap(),

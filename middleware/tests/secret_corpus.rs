@@ -456,7 +456,7 @@ async fn record_corpus(cases: &Arc<Vec<Case>>, redaction: Redaction) -> Vec<u8> 
             cases: Arc::clone(cases),
             upstream: format!("http://{}", up.addr),
         })
-        .layer(RecordLayer::new(rec).unwrap());
+        .layer(RecordLayer::new(rec));
     let server = serve(app).await;
     let client = client();
     for (index, case) in cases.iter().enumerate() {

@@ -63,7 +63,7 @@ fn app(status: &'static str) -> Router {
 async fn record_one() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
-    let server = serve(app("0").layer(RecordLayer::new(rec).unwrap())).await;
+    let server = serve(app("0").layer(RecordLayer::new(rec))).await;
     let req = http::Request::builder()
         .method("POST")
         .uri(server.url("/pkg.Orders/Get"))

@@ -133,6 +133,25 @@ impl Policy {
         PolicyBuilder::default()
     }
 
+    /// A policy that records nothing: the master switch off, no trigger, no tail keep.
+    /// It can be switched on at run time ([`set_enabled`](Self::set_enabled)); the
+    /// sample rate and windows then decide.
+    pub fn off() -> Policy {
+        Policy {
+            inner: Arc::new(Inner {
+                enabled: AtomicBool::new(false),
+                sample_rate: AtomicU64::new(0f64.to_bits()),
+                trigger: None,
+                parent_token: None,
+                accept_parent: false,
+                parent_header: HeaderName::from_static(PARENT_HEADER),
+                flags: None,
+                windows: Windows::default(),
+                tail: None,
+            }),
+        }
+    }
+
     /// A builder seeded from a [`Config`]: master switch, sample rate, trigger header and
     /// token, tail keep.
     pub fn from_config(config: &Config) -> Result<PolicyBuilder, PolicyError> {

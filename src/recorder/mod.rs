@@ -49,7 +49,14 @@ use crate::writer::{self, SessionError};
 
 /// Why a recorder could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecorderError {
+    /// The configuration is invalid (see [`Config::validate`]).
+    #[error(transparent)]
+    Config(#[from] crate::ConfigError),
+    /// The decision policy the configuration describes is invalid.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     /// The session directory could not be created.
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -84,6 +91,8 @@ pub(crate) struct Shared {
     pub(crate) buffers: Arc<BufferPool>,
     /// The configuration's redaction with the trigger header's name added.
     pub(crate) redaction: crate::Redaction,
+    /// The decision policy, shared by the recorder's layers.
+    pub(crate) policy: crate::policy::Policy,
 }
 
 /// A switch the writer checks before each batch; a test hook to simulate a stalled disk.
@@ -132,11 +141,16 @@ pub struct Recorder {
 static GLOBAL: OnceCell<Recorder> = OnceCell::new();
 
 impl Recorder {
-    /// Starts a recorder (and its writer thread, when recording is on).
+    /// Starts a recorder (and its writer thread, when recording is on), after checking
+    /// the whole configuration ([`Config::validate`]) and building its decision
+    /// [`Policy`](crate::policy::Policy): what is wrong with either is an error here, so
+    /// the layers built on the recorder cannot fail.
     pub fn new(config: Config) -> Result<(Recorder, RecorderGuard), RecorderError> {
+        config.validate()?;
         if !config.enabled {
             return Ok((Recorder { shared: None }, RecorderGuard::inert()));
         }
+        let policy = crate::policy::Policy::from_config(&config)?.build()?;
         let config = Arc::new(config);
         let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
         let accounting = Arc::new(Accounting::new(config.max_in_flight_bytes));
@@ -152,6 +166,7 @@ impl Recorder {
             redaction: config.redaction.with_secret_name(&config.trigger_header),
             config: Arc::clone(&config),
             buffers: Arc::clone(&buffers),
+            policy,
         });
         let thread = writer::spawn(session, Arc::clone(&config), rx, accounting, pause, buffers)
             .map_err(RecorderError::Thread)?;
@@ -205,10 +220,25 @@ impl Recorder {
         self.shared.as_deref().map(|s| &s.redaction)
     }
 
-    /// Starts a recording; `None` when recording is off or the recorder has shut down.
+    /// The decision policy built from the configuration, shared by every layer of
+    /// this recorder (changing it through one layer's handle changes it for all); a
+    /// policy that records nothing when recording is off.
+    pub fn policy(&self) -> crate::policy::Policy {
+        self.shared
+            .as_ref()
+            .map_or_else(crate::policy::Policy::off, |s| s.policy.clone())
+    }
+
+    /// Starts a recording; `None` when recording is off or the recorder has shut down
+    /// (a request that asks for one after the shutdown is counted as declined,
+    /// [`DropReason::AfterShutdown`](crate::stats::DropReason::AfterShutdown)).
     pub fn start(&self, options: StartOptions) -> Option<RecordingHandle> {
         let shared = self.shared.as_ref()?;
         if shared.closed.load(Ordering::Relaxed) {
+            shared
+                .accounting
+                .counters
+                .decline(crate::stats::DropReason::AfterShutdown);
             return None;
         }
         Some(RecordingHandle::start(Arc::clone(shared), options))

@@ -6,7 +6,7 @@ use super::PSEUDONYM_PREFIX;
 use super::builder::RedactionError;
 
 /// The environment variable holding the pseudonymisation key: 64 hex digits (32 bytes).
-pub const KEY_ENV: &str = "RETRACE_REDACTION_KEY";
+pub const KEY_ENV: &str = crate::config::variables::REDACTION_KEY.name;
 
 /// Hex digits of the hash kept in a pseudonym: 128 bits, far beyond any chance of two
 /// secrets in one store colliding, and short enough to read in a header dump.

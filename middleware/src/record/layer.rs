@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use retrace::Recorder;
-use retrace::policy::{Policy, PolicyError};
+use retrace::policy::Policy;
 use tower_layer::Layer;
 
 use super::service::Record;
@@ -25,12 +25,10 @@ pub(crate) struct Shared {
     pub(crate) echo_id: bool,
 }
 
-/// Why a layer could not be built.
+/// Why a layer could not be built from a [`RecordLayerBuilder`]'s settings.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LayerError {
-    /// The policy taken from the recorder's configuration is invalid.
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
     /// A limit is zero.
     #[error("invalid {0}: must be above zero")]
     ZeroLimit(&'static str),
@@ -43,15 +41,15 @@ pub struct RecordLayer {
 }
 
 impl RecordLayer {
-    /// A layer recording through `recorder`, with the policy from the recorder's
-    /// configuration and the default redaction and limits.
-    pub fn new(recorder: Recorder) -> Result<Self, LayerError> {
-        Self::builder(recorder).build()
+    /// A layer recording through `recorder`, with the recorder's policy, redaction and
+    /// the default limits. It cannot fail: [`Recorder::new`] checked the configuration.
+    pub fn new(recorder: Recorder) -> Self {
+        Self::builder(recorder).assemble()
     }
 
     /// A layer recording through the process-wide recorder
     /// ([`Recorder::install`]); a pass-through when none is installed.
-    pub fn global() -> Result<Self, LayerError> {
+    pub fn global() -> Self {
         Self::new(Recorder::global().cloned().unwrap_or_default())
     }
 
@@ -128,7 +126,7 @@ impl RecordLayerBuilder {
         self
     }
 
-    /// Validates and builds.
+    /// Checks this builder's own settings (a limit of zero) and builds.
     pub fn build(self) -> Result<RecordLayer, LayerError> {
         if self.max_in_flight == 0 {
             return Err(LayerError::ZeroLimit("max_in_flight"));
@@ -136,20 +134,18 @@ impl RecordLayerBuilder {
         if self.max_recording_bytes == 0 {
             return Err(LayerError::ZeroLimit("max_recording_bytes"));
         }
-        let policy = match self.policy {
-            Some(p) => p,
-            None => match self.recorder.config() {
-                Some(config) => Policy::from_config(config)?.build()?,
-                None => Policy::builder().enabled(false).build()?,
-            },
-        };
+        Ok(self.assemble())
+    }
+
+    fn assemble(self) -> RecordLayer {
+        let policy = self.policy.unwrap_or_else(|| self.recorder.policy());
         // The recorder's one redaction (its trigger header included); the policy may
         // name another trigger header, which is then a secret too.
         let mut redaction = self.recorder.redaction().cloned().unwrap_or_default();
         if let Some(trigger) = policy.trigger_header() {
             redaction = redaction.with_secret_name(trigger.as_str());
         }
-        Ok(RecordLayer {
+        RecordLayer {
             shared: Arc::new(Shared {
                 recorder: self.recorder,
                 capture: Arc::new(CaptureSettings {
@@ -162,6 +158,6 @@ impl RecordLayerBuilder {
                 in_flight: AtomicUsize::new(0),
                 echo_id: self.echo_id,
             }),
-        })
+        }
     }
 }

@@ -16,7 +16,7 @@
 //! )?;
 //! let app: Router = Router::new()
 //!     .route("/", get(|| async { "hello" }))
-//!     .layer(RecordLayer::new(recorder)?);
+//!     .layer(RecordLayer::new(recorder));
 //! # let _ = app; Ok(()) }
 //! ```
 //!

@@ -69,8 +69,9 @@ where
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
         let shared = &self.shared;
         // Cheapest first: a recorder that is off is one branch. A request being replayed
-        // is not recorded again.
-        if !shared.recorder.is_enabled()
+        // is not recorded again. A recorder shut down still decides, so that what it
+        // would have recorded is counted (declined after shutdown).
+        if shared.recorder.config().is_none()
             || !shared.policy.could_record(req.headers())
             || Context::with_current(|c| matches!(c, Some(Context::Replay(_))))
         {

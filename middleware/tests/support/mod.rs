@@ -161,7 +161,7 @@ pub struct RecordedGet {
 pub async fn record_get(app: axum::Router, path: &str) -> RecordedGet {
     let dir = tempfile::tempdir().unwrap();
     let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
-    let server = serve(app.layer(retrace_tower::RecordLayer::new(rec).unwrap())).await;
+    let server = serve(app.layer(retrace_tower::RecordLayer::new(rec))).await;
     let answer = send(&client(), get_req(&server.url(path)).body(empty()).unwrap()).await;
     drop(server);
     guard.shutdown().unwrap();
