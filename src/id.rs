@@ -93,6 +93,7 @@ impl fmt::Debug for RecordingId {
 
 /// Why a string is not a recording id or a trace id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdError {
     /// The text has the wrong length.
     #[error("{kind} {text:?} has {found} characters, expected {expected}")]

@@ -89,6 +89,7 @@ pub(crate) fn classify(err: &anyhow::Error) -> Status {
                 | StoreError::InvalidId(_)
                 | StoreError::AmbiguousPrefix { .. } => Status::NoSuchRecording,
                 StoreError::Damaged { .. } => Status::Damaged,
+                _ => Status::Problems,
             };
         }
         let io_kind = cause

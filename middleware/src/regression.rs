@@ -49,6 +49,7 @@ pub struct RegressionSummary {
 
 /// Why a regression run failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegressionError {
     /// The directory could not be read as a store.
     #[error(transparent)]

@@ -112,7 +112,7 @@ impl<'a> ResponseView<'a> {
 /// `br` where the recording holds the plain body), then the body redacted, read by what
 /// it is.
 ///
-/// Decoding is bounded by [`DEFAULT_DECODED_LIMIT`](crate::content_coding::DEFAULT_DECODED_LIMIT).
+/// Decoding is bounded by [`DEFAULT_DECODED_LIMIT`].
 pub fn comparable_answer(
     redaction: &crate::Redaction,
     headers: &http::HeaderMap,

@@ -66,6 +66,7 @@ pub const OUTER_LAYER_HEADERS: &[&str] = &[
 
 /// An invalid noise rule.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NoiseRuleError {
     /// A JSON path pattern does not follow the syntax of [`PathPattern`].
     #[error("invalid JSON path {pattern:?} at byte {at}: {reason}")]

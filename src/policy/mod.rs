@@ -76,6 +76,7 @@ impl<'a> RequestView<'a> {
 
 /// A bad policy setting.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PolicyError {
     /// A rate outside 0 to 1.
     #[error("invalid {what} {value}: a rate is a number from 0 to 1")]

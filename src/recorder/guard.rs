@@ -10,6 +10,7 @@ use crate::stats::Stats;
 
 /// Why a shutdown did not complete cleanly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ShutdownError {
     /// The writer did not finish within the configured shutdown timeout; data it had not
     /// yet written may be lost (and is counted once it is dropped).

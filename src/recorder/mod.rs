@@ -70,6 +70,7 @@ pub enum RecorderError {
 
 /// Why a flush did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FlushError {
     /// The writer did not answer in time (the channel stayed full or the disk is slow).
     #[error("the writer did not acknowledge the flush within {0:?}")]

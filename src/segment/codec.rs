@@ -12,6 +12,7 @@ const MAX_LZ4_RATIO: usize = 255;
 
 /// Why a payload could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodecError {
     /// The payload is shorter than its length prefix.
     #[error("the payload is too short to hold its length prefix")]

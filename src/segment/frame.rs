@@ -43,6 +43,7 @@ pub struct Frame<'a> {
 
 /// What went wrong with the bytes at an offset.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// Bytes that do not form a valid frame, followed by frames that do: the reader
     /// resumes at `resumed_at`.

@@ -1,7 +1,8 @@
 //! The segment header: magic bytes and format version.
 //!
-//! Readers accept any minor version of the major version they know (minor versions
-//! only add things old readers may ignore) and refuse a newer major version by name.
+//! Readers accept any minor version of the major version they know (a minor version
+//! only adds what such readers never decode; see [how the format
+//! evolves](super#how-the-format-evolves)) and refuse a newer major version by name.
 
 /// The first eight bytes of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"RETRACE\x01";
@@ -23,6 +24,7 @@ pub struct SegmentHeader {
 
 /// Why a header was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HeaderError {
     /// Fewer bytes than a header: a file created just before a crash.
     #[error("the file has {len} bytes, fewer than the {HEADER_LEN}-byte segment header")]

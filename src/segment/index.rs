@@ -38,6 +38,7 @@ pub struct SegmentIndex {
 
 /// Why an index file was not used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IndexError {
     /// The header is wrong.
     #[error(transparent)]

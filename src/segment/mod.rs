@@ -12,6 +12,32 @@
 //! before it is returned and the tail is reported. Corruption followed by valid frames
 //! is reported with its offset, and reading resumes at the next frame that validates.
 //! Lengths are checked against [`MAX_FRAME_BYTES`] before anything is allocated.
+//!
+//! # How the format evolves
+//!
+//! Postcard is not self-describing: a struct is its fields in order, with no names,
+//! tags or lengths, and an enum value is its variant's index followed by the variant's
+//! fields. A reader can therefore decode only the exact types the writer encoded, and
+//! cannot skip what it does not know. The rules that follow from it:
+//!
+//! - **Adding a field** to any encoded struct (an [`Event`](crate::event::Event), a
+//!   head, a [`BodyEnd`](crate::event::BodyEnd)...), **adding a variant** to an encoded
+//!   enum, or changing a field's type changes how every later byte of the payload is
+//!   read: it is a new **major** version ([`FORMAT_MAJOR`]). The new reader keeps the
+//!   previous major's types as frozen copies (a `v1` module) and converts what it
+//!   decodes with them, chosen by the segment header's version, so older files still
+//!   read; an older reader refuses the new files by name ("segment format version 2.0
+//!   is newer than this reader supports"). A field cannot be appended "with a default"
+//!   as with serde's self-describing formats: postcard has no end-of-struct marker to
+//!   tell a reader the field is absent.
+//! - A **minor** version ([`FORMAT_MINOR`]) may only add what a reader of the same
+//!   major never decodes: a new file beside the segment, or bytes after the last frame
+//!   that frame validation already stops at. Nothing of that kind exists yet, so the
+//!   minor version is 0.
+//! - The previous format stays readable by test: `tests/format_v1.rs` reads a segment
+//!   and its index written at 1.0 and committed under `tests/fixtures/v1/`, with exact
+//!   expectations. A new major version adds a `v2` fixture beside it; `v1` is never
+//!   regenerated.
 
 pub mod codec;
 pub mod frame;

@@ -37,6 +37,7 @@ use crate::summary::Summary;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The root does not exist.
     #[error("recording directory {0} does not exist")]

@@ -19,6 +19,7 @@ use crate::stats::Stats;
 
 /// Why a session directory could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SessionError {
     /// A directory could not be created.
     #[error("cannot create recording directory {path}: {source}")]

@@ -14,6 +14,7 @@ use super::future::BoundaryFuture;
 
 /// Why a call through a [`Boundary`] failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BoundaryError<E> {
     /// The wrapped service failed.
     #[error("{0}")]

@@ -23,6 +23,7 @@ use crate::record::RecordBody;
 
 /// Why a call through a [`Client`] failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError<E> {
     /// The wrapped client failed.
     #[error("{0}")]

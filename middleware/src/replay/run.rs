@@ -20,6 +20,7 @@ use super::report::{ReplayReport, ReplayedResponse};
 
 /// Why a replay could not run (as opposed to running and differing).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReplayError {
     /// The recording has no request to replay.
     #[error("recording {0} holds no request head")]

@@ -1,6 +1,6 @@
 //! `retrace gc`: retention. Deletes closed segments by age and by a byte budget, keeps
 //! error recordings longer, and never touches a segment still being written (see
-//! [`plan`] for the rules). `--dry-run` prints the same plan and deletes nothing.
+//! [`plan`](mod@plan) for the rules). `--dry-run` prints the same plan and deletes nothing.
 
 mod plan;
 

@@ -4,7 +4,7 @@
 //! Two recordings are in one flow when they share a trace id, an `authorization` or
 //! `cookie` value (the same signed-in subject or session, a pseudonym counting as a
 //! value, `[redacted]` not), a distinctive value the client sent (text of at least
-//! [`MIN_TEXT`](super::chain::MIN_TEXT) characters in a JSON body under a member that
+//! `MIN_TEXT` ([`super::chain::MIN_TEXT`]) characters in a JSON body under a member that
 //! names something, such as `email`, `username`, `slug` or an id: the email of a
 //! sign-up and of the log-in that follows, but neither a password several users share
 //! nor a comment's text; a later path segment or query value equal to one joins that

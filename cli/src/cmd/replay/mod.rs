@@ -3,7 +3,7 @@
 //! in-process replay uses, so a report reads the same whichever way a recording was
 //! replayed. For CI: the exit status says whether every answer matched.
 //!
-//! The steps, one module each: [`select`] picks the recordings (ids and the `ls`
+//! The steps, one module each: [`select`](mod@select) picks the recordings (ids and the `ls`
 //! filters, then `--strategy` and `--limit`), [`request`] rebuilds each request for the
 //! target, [`schedule`] computes when each is sent (a pure function, so pacing is
 //! tested on numbers), [`runner`] sends and [`compare`]s, [`report`] sums up.
