@@ -22,6 +22,29 @@
 #![deny(rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+/// `get_ref`, `get_mut` and `into_inner` for a middleware service whose wrapped
+/// service is its `inner` field, as tower-http's services have them.
+macro_rules! inner_service_access {
+    ($($service:ident),* $(,)?) => {$(
+        impl<S> $service<S> {
+            /// The wrapped service.
+            pub fn get_ref(&self) -> &S {
+                &self.inner
+            }
+
+            /// The wrapped service, mutably.
+            pub fn get_mut(&mut self) -> &mut S {
+                &mut self.inner
+            }
+
+            /// The wrapped service, unwrapped.
+            pub fn into_inner(self) -> S {
+                self.inner
+            }
+        }
+    )*};
+}
+
 pub mod boundary;
 mod call;
 mod capture;

@@ -209,6 +209,56 @@ impl Store {
         &self.sessions
     }
 
+    /// Every byte the store holds as a reader sees it: each segment's frames
+    /// decompressed (a frame that does not validate or decompress as it is on disk),
+    /// then every other file of each session (indexes, metadata, counters) as it is.
+    /// For checking what reached the disk, such as that no secret did:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = retrace::Store::open(dir.path())?;
+    /// let bytes = store.plain_bytes()?;
+    /// assert!(!bytes.windows(6).any(|w| w == b"s3cr3t"));
+    /// # Ok(()) }
+    /// ```
+    pub fn plain_bytes(&self) -> Result<Vec<u8>, StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        let mut all = Vec::new();
+        for session in &self.sessions {
+            let segments = segment_files(&session.dir).map_err(io(&session.dir))?;
+            for segment in &segments {
+                let data = fs::read(segment).map_err(io(segment))?;
+                let body = data.get(crate::segment::HEADER_LEN..).unwrap_or_default();
+                let mut frames = crate::segment::Frames::new(&data, crate::segment::HEADER_LEN);
+                let mut any = false;
+                for frame in frames.by_ref() {
+                    let Ok(frame) = frame else { continue };
+                    any = true;
+                    let mut raw = Vec::new();
+                    match crate::segment::codec::decompress_payload(frame.payload, &mut raw) {
+                        Ok(()) => all.extend_from_slice(&raw),
+                        Err(_) => all.extend_from_slice(frame.payload),
+                    }
+                }
+                if !any {
+                    all.extend_from_slice(body);
+                }
+            }
+            let entries = fs::read_dir(&session.dir).map_err(io(&session.dir))?;
+            for entry in entries {
+                let path = entry.map_err(io(&session.dir))?.path();
+                if path.is_file() && !segments.contains(&path) {
+                    all.extend_from_slice(&fs::read(&path).map_err(io(&path))?);
+                }
+            }
+        }
+        Ok(all)
+    }
+
     /// Lists every recording, newest first, with the problems met.
     pub fn list(&self) -> Listing {
         let mut listing = Listing {

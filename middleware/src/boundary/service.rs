@@ -42,6 +42,8 @@ impl<S> Boundary<S> {
     }
 }
 
+inner_service_access!(Boundary);
+
 impl<S, Req> Service<Req> for Boundary<S>
 where
     S: Service<Req>,

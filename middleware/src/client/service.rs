@@ -62,6 +62,8 @@ impl<S> Client<S> {
     }
 }
 
+inner_service_access!(Client);
+
 /// Records a call's answer when its body ends.
 pub(crate) struct RecordCallResult {
     call: CallInFlight,

@@ -30,12 +30,9 @@ impl<S> Record<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
         Self { inner, shared }
     }
-
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
 }
+
+inner_service_access!(Record);
 
 const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 

@@ -14,8 +14,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use retrace::segment::{Frames, HEADER_LEN, codec};
-use retrace::store::segment_files;
 use retrace::{Config, ConfigBuilder, Recorder, RecorderGuard, Store};
 use tokio::sync::{mpsc, oneshot};
 
@@ -100,25 +98,7 @@ pub fn empty() -> Full<Bytes> {
 
 /// Every byte the store holds, decompressed: what a secret must never be found in.
 pub fn decompressed_store(root: &Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    let store = Store::open(root).unwrap();
-    for session in store.sessions() {
-        for seg in segment_files(&session.dir).unwrap() {
-            let data = std::fs::read(&seg).unwrap();
-            for frame in Frames::new(&data, HEADER_LEN) {
-                let frame = frame.unwrap();
-                let mut raw = Vec::new();
-                codec::decompress_payload(frame.payload, &mut raw).unwrap();
-                all.extend_from_slice(&raw);
-            }
-        }
-        for entry in std::fs::read_dir(&session.dir).unwrap().flatten() {
-            if entry.path().extension().is_some_and(|e| e != "rtseg") {
-                all.extend_from_slice(&std::fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    all
+    Store::open(root).unwrap().plain_bytes().unwrap()
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
