@@ -360,3 +360,50 @@ fn all_exports_every_recording_oldest_first_and_ids_and_all_conflict() {
         both.stderr
     );
 }
+
+#[test]
+fn a_body_whose_secret_was_redacted_is_not_marked_cut() {
+    use support::{Server, runtime};
+    let root = Root::new();
+    let rt = runtime();
+    let config = retrace::Config::builder()
+        .enabled(true)
+        .service("auth")
+        .sample_rate(1.0)
+        .recording_path(root.path())
+        .build()
+        .unwrap();
+    let (recorder, guard) = retrace::Recorder::new(config).unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/login",
+            axum::routing::post(|body: String| async move { body.len().to_string() }),
+        )
+        .layer(retrace_tower::RecordLayer::new(recorder));
+    let server = Server::start(&rt, app);
+    let body = r#"{"user":"ann","password":"correct horse battery staple, long enough"}"#;
+    let sent = rt.block_on(async {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Full<bytes::Bytes>>();
+        let request = http::Request::post(format!("{}/login", server.url()))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        client.request(request).await.unwrap().status()
+    });
+    assert_eq!(sent, 200);
+    drop(server);
+    guard.shutdown().unwrap();
+
+    let run = root.retrace(&["export", "--all", "--jsonl"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let line: Value = serde_json::from_str(run.lines()[0]).unwrap();
+    let recorded = &line["request"]["body"];
+    assert_eq!(
+        recorded["data"],
+        r#"{"user":"ann","password":"[redacted]"}"#
+    );
+    assert_eq!(recorded["size"], body.len());
+    assert_eq!(recorded["truncated"], false, "{recorded}");
+}

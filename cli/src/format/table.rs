@@ -3,6 +3,8 @@
 
 use std::io::{self, Write};
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 /// How a column aligns its cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Align {
@@ -53,12 +55,28 @@ pub(crate) struct Table {
     rows: Vec<Vec<String>>,
 }
 
-/// Cuts `text` to `width` characters, ending with `…` when cut.
+/// The columns `text` takes in a terminal: a CJK character or an emoji takes two, a
+/// combining mark none.
+pub(crate) fn display_width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// Cuts `text` to `width` terminal columns, ending with `…` when cut.
 pub(crate) fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+    if display_width(text) <= width {
         return text.to_owned();
     }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    let room = width.saturating_sub(1);
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
     out.push('…');
     out
 }
@@ -77,7 +95,7 @@ impl Table {
         cells.resize(self.columns.len(), String::new());
         for (cell, column) in cells.iter_mut().zip(&self.columns) {
             if let Some(w) = column.max_width
-                && cell.len() > w
+                && display_width(cell) > w
             {
                 *cell = truncate(cell, w);
             }
@@ -89,17 +107,17 @@ impl Table {
     /// trailing spaces.
     pub(crate) fn write(&self, out: &mut impl Write) -> io::Result<()> {
         let headings: Vec<String> = self.columns.iter().map(|c| c.heading.to_owned()).collect();
-        let mut widths: Vec<usize> = headings.iter().map(|h| h.chars().count()).collect();
+        let mut widths: Vec<usize> = headings.iter().map(|h| display_width(h)).collect();
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(display_width(cell));
             }
         }
         let mut line = String::new();
         for cells in std::iter::once(&headings).chain(&self.rows) {
             line.clear();
             for (i, (column, text)) in self.columns.iter().zip(cells).enumerate() {
-                let pad = widths[i] - text.chars().count();
+                let pad = widths[i] - display_width(text);
                 let last = i + 1 == self.columns.len();
                 if i > 0 {
                     line.push_str("  ");
@@ -141,5 +159,20 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "NAME        N  NOTE\nalph…       7  x\nb      1200µs\n"
         );
+    }
+
+    #[test]
+    fn wide_characters_align_by_the_columns_they_take() {
+        let mut t = Table::new(vec![Column::left("ROUTE").max_width(8), Column::right("N")]);
+        t.row(vec!["/商品/一覧".into(), "1".into()]);
+        t.row(vec!["/a".into(), "22".into()]);
+        let mut out = Vec::new();
+        t.write(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // `/商品/…` is 1 + 4 + 1 + 1 = 7 columns; the column is 7 wide.
+        assert_eq!(text, "ROUTE     N\n/商品/…   1\n/a       22\n");
+        for line in text.lines() {
+            assert_eq!(display_width(line), 11, "{line:?}");
+        }
     }
 }

@@ -105,7 +105,9 @@ fn body(data: &[u8], end: Option<&BodyEnd>) -> BodyView {
     BodyView {
         size,
         captured,
-        truncated: captured < size,
+        // Cut at the capture limit, as the recording says: a body whose secrets were
+        // replaced can be shorter than it was without having been cut.
+        truncated: end.is_some_and(BodyEnd::truncated),
         encoding,
         data: text,
     }
