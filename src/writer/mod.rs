@@ -45,16 +45,20 @@ const MAX_BUFFERED_BYTES: usize = 8 << 20;
 /// probing this often costs nothing, and recording resumes within this much of the
 /// disk taking writes again.
 const MAX_BACKOFF: Duration = Duration::from_millis(500);
-/// How often the writer wakes when idle, to close segments by age.
-const IDLE_TICK: Duration = Duration::from_secs(1);
+/// How often the writer retries a failed write of what it holds, at the least.
+const RETRY_TICK: Duration = Duration::from_secs(1);
 /// While traffic flows, the writer polls the channel at this pace instead of parking
 /// on it: a parked receiver makes every send a futex wake-up (a system call on the
 /// request path); a polling one costs the sender nothing.
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// How often, at most, the writer rewrites `counters.json` while counters change.
 const COUNTERS_EVERY: Duration = Duration::from_secs(1);
-/// Empty polls in a row before the writer parks until the next message.
-const POLLS_BEFORE_PARKING: u32 = 50;
+/// Empty polls in a row before the writer parks until the next message or deadline:
+/// 10 ms, so traffic denser than that is polled and sparser traffic (a request every
+/// 50 ms) costs a few polls per message rather than a poll every 2 ms. Parked with
+/// nothing due (no open segment to close by age, no counters to publish, nothing to
+/// retry), the writer does not wake at all.
+const POLLS_BEFORE_PARKING: u32 = 5;
 
 pub(crate) fn spawn(
     session: Session,
@@ -168,7 +172,11 @@ impl Writer {
                     Err(TryRecvError::Disconnected) => return None,
                 }
             }
-            match self.rx.recv_timeout(self.next_wake()) {
+            let received = match self.next_wake() {
+                Some(wait) => self.rx.recv_timeout(wait),
+                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match received {
                 Ok(m) => {
                     *idle_polls = 0;
                     return Some(m);
@@ -243,18 +251,30 @@ impl Writer {
     }
 
     /// How long the writer may sleep: until the next interval flush, the open segment's
-    /// age limit, or the idle tick, whichever comes first.
-    fn next_wake(&self) -> Duration {
-        let flush = match self.config.flush {
-            FlushPolicy::Interval(d) if !self.out.is_empty() => {
-                d.saturating_sub(self.last_write.elapsed())
-            }
-            _ => IDLE_TICK,
-        };
-        let rotate = self.segment.as_ref().map_or(IDLE_TICK, |s| {
-            self.config.segment_max_age.saturating_sub(s.age())
-        });
-        flush.min(rotate).min(IDLE_TICK)
+    /// age limit, the next retry of a failed write, or the publication of counters
+    /// that changed, whichever comes first; `None` when nothing is due, and the writer
+    /// sleeps until a message comes.
+    fn next_wake(&self) -> Option<Duration> {
+        let mut wake: Option<Duration> = None;
+        let mut due_in = |d: Duration| wake = Some(wake.map_or(d, |w| w.min(d)));
+        if let FlushPolicy::Interval(d) = self.config.flush
+            && !self.out.is_empty()
+        {
+            due_in(d.saturating_sub(self.last_write.elapsed()));
+        }
+        if let Some(segment) = &self.segment {
+            due_in(self.config.segment_max_age.saturating_sub(segment.age()));
+        }
+        if !self.out.is_empty() || !self.pending_indexes.is_empty() {
+            let retry = self.retry_at.map_or(Duration::ZERO, |t| {
+                t.saturating_duration_since(Instant::now())
+            });
+            due_in(retry.min(RETRY_TICK));
+        }
+        if self.accounting.counters.snapshot() != self.counters_on_disk {
+            due_in(COUNTERS_EVERY.saturating_sub(self.counters_published.elapsed()));
+        }
+        wake
     }
 
     fn flush_due(&self) -> bool {
