@@ -87,6 +87,7 @@ pub mod id;
 #[doc(hidden)]
 pub mod macro_support;
 pub mod metadata;
+#[doc(hidden)]
 pub mod names;
 pub mod policy;
 pub mod recorder;
