@@ -49,25 +49,31 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// Ends the recording: a plain one is finished; a tentative one is kept when the
+    /// tail-keep rule asks for it (a kept status, a failure, a slow request), under
+    /// that cause, and discarded otherwise. The one place tail keep decides.
+    fn end(self, status: Option<u16>, outcome: Outcome) {
+        if !self.tentative {
+            self.handle.finish(status, outcome);
+            return;
+        }
+        let failed = matches!(outcome, Outcome::Failed(_));
+        let keep = self
+            .shared
+            .policy
+            .tail()
+            .and_then(|t| t.keep(status, failed, self.started.elapsed()));
+        match keep {
+            Some(cause) => self
+                .handle
+                .finish_as(status, outcome, RecordReason::KeptOnError(cause)),
+            None => self.handle.discard(),
+        }
+    }
+
     /// Ends the recording without a response.
     fn end_without_response(self, outcome: Outcome) {
-        let failed = matches!(outcome, Outcome::Failed(_));
-        if self.tentative {
-            let keep = self
-                .shared
-                .policy
-                .tail()
-                .and_then(|t| t.keep(None, failed, self.started.elapsed()));
-            match keep {
-                Some(cause) => {
-                    self.handle
-                        .finish_as(None, outcome, RecordReason::KeptOnError(cause))
-                }
-                None => self.handle.discard(),
-            }
-        } else {
-            self.handle.finish(None, outcome);
-        }
+        self.end(None, outcome);
     }
 }
 
@@ -79,29 +85,12 @@ pub(crate) struct FinishOnBodyEnd {
 
 impl FinishOnBodyEnd {
     pub(crate) fn body_ended(self, end: &BodyEnd) {
-        let Self { pending, status } = self;
         let outcome = if end.finished {
             Outcome::Completed
         } else {
             Outcome::Aborted
         };
-        if pending.tentative {
-            let keep = pending
-                .shared
-                .policy
-                .tail()
-                .and_then(|t| t.keep(Some(status), false, pending.started.elapsed()));
-            match keep {
-                Some(cause) => pending.handle.finish_as(
-                    Some(status),
-                    outcome,
-                    RecordReason::KeptOnError(cause),
-                ),
-                None => pending.handle.discard(),
-            }
-        } else {
-            pending.handle.finish(Some(status), outcome);
-        }
+        self.pending.end(Some(self.status), outcome);
     }
 }
 

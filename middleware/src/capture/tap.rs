@@ -1,161 +1,18 @@
-//! Capture shared by every layer: request and response heads as events (redacted
-//! before they are buffered), and the body tap that tees frames into a recording.
-//!
-//! The tap keeps frames up to the per-body cap; past it the rest is only counted, and
-//! a digest of the whole body is kept so the body can still be matched. A body is held
-//! back until it ends whenever the redaction inspects bodies (the default), since a
-//! secret can only be found once the body is whole: a JSON field, a token split across
-//! two frames.
-//!
-//! Frames of up to [`COPY_BELOW`] bytes are copied, larger ones kept by reference. A
-//! frame is usually a slice of a bigger buffer (hyper reads a connection into 8 KiB
-//! and larger buffers and hands out slices of them), and a reference keeps the whole
-//! buffer alive while the recording waits for the writer: with the writer stalled,
-//! the in-flight byte budget counted the slices while memory held their buffers (a
-//! 16 MiB budget let the process grow by 55 MiB in the end-to-end benchmark). A copy
-//! of a small frame costs less than the memory it frees; a large frame is most of its
-//! buffer.
+//! The body tap: tees one body's frames into a recording up to the per-body cap; past
+//! it the rest is only counted, and a digest of the whole body is kept so the body can
+//! still be matched. A body is held back until it ends whenever the redaction inspects
+//! bodies (the default), since a secret can only be found once the body is whole: a
+//! JSON field, a token split across two frames.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
-use retrace::event::{BodyChunk, BodyEnd, Event, Header, Loss, RequestHead, ResponseHead};
-use retrace::{RecordingHandle, Redaction};
+use retrace::RecordingHandle;
+use retrace::event::{BodyChunk, BodyEnd, Event, Header, Loss};
 
-/// How a capture point captures: the recorder's redaction and the body cap.
-#[derive(Clone, Debug)]
-pub(crate) struct CaptureSettings {
-    pub(crate) redaction: Redaction,
-    pub(crate) body_cap: usize,
-}
-
-impl CaptureSettings {
-    pub(crate) fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
-        self.redaction.headers(headers)
-    }
-
-    /// The head of an incoming request, and the body's content coding when the body
-    /// is recorded decoded (see [`message_headers`](Self::message_headers)).
-    pub(crate) fn request_head<B>(&self, req: &http::Request<B>) -> (RequestHead, BodyCoding) {
-        self.request_parts_head(req.method(), req.uri(), req.version(), req.headers())
-    }
-
-    pub(crate) fn request_parts_head(
-        &self,
-        method: &http::Method,
-        uri: &http::Uri,
-        v: http::Version,
-        headers: &HeaderMap,
-    ) -> (RequestHead, BodyCoding) {
-        let (headers, coding) = self.message_headers(headers);
-        let head = RequestHead {
-            method: retrace::names::method(method),
-            uri: self.redaction.uri(uri),
-            version: retrace::names::version(v),
-            headers,
-        };
-        (head, coding)
-    }
-
-    /// The head of a response, and the body's content coding when the body is recorded
-    /// decoded.
-    pub(crate) fn response_head<B>(&self, resp: &http::Response<B>) -> (ResponseHead, BodyCoding) {
-        let (headers, coding) = self.message_headers(resp.headers());
-        let head = ResponseHead {
-            status: resp.status().as_u16(),
-            version: retrace::names::version(resp.version()),
-            headers,
-        };
-        (head, coding)
-    }
-
-    /// The headers of a message whose body is captured, redacted. When the body names
-    /// codings [`retrace::content_coding`] undoes and the redaction reads bodies, the
-    /// body is recorded decoded (a record layer outside a compression layer then
-    /// records what one inside it would, and the detectors read the content), so
-    /// `content-encoding` and `content-length`, which describe the encoded form, are
-    /// left out and the coding is returned. Read from the redacted list the head needs
-    /// anyway: no second lookup in the map.
-    fn message_headers(&self, headers: &HeaderMap) -> (Vec<Header>, BodyCoding) {
-        let mut recorded = self.headers(headers);
-        let coding = recorded
-            .iter()
-            .find(|h| h.name.as_ref() == "content-encoding")
-            .map(|h| h.value.clone())
-            .filter(|v| self.redaction.inspects_bodies() && retrace::content_coding::supported(v));
-        if coding.is_some() {
-            recorded.retain(|h| {
-                let name: &str = h.name.as_ref();
-                name != "content-encoding" && name != "content-length"
-            });
-        }
-        (recorded, BodyCoding(coding))
-    }
-
-    /// A body's content coding as [`message_headers`](Self::message_headers) decides
-    /// it, read from the headers alone (for replay, which computes the recorded form of
-    /// a live request to match it).
-    pub(crate) fn body_coding(&self, headers: &HeaderMap) -> BodyCoding {
-        BodyCoding(
-            headers
-                .get(http::header::CONTENT_ENCODING)
-                .map(|v| Bytes::copy_from_slice(v.as_bytes()))
-                .filter(|v| {
-                    self.redaction.inspects_bodies() && retrace::content_coding::supported(v)
-                }),
-        )
-    }
-}
-
-/// The `content-encoding` of a body that is recorded decoded; `None` for a body
-/// recorded as it passed.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct BodyCoding(Option<Bytes>);
-
-impl BodyCoding {
-    /// `body` as recorded: decoded when it has a coding, within `cap` bytes. A body
-    /// that cannot be decoded within the cap is `None`: its compressed bytes cannot be
-    /// read by the redaction detectors, so none of it is recorded.
-    pub(crate) fn decode(&self, body: &Bytes, cap: usize) -> Option<Bytes> {
-        match &self.0 {
-            None => Some(body.clone()),
-            Some(coding) => match retrace::content_coding::decode(Some(coding), body, cap) {
-                Ok(Some(plain)) => Some(Bytes::from(plain)),
-                Ok(None) => Some(body.clone()),
-                Err(_) => None,
-            },
-        }
-    }
-
-    fn is_some(&self) -> bool {
-        self.0.is_some()
-    }
-}
-
-/// Frames up to this size are copied into the recording rather than referenced (see
-/// the module docs).
-pub(crate) const COPY_BELOW: usize = 64 * 1024;
-
-/// `data` as a recording keeps it: a copy when it is small, a reference otherwise.
-pub(crate) fn own(data: &Bytes) -> Bytes {
-    if data.len() <= COPY_BELOW {
-        Bytes::copy_from_slice(data)
-    } else {
-        data.clone()
-    }
-}
-
-/// A whole body (held to its end, or an outgoing call's) as it is recorded: with its
-/// secrets redacted ([`Redaction::body`]), read by what it is whatever the
-/// `content-type` among `headers` claims.
-pub(crate) fn redact_whole_body(redaction: &Redaction, headers: &HeaderMap, body: Bytes) -> Bytes {
-    let content_type = headers
-        .get(http::header::CONTENT_TYPE)
-        .map(http::HeaderValue::as_bytes);
-    redaction.body(content_type, &body).unwrap_or(body)
-}
+use super::{BodyCoding, CaptureSettings, own};
 
 /// Which body a tap sees, and so where its frames go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
