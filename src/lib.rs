@@ -84,6 +84,7 @@ pub mod context;
 pub mod diff;
 pub mod event;
 pub mod id;
+pub mod json_path;
 #[doc(hidden)]
 pub mod macro_support;
 pub mod metadata;

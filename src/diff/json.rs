@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use super::change::{Change, Collector};
 use super::node::JsonNode;
 use super::noise::NoiseRules;
-use super::path::{PathPattern, Segment, render_path};
+use crate::json_path::{PathPattern, Segment, render_path};
 
 /// Compares two parsed bodies, recording one change per differing location.
 pub(crate) fn diff_json<'v>(

@@ -52,17 +52,15 @@ mod headers;
 mod json;
 mod node;
 mod noise;
-mod path;
 mod report;
 #[cfg(test)]
 mod tests;
 
+pub use crate::json_path::{MAX_PATTERN_STEPS, PathError, PathPattern, for_each_scalar};
 pub use change::{Change, ChangeKind, DEFAULT_MAX_CHANGES, Diff};
 pub use noise::{
     DEFAULT_IGNORED_HEADERS, NoiseRuleError, NoiseRules, NoiseRulesBuilder, OUTER_LAYER_HEADERS,
 };
-pub(crate) use path::Segment;
-pub use path::{MAX_PATTERN_STEPS, PathPattern, for_each_scalar};
 pub use report::Location;
 
 use crate::content_coding::{DEFAULT_DECODED_LIMIT, DecodeError, decode_message};

@@ -5,8 +5,8 @@
 //! over-broad rule can be spotted rather than silently hiding a regression.
 
 use super::change::Change;
-use super::path::PathPattern;
 use super::{ResponseView, diff_responses_with_limit};
+use crate::json_path::{PathError, PathPattern};
 
 /// Headers ignored by default, and why: each carries a per-response value that differs
 /// on every run without the service having changed.
@@ -68,26 +68,9 @@ pub const OUTER_LAYER_HEADERS: &[&str] = &[
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NoiseRuleError {
-    /// A JSON path pattern does not follow the syntax of [`PathPattern`].
-    #[error("invalid JSON path {pattern:?} at byte {at}: {reason}")]
-    InvalidPath {
-        /// The pattern as given.
-        pattern: String,
-        /// The byte offset where parsing stopped.
-        at: usize,
-        /// What was expected there.
-        reason: &'static str,
-    },
-    /// A JSON path pattern has more steps than the matcher supports.
-    #[error("JSON path {pattern:?} has {steps} steps; at most {max} are supported")]
-    PathTooLong {
-        /// The pattern as given.
-        pattern: String,
-        /// Its number of steps.
-        steps: usize,
-        /// The most allowed, [`MAX_PATTERN_STEPS`](super::MAX_PATTERN_STEPS).
-        max: usize,
-    },
+    /// A JSON path pattern does not parse.
+    #[error(transparent)]
+    Path(#[from] PathError),
     /// A header name is empty or contains characters not allowed in HTTP header names.
     #[error("invalid header name {name:?}: expected letters, digits or one of !#$%&'*+-.^_`|~")]
     InvalidHeaderName {

@@ -9,7 +9,7 @@ use super::names::{self, NameMatch, SecretNames};
 use super::scan::{self, Scanner};
 use super::{Inner, Place, Redaction, RedactionMode};
 use crate::config::EnvSource;
-use crate::diff::{NoiseRuleError, PathPattern};
+use crate::json_path::{PathError, PathPattern};
 
 /// A bad redaction setting, naming the setting and the value.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,7 @@ pub enum RedactionError {
         pattern: String,
         /// What is wrong with it.
         #[source]
-        source: NoiseRuleError,
+        source: PathError,
     },
     /// A secret name has no letter or digit (names are compared by those alone).
     #[error("invalid redaction name {name:?}: it has no letter or digit")]

@@ -10,8 +10,7 @@ use serde_json::Value;
 
 use super::Redaction;
 use super::names::Place;
-use crate::diff::PathPattern;
-use crate::diff::Segment;
+use crate::json_path::{PathPattern, Segment};
 
 /// The parsed document with its secrets replaced, or `Err(())` when `body` is not JSON.
 /// `Ok(None)`: parsed, nothing to replace.

@@ -136,8 +136,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Uri};
 
-use crate::diff::PathPattern;
 use crate::event::Header;
+use crate::json_path::PathPattern;
 use names::{Place, SecretNames};
 
 /// What [`RedactionMode::Remove`] writes in place of a secret.

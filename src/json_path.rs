@@ -1,5 +1,8 @@
-//! JSON paths: the concrete location of a change (`$.items[2].id`) and the patterns that
-//! mark locations as noise (`$.items[*].id`, `$..timestamp`).
+//! JSON paths: the concrete location of a value (`$.items[2].id`) and the patterns that
+//! select locations (`$.items[*].id`, `$..timestamp`): what redaction redacts
+//! ([`RedactionBuilder::json_path`](crate::RedactionBuilder::json_path)), what a diff
+//! reports and its noise rules ignore ([`diff`](crate::diff)), what traffic replay
+//! substitutes.
 //!
 //! Both share one spelling, so a path printed in a report can be pasted into a rule as it
 //! is, and learned noise is stored as ordinary patterns. Matching runs as a small
@@ -11,7 +14,31 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::noise::NoiseRuleError;
+/// A JSON path pattern that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathError {
+    /// The pattern does not follow the syntax of [`PathPattern`].
+    #[error("invalid JSON path {pattern:?} at byte {at}: {reason}")]
+    Invalid {
+        /// The pattern as given.
+        pattern: String,
+        /// The byte offset where parsing stopped.
+        at: usize,
+        /// What was expected there.
+        reason: &'static str,
+    },
+    /// The pattern has more steps than the matcher supports.
+    #[error("JSON path {pattern:?} has {steps} steps; at most {max} are supported")]
+    TooLong {
+        /// The pattern as given.
+        pattern: String,
+        /// Its number of steps.
+        steps: usize,
+        /// The most allowed, [`MAX_PATTERN_STEPS`].
+        max: usize,
+    },
+}
 
 /// The most steps a pattern may have: its matching state is one bit per position.
 pub const MAX_PATTERN_STEPS: usize = 63;
@@ -33,7 +60,7 @@ pub(crate) enum Segment<'a> {
 /// ```
 /// let doc = serde_json::json!({"user": {"ids": [7, 8]}});
 /// let mut seen = Vec::new();
-/// retrace::diff::for_each_scalar(&doc, &mut |path, value| seen.push(format!("{path}={value}")));
+/// retrace::json_path::for_each_scalar(&doc, &mut |path, value| seen.push(format!("{path}={value}")));
 /// assert_eq!(seen, ["$.user.ids[0]=7", "$.user.ids[1]=8"]);
 /// ```
 pub fn for_each_scalar(doc: &serde_json::Value, f: &mut dyn FnMut(&str, &serde_json::Value)) {
@@ -102,7 +129,7 @@ pub(crate) fn render_path(segments: &[Segment<'_>]) -> String {
 /// (text and binary bodies too). A pattern has at most [`MAX_PATTERN_STEPS`] steps.
 ///
 /// Patterns print in a canonical form (`$.items.*` prints as `$.items[*]`), and every
-/// location in a [`Diff`](super::Diff) report is itself a valid pattern.
+/// location in a [`Diff`](crate::diff::Diff) report is itself a valid pattern.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PathPattern {
@@ -135,7 +162,7 @@ impl Selector {
 
 impl PathPattern {
     /// Parses a pattern; see the type's documentation for the syntax.
-    pub fn parse(pattern: &str) -> Result<Self, NoiseRuleError> {
+    pub fn parse(pattern: &str) -> Result<Self, PathError> {
         PatternParser::new(pattern).parse()
     }
 
@@ -154,7 +181,7 @@ impl PathPattern {
     /// Nothing is created: a pattern that matches no location changes nothing.
     ///
     /// ```
-    /// use retrace::diff::PathPattern;
+    /// use retrace::json_path::PathPattern;
     /// use serde_json::json;
     ///
     /// let mut doc = json!({"user": {"email": "a@b.c", "password": "[redacted]"}});
@@ -162,7 +189,7 @@ impl PathPattern {
     /// assert_eq!(pattern.replace_matches(&mut doc, &json!("hunter2")), 1);
     /// assert_eq!(doc["user"]["password"], "hunter2");
     /// assert_eq!(PathPattern::parse("$.missing")?.replace_matches(&mut doc, &json!(1)), 0);
-    /// # Ok::<(), retrace::diff::NoiseRuleError>(())
+    /// # Ok::<(), retrace::json_path::PathError>(())
     /// ```
     pub fn replace_matches(&self, doc: &mut serde_json::Value, with: &serde_json::Value) -> usize {
         self.replace_below(doc, self.start_state(), with)
@@ -233,10 +260,10 @@ impl PathPattern {
     /// one element applies to its siblings.
     ///
     /// ```
-    /// use retrace::diff::PathPattern;
+    /// use retrace::json_path::PathPattern;
     /// let p = PathPattern::parse("$.items[3].at")?.with_any_index();
     /// assert_eq!(p.to_string(), "$.items[*].at");
-    /// # Ok::<(), retrace::diff::NoiseRuleError>(())
+    /// # Ok::<(), retrace::json_path::PathError>(())
     /// ```
     pub fn with_any_index(mut self) -> Self {
         for step in &mut self.steps {
@@ -288,7 +315,7 @@ impl PathPattern {
 }
 
 impl FromStr for PathPattern {
-    type Err = NoiseRuleError;
+    type Err = PathError;
 
     fn from_str(pattern: &str) -> Result<Self, Self::Err> {
         Self::parse(pattern)
@@ -296,7 +323,7 @@ impl FromStr for PathPattern {
 }
 
 impl TryFrom<String> for PathPattern {
-    type Error = NoiseRuleError;
+    type Error = PathError;
 
     fn try_from(pattern: String) -> Result<Self, Self::Error> {
         Self::parse(&pattern)
@@ -387,7 +414,7 @@ impl<'a> PatternParser<'a> {
         }
     }
 
-    fn parse(mut self) -> Result<PathPattern, NoiseRuleError> {
+    fn parse(mut self) -> Result<PathPattern, PathError> {
         if !self.source.starts_with('$') {
             return Err(self.error("a path starts with `$`"));
         }
@@ -397,7 +424,7 @@ impl<'a> PatternParser<'a> {
             self.steps.push(step);
         }
         if self.steps.len() > MAX_PATTERN_STEPS {
-            return Err(NoiseRuleError::PathTooLong {
+            return Err(PathError::TooLong {
                 pattern: self.source.to_owned(),
                 steps: self.steps.len(),
                 max: MAX_PATTERN_STEPS,
@@ -410,7 +437,7 @@ impl<'a> PatternParser<'a> {
         &self.source[self.at..]
     }
 
-    fn step(&mut self) -> Result<Step, NoiseRuleError> {
+    fn step(&mut self) -> Result<Step, PathError> {
         if self.rest().starts_with("..") {
             self.at += 2;
             let selector = if self.rest().starts_with('[') {
@@ -439,7 +466,7 @@ impl<'a> PatternParser<'a> {
     }
 
     /// A bare name or `*`, after a dot.
-    fn name(&mut self) -> Result<Selector, NoiseRuleError> {
+    fn name(&mut self) -> Result<Selector, PathError> {
         let rest = self.rest();
         let len = rest
             .find(|c: char| c == '.' || c == '[' || c == ']' || c.is_whitespace())
@@ -455,7 +482,7 @@ impl<'a> PatternParser<'a> {
     }
 
     /// `[*]`, `[digits]` or `["name"]`.
-    fn bracket(&mut self) -> Result<Selector, NoiseRuleError> {
+    fn bracket(&mut self) -> Result<Selector, PathError> {
         self.at += 1;
         let rest = self.rest();
         let (selector, len) = if rest.starts_with('*') {
@@ -482,8 +509,8 @@ impl<'a> PatternParser<'a> {
         Ok(selector)
     }
 
-    fn error(&self, reason: &'static str) -> NoiseRuleError {
-        NoiseRuleError::InvalidPath {
+    fn error(&self, reason: &'static str) -> PathError {
+        PathError::Invalid {
             pattern: self.source.to_owned(),
             at: self.at,
             reason,
@@ -560,7 +587,7 @@ mod tests {
             ("$.a b", 3),
         ] {
             match PathPattern::parse(input) {
-                Err(NoiseRuleError::InvalidPath { at: got, .. }) => {
+                Err(PathError::Invalid { at: got, .. }) => {
                     assert_eq!(got, at, "{input}")
                 }
                 other => panic!("{input}: {other:?}"),
@@ -569,7 +596,7 @@ mod tests {
         let long = format!("${}", ".a".repeat(MAX_PATTERN_STEPS + 1));
         assert!(matches!(
             PathPattern::parse(&long),
-            Err(NoiseRuleError::PathTooLong { steps: 64, .. })
+            Err(PathError::TooLong { steps: 64, .. })
         ));
     }
 
