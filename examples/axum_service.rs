@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use retrace::policy::{Policy, WindowSpec};
+use retrace::policy::WindowSpec;
 use retrace::{Config, Recorder, Store};
 use retrace_tower::RecordLayer;
 
@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
         .sample_rate(0.1)
         .with_env()
         .build()?;
-    let policy = Policy::from_config(&config)?.build()?;
+    let policy = config.policy()?.build()?;
     let (recorder, guard) = Recorder::new(config)?;
     // For the next minute, record every POST to /orders.
     policy.open_window(

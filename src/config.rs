@@ -168,6 +168,33 @@ fn default_service_name() -> String {
 }
 
 impl Config {
+    /// A policy builder seeded from this configuration: master switch, sample rate,
+    /// trigger header and token, tail keep. [`Recorder::new`](crate::Recorder::new)
+    /// builds the recorder's policy with it; a layer may be given another.
+    ///
+    /// ```
+    /// let config = retrace::Config::builder().sample_rate(0.25).build()?;
+    /// let policy = config.policy()?.build()?;
+    /// assert_eq!(policy.sample_rate(), 0.25);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn policy(&self) -> Result<crate::policy::PolicyBuilder, crate::policy::PolicyError> {
+        use crate::policy::{Policy, TailKeep};
+        let mut b = Policy::builder()
+            .enabled(self.enabled)
+            .sample_rate(self.sample_rate)
+            .trigger_header(&self.trigger_header)
+            .trigger_token(self.trigger_token.clone());
+        if let Some(set) = &self.keep_statuses {
+            b = b.tail(Some(
+                TailKeep::default()
+                    .statuses(set)?
+                    .latency(self.keep_latency),
+            ));
+        }
+        Ok(b)
+    }
+
     /// A builder starting from the defaults (recording off).
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()

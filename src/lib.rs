@@ -83,6 +83,7 @@ pub mod content_coding;
 pub mod context;
 pub mod diff;
 pub mod event;
+mod hand_off;
 pub mod id;
 pub mod json_path;
 #[doc(hidden)]

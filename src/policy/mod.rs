@@ -37,7 +37,6 @@ pub use window::{WindowId, WindowInfo, WindowSpec};
 
 use self::trigger::{Trigger, verify_parent};
 use self::window::Windows;
-use crate::config::Config;
 use crate::event::RecordReason;
 use crate::id::TraceId;
 
@@ -151,24 +150,6 @@ impl Policy {
                 tail: None,
             }),
         }
-    }
-
-    /// A builder seeded from a [`Config`]: master switch, sample rate, trigger header and
-    /// token, tail keep.
-    pub fn from_config(config: &Config) -> Result<PolicyBuilder, PolicyError> {
-        let mut b = Self::builder()
-            .enabled(config.enabled)
-            .sample_rate(config.sample_rate)
-            .trigger_header(&config.trigger_header)
-            .trigger_token(config.trigger_token.clone());
-        if let Some(set) = &config.keep_statuses {
-            b = b.tail(Some(
-                TailKeep::default()
-                    .statuses(set)?
-                    .latency(config.keep_latency),
-            ));
-        }
-        Ok(b)
     }
 
     /// Decides for one request, whose trace id the caller read from `traceparent` or

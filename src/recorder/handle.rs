@@ -14,8 +14,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 
 use super::Shared;
-use super::channel::hand_off;
 use crate::event::{Begin, Chunk, End, Event, Loss, Outcome, RecordReason};
+use crate::hand_off::hand_off;
 use crate::id::{RecordingId, TraceId};
 use crate::stats::{Counters, DropReason};
 

@@ -24,10 +24,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod channel;
 mod guard;
 mod handle;
-mod pool;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,12 +34,10 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use once_cell::sync::OnceCell;
-use parking_lot::{Condvar, Mutex};
 
-pub(crate) use channel::{Accounting, ChunkMessage, Message};
+use crate::hand_off::{Accounting, BufferPool, Message, WriterPause};
 pub use guard::{RecorderGuard, ShutdownError};
 pub use handle::{RecordingHandle, StartOptions};
-pub(crate) use pool::BufferPool;
 
 use crate::config::Config;
 use crate::stats::Stats;
@@ -96,27 +92,6 @@ pub(crate) struct Shared {
     pub(crate) policy: crate::policy::Policy,
 }
 
-/// A switch the writer checks before each batch; a test hook to simulate a stalled disk.
-#[derive(Debug, Default)]
-pub(crate) struct WriterPause {
-    paused: Mutex<bool>,
-    resumed: Condvar,
-}
-
-impl WriterPause {
-    pub(crate) fn wait_while_paused(&self) {
-        let mut paused = self.paused.lock();
-        while *paused {
-            self.resumed.wait(&mut paused);
-        }
-    }
-
-    fn set(&self, value: bool) {
-        *self.paused.lock() = value;
-        self.resumed.notify_all();
-    }
-}
-
 /// Holds the writer still until dropped (see [`Recorder::pause_writer`]).
 #[derive(Debug)]
 #[must_use = "the writer resumes when this is dropped"]
@@ -151,7 +126,7 @@ impl Recorder {
         if !config.enabled {
             return Ok((Recorder { shared: None }, RecorderGuard::inert()));
         }
-        let policy = crate::policy::Policy::from_config(&config)?.build()?;
+        let policy = config.policy()?.build()?;
         let config = Arc::new(config);
         let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
         let accounting = Arc::new(Accounting::new(config.max_in_flight_bytes));

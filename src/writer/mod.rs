@@ -32,7 +32,7 @@ pub use session::SessionError;
 use self::budget::{Admission, DiskBudget};
 use self::segment_file::SegmentFile;
 use crate::config::{Config, FlushPolicy};
-use crate::recorder::{Accounting, BufferPool, ChunkMessage, Message, WriterPause};
+use crate::hand_off::{Accounting, BufferPool, ChunkMessage, Message, WriterPause};
 use crate::segment::{MAX_FRAME_BYTES, codec, encode_frame};
 use crate::stats::{Counters, DropReason};
 use crate::summary::Summary;
