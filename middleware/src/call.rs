@@ -67,6 +67,30 @@ pub(crate) struct CallInFlight {
     pub(crate) started: Instant,
 }
 
+/// A whole body as a call records it: decoded and redacted ([`recorded_body`]), cut at
+/// the cap, with a digest of the recorded form when it was cut (what replay matches
+/// on), stamped `at_us`.
+fn whole_body(
+    settings: &CaptureSettings,
+    coding: &BodyCoding,
+    headers: &HeaderMap,
+    body: &Bytes,
+    at_us: u64,
+) -> (Bytes, BodyEnd) {
+    let body = recorded_body_with(settings, coding, headers, body);
+    let kept = body.len().min(settings.body_cap);
+    let truncated = kept < body.len();
+    let end = BodyEnd {
+        at_us,
+        total_len: body.len() as u64,
+        captured_len: kept as u64,
+        digest: truncated.then(|| *blake3::hash(&body).as_bytes()),
+        trailers: Vec::new(),
+        finished: true,
+    };
+    (crate::capture::own(&body.slice(..kept)), end)
+}
+
 /// Records the start of a call whose request (after propagation headers were added)
 /// is `method uri` with `headers` and the whole `body`.
 pub(crate) fn start_call(
@@ -81,25 +105,13 @@ pub(crate) fn start_call(
     let call_id = handle.next_seq();
     let at_us = handle.elapsed_us();
     let (head, coding) = settings.request_parts_head(method, uri, version, headers);
-    let body = recorded_body_with(settings, &coding, headers, body);
-    let kept = body.len().min(settings.body_cap);
-    let truncated = kept < body.len();
+    let (data, end) = whole_body(settings, &coding, headers, body, at_us);
     handle.record(Event::Call(Box::new(OutboundCall {
         call_id,
         target: uri.authority().map_or("unknown", |a| a.as_str()).to_owned(),
         at_us,
         head,
-        body: RecordedBody {
-            data: crate::capture::own(&body.slice(..kept)),
-            end: BodyEnd {
-                at_us,
-                total_len: body.len() as u64,
-                captured_len: kept as u64,
-                digest: truncated.then(|| *blake3::hash(&body).as_bytes()),
-                trailers: Vec::new(),
-                finished: true,
-            },
-        },
+        body: RecordedBody { data, end },
     })));
     CallInFlight {
         handle,
@@ -109,6 +121,23 @@ pub(crate) fn start_call(
 }
 
 impl CallInFlight {
+    /// Records a whole answer (a client that hands over whole bodies, such as
+    /// reqwest's): its head and body as the tower client's tap records them, decoded,
+    /// redacted and cut at the cap.
+    pub(crate) fn answered_whole(
+        self,
+        settings: &CaptureSettings,
+        status: http::StatusCode,
+        version: http::Version,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) {
+        let (head, coding) = settings.response_parts_head(status, version, headers);
+        let at_us = self.handle.elapsed_us();
+        let (data, end) = whole_body(settings, &coding, headers, body, at_us);
+        self.answered(head, data, end);
+    }
+
     /// Records the call's answer.
     pub(crate) fn answered(self, head: ResponseHead, data: Bytes, end: BodyEnd) {
         self.finish(CallOutcome::Response {

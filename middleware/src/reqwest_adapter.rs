@@ -9,7 +9,7 @@ macro_rules! reqwest_adapter {
         use bytes::Bytes;
         use http::Extensions;
         use retrace::context::Context;
-        use retrace::event::{BodyEnd, CallOutcome, ResponseHead};
+        use retrace::event::CallOutcome;
         use retrace::replay::{CallAnswer, CallKey};
         use $middleware::{Middleware, Next};
         use $reqwest::{Request, Response};
@@ -123,30 +123,9 @@ macro_rules! reqwest_adapter {
                                     response.version(),
                                     response.headers().clone(),
                                 );
-                                let head = ResponseHead {
-                                    status: status.as_u16(),
-                                    version: retrace::names::version(v),
-                                    headers: settings.headers(&headers),
-                                };
                                 match response.bytes().await {
                                     Ok(data) => {
-                                        // As the tower client's tap does: cut at the cap, then
-                                        // redact; the digest is of the body as it arrived.
-                                        let cap = data.len().min(settings.body_cap);
-                                        let kept = $crate::capture::redact_whole_body(
-                                            &settings.redaction,
-                                            &headers,
-                                            $crate::capture::own(&data.slice(..cap)),
-                                        );
-                                        let end = BodyEnd {
-                                            total_len: data.len() as u64,
-                                            captured_len: cap as u64,
-                                            digest: (cap < data.len())
-                                                .then(|| *blake3::hash(&data).as_bytes()),
-                                            finished: true,
-                                            ..BodyEnd::default()
-                                        };
-                                        call.answered(head, kept, end);
+                                        call.answered_whole(&settings, status, v, &headers, &data);
                                         Ok(rebuild(status, v, headers, data))
                                     }
                                     Err(e) => {

@@ -62,10 +62,21 @@ impl CaptureSettings {
     /// The head of a response, and the body's content coding when the body is recorded
     /// decoded.
     pub(crate) fn response_head<B>(&self, resp: &http::Response<B>) -> (ResponseHead, BodyCoding) {
-        let (headers, coding) = self.message_headers(resp.headers());
+        self.response_parts_head(resp.status(), resp.version(), resp.headers())
+    }
+
+    /// [`response_head`](Self::response_head) from a response's parts (a client's own
+    /// response type, say).
+    pub(crate) fn response_parts_head(
+        &self,
+        status: http::StatusCode,
+        version: http::Version,
+        headers: &HeaderMap,
+    ) -> (ResponseHead, BodyCoding) {
+        let (headers, coding) = self.message_headers(headers);
         let head = ResponseHead {
-            status: resp.status().as_u16(),
-            version: retrace::names::version(resp.version()),
+            status: status.as_u16(),
+            version: retrace::names::version(version),
             headers,
         };
         (head, coding)
