@@ -590,17 +590,15 @@ fn chain_rules_save_load_and_a_vetoed_rule_is_not_applied() {
     );
 
     // Loaded back, the same rules replay the flow again on another fresh instance.
-    let again = Server::start(&rt, None);
-    let run = replay(
-        &root,
-        &again.url(),
-        &[
-            "--set-json",
-            PASSWORD_FLAG,
-            "--chains",
-            file.to_str().unwrap(),
-        ],
-    );
+    let path = file.to_str().unwrap();
+    let with_chains = |target: &Server| {
+        replay(
+            &root,
+            &target.url(),
+            &["--set-json", PASSWORD_FLAG, "--chains", path],
+        )
+    };
+    let run = with_chains(&Server::start(&rt, None));
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.stdout.contains("chain rules (9, from --chains):"),
@@ -608,9 +606,8 @@ fn chain_rules_save_load_and_a_vetoed_rule_is_not_applied() {
         run.stdout
     );
 
-    // Vetoing the comment-id rules: the recorded ids are sent, and the target (which
-    // numbered the comments the same way) still finds them; vetoing the slug rules
-    // sends the recorded slugs, which the fresh instance never made.
+    // With the slug rules vetoed, the recorded slugs are sent, which a fresh instance
+    // never made: the article's later requests find nothing.
     let vetoed: Vec<Value> = chains
         .iter()
         .filter(|c| c["from"]["path"] != "$.article.slug")
@@ -618,16 +615,7 @@ fn chain_rules_save_load_and_a_vetoed_rule_is_not_applied() {
         .collect();
     std::fs::write(&file, json!({ "chains": vetoed }).to_string()).unwrap();
     let third = Server::start(&rt, None);
-    let run = replay(
-        &root,
-        &third.url(),
-        &[
-            "--set-json",
-            PASSWORD_FLAG,
-            "--chains",
-            file.to_str().unwrap(),
-        ],
-    );
+    let run = with_chains(&third);
     assert_eq!(run.code, 7, "{}", run.stdout);
     assert!(run.stdout.contains("status: 200 -> 404"), "{}", run.stdout);
 
@@ -636,7 +624,7 @@ fn chain_rules_save_load_and_a_vetoed_rule_is_not_applied() {
         r#"{"chains":[{"from":{"recording":"nope","in":"header","name":"x"},"to":[]}]}"#,
     )
     .unwrap();
-    let run = replay(&root, &third.url(), &["--chains", file.to_str().unwrap()]);
+    let run = replay(&root, &third.url(), &["--chains", path]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
