@@ -407,3 +407,72 @@ fn a_body_whose_secret_was_redacted_is_not_marked_cut() {
     assert_eq!(recorded["size"], body.len());
     assert_eq!(recorded["truncated"], false, "{recorded}");
 }
+
+#[test]
+fn the_ls_filters_select_what_is_exported() {
+    let root = Root::new();
+    let ids = root.record(
+        "checkout",
+        &[
+            Spec::new("GET", "/a", 200),
+            Spec::new("POST", "/b", 503),
+            Spec::new("GET", "/c", 500),
+        ],
+    );
+    let uris = |run: &support::Run| -> Vec<String> {
+        run.lines()
+            .iter()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["uri"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let run = root.retrace(&["export", "--all", "--status", "5xx", "--jsonl"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(uris(&run), ["/b", "/c"]);
+    // Named recordings are narrowed the same way.
+    let run = root.retrace(&["export", &ids[0], &ids[2], "--path-prefix", "/c", "--jsonl"]);
+    assert_eq!(uris(&run), ["/c"]);
+    // Nothing left: an error naming why, and no output.
+    let run = root.retrace(&["export", "--all", "--status", "404", "--jsonl"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("no recording to export matches the filters"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn har_marks_an_aborted_request() {
+    let root = Root::new();
+    let mut aborted =
+        Spec::new("GET", "/stream", 200).response("text/event-stream", b"data: 1\n\n");
+    aborted.outcome = retrace::Outcome::Aborted;
+    let ids = root.record("feed", &[Spec::new("GET", "/ok", 200), aborted]);
+    let run = root.retrace(&["export", &ids[0], &ids[1], "--har", "-"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let har: Value = serde_json::from_str(&run.stdout).unwrap();
+    let entries = har["log"]["entries"].as_array().unwrap();
+    let of = |uri: &str| {
+        entries
+            .iter()
+            .find(|e| e["request"]["url"].as_str().unwrap().ends_with(uri))
+            .unwrap()
+    };
+    assert_eq!(of("/ok")["_retrace"]["outcome"], "completed");
+    let stream = of("/stream");
+    assert_eq!(stream["_retrace"]["outcome"], "aborted");
+    assert!(
+        stream["comment"]
+            .as_str()
+            .unwrap()
+            .contains("aborted: the client went away"),
+        "{stream}"
+    );
+}

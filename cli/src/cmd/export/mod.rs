@@ -1,4 +1,5 @@
-//! `retrace export ID... --har FILE | --jsonl`: recordings out of the store, as
+//! `retrace export (ID... | --all) [ls filters] --har FILE | --jsonl`: recordings out
+//! of the store, as
 //! an HTTP archive for browser developer tools or as JSON lines for pipelines. Every id
 //! is resolved and every recording read before anything is written, so an unknown id
 //! or a damaged recording leaves no half-written file behind.
@@ -12,7 +13,8 @@ use clap::{ArgGroup, Args};
 use retrace::Recording;
 
 use super::{help_with_examples, resolve};
-use crate::exit::Status;
+use crate::exit::{Status, fail};
+use crate::filter::FilterArgs;
 use crate::output::Output;
 use crate::progress;
 use crate::root::RootArgs;
@@ -23,6 +25,7 @@ const EXAMPLES: &str =
   retrace export 01J2F3 01J2F4 --jsonl > out.jsonl  one JSON object per line
   retrace ls --status 5xx --json | jq -r '.[].id' | xargs retrace export --jsonl
   retrace export --all --jsonl > everything.jsonl
+  retrace export --all --status 5xx --since 1h --har errors.har   the ls filters select
 
 HAR: each recording is a page; its incoming request is an entry and so is each of its
 outgoing calls (custom field _retrace.direction says which). Binary bodies are base64.";
@@ -41,9 +44,11 @@ pub(crate) struct ExportArgs {
         conflicts_with = "all"
     )]
     ids: Vec<String>,
-    /// Every recording in the store, oldest first
+    /// Every recording in the store, oldest first (narrowed by the filters)
     #[arg(long)]
     all: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
     /// Write an HTTP archive (HAR 1.2) to FILE (`-`: stdout)
     #[arg(long, value_name = "FILE")]
     har: Option<PathBuf>,
@@ -56,11 +61,23 @@ pub(crate) struct ExportArgs {
 pub(crate) fn run(root: &RootArgs, args: &ExportArgs) -> anyhow::Result<Status> {
     let store = root.open()?;
     let listing = store.list();
-    let infos = if args.all {
+    let named: Vec<&retrace::RecordingInfo> = if args.all {
         listing.recordings.iter().rev().collect()
     } else {
         resolve(&listing, &args.ids)?
     };
+    let filter = args.filter.resolve();
+    let infos: Vec<&retrace::RecordingInfo> =
+        named.into_iter().filter(|r| filter.matches(r)).collect();
+    if infos.is_empty() {
+        return Err(fail(
+            Status::NoSuchRecording,
+            format!(
+                "no recording to export matches the filters under {}",
+                store.root().display()
+            ),
+        ));
+    }
     let bar = progress::items(infos.len() as u64, "reading");
     let mut recordings: Vec<(&retrace::RecordingInfo, Recording)> = Vec::with_capacity(infos.len());
     for (info, loaded) in infos.iter().zip(store.load_many(&infos)) {

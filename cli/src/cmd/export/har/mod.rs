@@ -183,11 +183,26 @@ fn add_recording(log: &mut Log, info: &RecordingInfo, rec: &Recording) {
             response,
             cache: Cache::default(),
             timings: timings(time),
-            comment: Some(format!("incoming request of recording {id}")),
+            comment: Some(match rec.end().map(|e| &e.outcome) {
+                Some(Outcome::Aborted) => format!(
+                    "incoming request of recording {id}; aborted: the client went away \
+                     before the response ended, so the response is partial"
+                ),
+                _ => format!("incoming request of recording {id}"),
+            }),
             retrace: RetraceTag {
                 recording: id.clone(),
                 direction: "incoming".to_owned(),
                 call_id: None,
+                outcome: Some(
+                    match rec.end().map(|e| &e.outcome) {
+                        Some(Outcome::Completed) => "completed",
+                        Some(Outcome::Aborted) => "aborted",
+                        Some(Outcome::Failed(_)) => "failed",
+                        None => "incomplete",
+                    }
+                    .to_owned(),
+                ),
             },
         });
     }
@@ -222,6 +237,7 @@ fn add_recording(log: &mut Log, info: &RecordingInfo, rec: &Recording) {
                 recording: id.clone(),
                 direction: "outgoing".to_owned(),
                 call_id: Some(c.call.call_id),
+                outcome: None,
             },
         });
     }

@@ -68,6 +68,11 @@ pub(crate) struct RetraceTag {
     pub(crate) direction: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) call_id: Option<u32>,
+    /// How the incoming request ended: `completed`, `aborted` (the client went away
+    /// before the response ended: the response is partial), `failed`, or `incomplete`
+    /// (the recording has no end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) outcome: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
