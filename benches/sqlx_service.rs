@@ -10,7 +10,7 @@
 //! comments, and the popular tags (`GET /tags`, the recorded repository function), on
 //! a database seeded by the example's own traffic.
 //!
-//! As in `benches/e2e.rs`, ratios are paired: the VM's speed drifts by more than the
+//! As in `benches/e2e/`, ratios are paired: the VM's speed drifts by more than the
 //! differences measured, so each round runs every arm right next to a run of `none`
 //! (the order alternating between rounds), and an arm's ratio is the median over the
 //! rounds of its figure over its neighbouring `none`'s. Figures: throughput
