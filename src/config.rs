@@ -702,7 +702,8 @@ fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigErro
 }
 
 /// Parses a byte size: a plain count or a number with a unit (`KiB`, `MiB`, `GiB`, `KB`,
-/// `MB`, `GB`, `B`).
+/// `MB`, `GB`, `B`). For the crates' own use (the CLI's size flags).
+#[doc(hidden)]
 pub fn parse_size(var: &'static str, value: &str) -> Result<u64, ConfigError> {
     let bad = || {
         invalid_env(

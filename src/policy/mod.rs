@@ -32,7 +32,9 @@ use http::{HeaderMap, HeaderName, Method, Uri};
 pub use flags::FlagSource;
 pub use sampler::ratio_sampled;
 pub use tail::{StatusSetError, TailKeep, parse_status_set};
-pub use trigger::{PARENT_HEADER, TRIGGER_HEADER, parent_header_value};
+pub use trigger::TRIGGER_HEADER;
+#[doc(hidden)]
+pub use trigger::{PARENT_HEADER, parent_header_value};
 pub use window::{WindowId, WindowInfo, WindowSpec};
 
 use self::trigger::{Trigger, verify_parent};

@@ -151,7 +151,8 @@ impl RecordingHandle {
     }
 
     /// The shared token that signs the parent header on outgoing calls, from the
-    /// recorder's configuration (`RETRACE_TRIGGER_TOKEN`).
+    /// recorder's configuration (`RETRACE_TRIGGER_TOKEN`). For the client layers' use.
+    #[doc(hidden)]
     pub fn propagation_token(&self) -> Option<&str> {
         self.inner.shared.config.trigger_token.as_deref()
     }

@@ -221,7 +221,8 @@ impl Recorder {
     }
 
     /// Counts a request that was chosen for recording but not started (by a layer
-    /// enforcing a limit, say).
+    /// enforcing a limit, say). For the layers' own use.
+    #[doc(hidden)]
     pub fn count_declined(&self, reason: crate::stats::DropReason) {
         if let Some(s) = &self.shared {
             s.accounting.counters.decline(reason);
