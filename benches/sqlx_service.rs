@@ -43,10 +43,9 @@ use futures_util::StreamExt;
 use retrace::{Config, Recorder};
 use retrace_tower::RecordLayer;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 
 use cpu::cpu_seconds;
-use serve::{http_client, moderation, serve};
+use serve::{http_client, moderation, pool_with_schema, serve};
 
 /// How the service is set up in an arm.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -85,12 +84,9 @@ struct Setup {
 
 async fn setup() -> Setup {
     let url = retrace_test_postgres::fresh_database("bench_sqlx_service");
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .connect(&url)
+    let pool = pool_with_schema(url.parse().expect("a PostgreSQL URL"))
         .await
-        .expect("connects to PostgreSQL");
-    app::migrate(&pool).await.expect("schema");
+        .expect("connects to PostgreSQL, tables made");
     let (moderation_url, stop_moderation) = serve(moderation(Default::default()))
         .await
         .expect("the moderation service");

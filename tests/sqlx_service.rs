@@ -22,18 +22,15 @@ use std::time::Duration;
 use retrace::{Config, Recorder, Store, ValueKind};
 use retrace_test_postgres::AwayPort;
 use retrace_tower::{RecordLayer, ReplayError};
-use serve::{http_client, moderation, public, serve};
+use serve::{http_client, moderation, pool_with_schema, public, serve};
 use sqlx::postgres::PgPoolOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
     let url = retrace_test_postgres::fresh_database("sqlx_service");
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .connect(&url)
+    let pool = pool_with_schema(url.parse().expect("a PostgreSQL URL"))
         .await
-        .expect("connects");
-    app::migrate(&pool).await.expect("schema");
+        .expect("connects, tables made");
 
     let dir = tempfile::tempdir().expect("temp dir");
     let config = Config::builder()

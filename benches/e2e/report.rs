@@ -22,17 +22,9 @@ pub(super) struct Summary {
     pub(super) label: &'static str,
     pub(super) capture: Capture,
     pub(super) rounds: usize,
-    pub(super) rps: f64,
-    pub(super) p50_us: f64,
-    pub(super) p99_us: f64,
-    pub(super) cpu_per_1k: f64,
-    pub(super) peak_rss_mib: f64,
-    pub(super) disk_per_req: f64,
-    pub(super) raw_per_req: f64,
-    pub(super) response_bytes: usize,
-    pub(super) failures: u64,
-    pub(super) kept: Option<u64>,
-    pub(super) lost: Option<u64>,
+    /// The figures over the rounds: each a median, except the largest response and
+    /// the summed failures, kept and lost recordings.
+    pub(super) overall: Sample,
     /// Throughput of each round over this arm's median: the spread.
     pub(super) rps_spread: (f64, f64),
     /// Medians of this arm's figures over those of the arm 1 run beside it.
@@ -95,17 +87,19 @@ pub(super) fn summarise(arm: &Arm, samples: &[Sample], pairs: &[Ratios]) -> Summ
         label: arm.label,
         capture: arm.capture,
         rounds: samples.len(),
-        rps,
-        p50_us: m(|s| s.p50_us),
-        p99_us: m(|s| s.p99_us),
-        cpu_per_1k: m(|s| s.cpu_per_1k),
-        peak_rss_mib: m(|s| s.peak_rss_mib),
-        disk_per_req: m(|s| s.disk_per_req),
-        raw_per_req: m(|s| s.raw_per_req),
-        response_bytes: samples.iter().map(|s| s.response_bytes).max().unwrap_or(0),
-        failures: samples.iter().map(|s| s.failures).sum(),
-        kept: sum_opt(|s| s.kept),
-        lost: sum_opt(|s| s.lost),
+        overall: Sample {
+            rps,
+            p50_us: m(|s| s.p50_us),
+            p99_us: m(|s| s.p99_us),
+            cpu_per_1k: m(|s| s.cpu_per_1k),
+            peak_rss_mib: m(|s| s.peak_rss_mib),
+            disk_per_req: m(|s| s.disk_per_req),
+            raw_per_req: m(|s| s.raw_per_req),
+            response_bytes: samples.iter().map(|s| s.response_bytes).max().unwrap_or(0),
+            failures: samples.iter().map(|s| s.failures).sum(),
+            kept: sum_opt(|s| s.kept),
+            lost: sum_opt(|s| s.lost),
+        },
         rps_spread: (
             samples
                 .iter()
@@ -121,11 +115,11 @@ pub(super) fn print_table(service: Service, rows: &[Summary]) {
     let Some(base) = rows.iter().find(|r| r.capture == Capture::Nothing) else {
         return;
     };
-    let raw = base.raw_per_req;
+    let raw = base.overall.raw_per_req;
     println!(
         "\n### {} (response {} B, raw {:.0} B/request on the wire)\n",
         service.name(),
-        base.response_bytes,
+        base.overall.response_bytes,
         raw
     );
     println!(
@@ -134,7 +128,7 @@ pub(super) fn print_table(service: Service, rows: &[Summary]) {
     println!("|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let cell = |v: f64, ratio: f64, digits: usize| format!("{v:.digits$} ({ratio:.3}×)");
-        let counts = match (r.kept, r.lost) {
+        let counts = match (r.overall.kept, r.overall.lost) {
             (None, None) => "–".to_owned(),
             (k, l) => format!(
                 "{} / {}",
@@ -146,21 +140,21 @@ pub(super) fn print_table(service: Service, rows: &[Summary]) {
             "| {} | {} | {} | {} | {} | {} | {} | {:.0} ({:.3}×) | {}{} |",
             r.key,
             r.label,
-            cell(r.rps, r.paired.rps, 0),
-            cell(r.p50_us, r.paired.p50, 0),
-            cell(r.p99_us, r.paired.p99, 0),
-            cell(r.cpu_per_1k, r.paired.cpu, 3),
+            cell(r.overall.rps, r.paired.rps, 0),
+            cell(r.overall.p50_us, r.paired.p50, 0),
+            cell(r.overall.p99_us, r.paired.p99, 0),
+            cell(r.overall.cpu_per_1k, r.paired.cpu, 3),
             // A ratio to a growth of almost nothing (under jemalloc, say) says nothing.
-            if base.peak_rss_mib.abs() < 0.5 {
-                format!("{:.1}", r.peak_rss_mib)
+            if base.overall.peak_rss_mib.abs() < 0.5 {
+                format!("{:.1}", r.overall.peak_rss_mib)
             } else {
-                cell(r.peak_rss_mib, r.paired.rss, 1)
+                cell(r.overall.peak_rss_mib, r.paired.rss, 1)
             },
-            r.disk_per_req,
-            r.disk_per_req / raw,
+            r.overall.disk_per_req,
+            r.overall.disk_per_req / raw,
             counts,
-            if r.failures > 0 {
-                format!(", {} FAILED requests", r.failures)
+            if r.overall.failures > 0 {
+                format!(", {} FAILED requests", r.overall.failures)
             } else {
                 String::new()
             }
@@ -195,8 +189,8 @@ pub(super) fn print_targets(realistic: &[Summary], hello: &[Summary]) {
     );
     println!(
         "- arm 5 p99 ≤ 1.05× arm 1: {p99:.3}× ({:.0} vs {:.0} µs) — {}",
-        arm5.p99_us,
-        base.p99_us,
+        arm5.overall.p99_us,
+        base.overall.p99_us,
         verdict(p99 <= 1.05)
     );
     for key in ["4", "2", "3", "6"] {
@@ -223,35 +217,36 @@ pub(super) fn print_targets(realistic: &[Summary], hello: &[Summary]) {
                 "- arm 5 beats arm {key} on throughput ({:.3}× vs {:.3}× of arm 1, paired; medians {:.0} vs {:.0} req/s) and bytes per request ({:.0} vs {:.0} B) — {}",
                 arm5.paired.rps,
                 other.paired.rps,
-                arm5.rps,
-                other.rps,
-                arm5.disk_per_req,
-                other.disk_per_req,
+                arm5.overall.rps,
+                other.overall.rps,
+                arm5.overall.disk_per_req,
+                other.overall.disk_per_req,
                 verdict(
-                    arm5.paired.rps > other.paired.rps && arm5.disk_per_req < other.disk_per_req
+                    arm5.paired.rps > other.paired.rps
+                        && arm5.overall.disk_per_req < other.overall.disk_per_req
                 )
             );
         }
     }
-    let share = arm5.disk_per_req / base.raw_per_req;
+    let share = arm5.overall.disk_per_req / base.overall.raw_per_req;
     println!(
         "- arm 5 bytes on disk ≤ 1/3 of raw request + response bytes: {:.0} of {:.0} B = {share:.3}× — {}",
-        arm5.disk_per_req,
-        base.raw_per_req,
+        arm5.overall.disk_per_req,
+        base.overall.raw_per_req,
         verdict(share <= 1.0 / 3.0)
     );
     if let Some(i) = find(realistic, "5s") {
         let stalled = &realistic[i];
-        let growth = stalled.peak_rss_mib - arm5.peak_rss_mib;
+        let growth = stalled.overall.peak_rss_mib - arm5.overall.peak_rss_mib;
         let budget = FLOOD_BUDGET as f64 / (1 << 20) as f64;
         let p99 = stalled.paired.p99 / arm5.paired.p99;
         println!(
             "- stalled writer: peak RSS added {:.1} MiB = arm 5's ({:.1} MiB) {:+.1} MiB, budget {budget:.0} MiB + {FLOOD_OVERHEAD_MIB} MiB allowed overhead — {}; p99 {:.0} µs = {p99:.3}× arm 5 — {}",
-            stalled.peak_rss_mib,
-            arm5.peak_rss_mib,
+            stalled.overall.peak_rss_mib,
+            arm5.overall.peak_rss_mib,
             growth,
             verdict(growth <= budget + FLOOD_OVERHEAD_MIB),
-            stalled.p99_us,
+            stalled.overall.p99_us,
             verdict(p99 <= 1.05)
         );
     }

@@ -152,6 +152,19 @@ fn order() -> Spec {
         .response("application/json", br#"{"order":42}"#)
 }
 
+/// One string field of every JSON line `run` printed, in order.
+fn line_field(run: &support::Run, field: &str) -> Vec<String> {
+    run.lines()
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON line")[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no string {field} in {l}"))
+                .to_owned()
+        })
+        .collect()
+}
+
 fn is_iso8601(text: &str) -> bool {
     let b = text.as_bytes();
     text.len() == 24 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && text.ends_with('Z')
@@ -325,31 +338,13 @@ fn all_exports_every_recording_oldest_first_and_ids_and_all_conflict() {
     );
     let run = root.retrace(&["export", "--all", "--jsonl"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let exported: Vec<String> = run
-        .lines()
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).expect("JSON line")["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let exported = line_field(&run, "id");
     let mut expected = ids.clone();
     expected.sort();
     let mut got = exported.clone();
     got.sort();
     assert_eq!(got, expected, "every recording, once");
-    let uris: Vec<String> = run
-        .lines()
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["uri"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let uris = line_field(&run, "uri");
     assert_eq!(uris, ["/a", "/b", "/c"], "oldest first");
 
     let both = root.retrace(&["export", &ids[0], "--all", "--jsonl"]);
@@ -419,23 +414,12 @@ fn the_ls_filters_select_what_is_exported() {
             Spec::new("GET", "/c", 500),
         ],
     );
-    let uris = |run: &support::Run| -> Vec<String> {
-        run.lines()
-            .iter()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).unwrap()["uri"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect()
-    };
     let run = root.retrace(&["export", "--all", "--status", "5xx", "--jsonl"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(uris(&run), ["/b", "/c"]);
+    assert_eq!(line_field(&run, "uri"), ["/b", "/c"]);
     // Named recordings are narrowed the same way.
     let run = root.retrace(&["export", &ids[0], &ids[2], "--path-prefix", "/c", "--jsonl"]);
-    assert_eq!(uris(&run), ["/c"]);
+    assert_eq!(line_field(&run, "uri"), ["/c"]);
     // Nothing left: an error naming why, and no output.
     let run = root.retrace(&["export", "--all", "--status", "404", "--jsonl"]);
     assert_eq!(run.code, 3, "{}", run.stderr);

@@ -23,20 +23,16 @@ mod traffic;
 use retrace::{Config, Recorder, Redaction, RedactionMode};
 use retrace_tower::RecordLayer;
 use serde_json::Value;
-use serve::{http_client, moderation, public, serve};
-use sqlx::postgres::PgPoolOptions;
+use serve::{http_client, moderation, pool_with_schema, public, serve};
 use support::Root;
 
 /// An instance of the example on a fresh database, recorded into `record` if given;
 /// returns its URL. It runs until the runtime ends.
 async fn instance(jwt_secret: &[u8], record: Option<RecordLayer>) -> String {
     let url = retrace_test_postgres::fresh_database("sqlx_flow");
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .connect(&url)
+    let pool = pool_with_schema(url.parse().expect("a PostgreSQL URL"))
         .await
-        .expect("connects");
-    app::migrate(&pool).await.expect("schema");
+        .expect("connects, tables made");
     let (moderation_url, stop_moderation) = serve(moderation(Default::default()))
         .await
         .expect("moderation");

@@ -36,7 +36,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use retrace::{Config, Recorder, Store};
 use retrace_tower::RecordLayer;
-use serve::{http_client, moderation, public, serve};
+use serve::{http_client, moderation, pool_with_schema, public, serve};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 const SCHEMA: &str = "retrace_sqlx_example";
@@ -74,11 +74,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     admin.close().await;
     let options = options.options([("search_path", SCHEMA)]);
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await?;
-    app::migrate(&pool).await?;
+    let pool = pool_with_schema(options).await?;
 
     let config = Config::builder()
         .enabled(true)

@@ -27,6 +27,19 @@ pub async fn serve(app: Router) -> std::io::Result<(String, oneshot::Sender<()>)
     Ok((url, stop))
 }
 
+/// A pool of 8 connections to the database `options` name, its tables made: how the
+/// example, its tests and its benchmark start the service.
+pub async fn pool_with_schema(
+    options: sqlx::postgres::PgConnectOptions,
+) -> Result<sqlx::PgPool, sqlx::Error> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
+    crate::app::migrate(&pool).await?;
+    Ok(pool)
+}
+
 /// `app` with the layers a public API puts around its routes: CORS (credentials
 /// allowed, the caller's origin mirrored) and compression (gzip or br, as the client
 /// asks). Both go outside the record layer, so recordings hold plain bodies and no
