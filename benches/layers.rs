@@ -19,7 +19,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use retrace::context::Context;
+use retrace::context::RetraceContext;
 use retrace::policy::Policy;
 use retrace::{Config, RecordReason, Recorder, RecorderGuard, StartOptions, Store};
 use retrace_tower::{ClientLayer, RecordBody, RecordLayer};
@@ -155,7 +155,7 @@ fn client(c: &mut Criterion) {
                     .start(StartOptions::new(RecordReason::Manual))
                     .expect("enabled");
             }
-            let _entered = Context::Recording(handle.clone()).enter();
+            let _entered = RetraceContext::Recording(handle.clone()).enter();
             rt.block_on(roundtrip(&mut wrapped, request.clone()))
         })
     });
@@ -164,7 +164,7 @@ fn client(c: &mut Criterion) {
     drop(guard);
 }
 
-type Upstream = retrace_tower::Client<
+type Upstream = retrace_tower::RecordedClient<
     tower::util::BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, Infallible>,
 >;
 
@@ -230,7 +230,7 @@ fn replay(c: &mut Criterion) {
     g.bench_function("two_calls", |b| {
         b.iter(|| {
             let report = rt
-                .block_on(retrace_tower::replay(&recording, app.clone()))
+                .block_on(retrace_tower::replay_recording(&recording, app.clone()))
                 .expect("replay");
             assert!(report.is_identical());
         })

@@ -18,7 +18,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use retrace::context::Context;
+use retrace::context::RetraceContext;
 use retrace::{Config, RecordReason, Recorder, StartOptions};
 
 #[inline(never)]
@@ -91,7 +91,7 @@ fn inside(c: &mut Criterion) {
                 let handle = recorder
                     .start(StartOptions::new(RecordReason::Sampled))
                     .expect("recording starts");
-                let entered = Context::Recording(handle.clone()).enter();
+                let entered = RetraceContext::Recording(handle.clone()).enter();
                 let start = Instant::now();
                 for i in 0..n {
                     black_box(recorded(black_box(i), black_box("EUR")));

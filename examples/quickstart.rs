@@ -26,12 +26,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use retrace::context::FutureExt;
 use retrace::{Config, Recorder, Store};
-use retrace_tower::{Client, ClientLayer, RecordLayer};
+use retrace_tower::{ClientLayer, RecordLayer, RecordedClient};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tower::{Layer, ServiceExt};
 
-type Upstream = Client<HyperClient<HttpConnector, Full<Bytes>>>;
+type Upstream = RecordedClient<HyperClient<HttpConnector, Full<Bytes>>>;
 
 #[derive(Clone)]
 struct Shop {
@@ -219,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
     for info in &recordings {
         let recording = store.load(info)?;
         // A strict replay that diverged is an error carrying its report: shown too.
-        let report = retrace_tower::replay(&recording, shop_app(shop.clone()))
+        let report = retrace_tower::replay_recording(&recording, shop_app(shop.clone()))
             .await
             .or_else(retrace_tower::ReplayError::into_report)?;
         let recorded_calls = recording.calls().len();

@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use retrace::context::{Context, FutureExt};
+use retrace::context::{FutureExt, RetraceContext};
 use retrace::replay::{ReplayOptions, ReplaySession};
 use retrace::{Config, Outcome, RecordReason, RecordedError, Recorder, StartOptions, Store};
 use serde::{Deserialize, Serialize};
@@ -179,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
         .start(StartOptions::new(RecordReason::Header))
         .expect("recording is on");
     let recorded = sign_in(&live, "ada@example.com", "correct horse")
-        .with_context(Context::Recording(handle.clone()))
+        .with_context(RetraceContext::Recording(handle.clone()))
         .await;
     handle.finish(Some(200), Outcome::Completed);
     recorder.flush(Duration::from_secs(5))?;
@@ -202,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
     let redaction = recorder.redaction().expect("recording is on").clone();
     let session = ReplaySession::new(&recording, ReplayOptions::default(), redaction);
     let replayed = sign_in(&offline, "ada@example.com", "correct horse")
-        .with_context(Context::Replay(session))
+        .with_context(RetraceContext::Replay(session))
         .await;
     println!(
         "replayed: {replayed} ({} client calls)",

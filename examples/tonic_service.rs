@@ -206,7 +206,7 @@ async fn main() -> Result<(), BoxError> {
     let store = Store::open(dir.path())?;
     for recording in store.recordings() {
         let recording = recording?;
-        let report = retrace_tower::replay(&recording, routes())
+        let report = retrace_tower::replay_recording(&recording, routes())
             .await
             .or_else(retrace_tower::ReplayError::into_report)?;
         // In the trailers after the messages, or in the head of an error without any

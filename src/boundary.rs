@@ -1,7 +1,7 @@
 //! Values from outside the request that replay must reproduce: the clock, randomness
 //! and any call the code routes through [`boundary`].
 //!
-//! Each function looks at the [current context](crate::context::Context):
+//! Each function looks at the [current context](crate::context::RetraceContext):
 //! - none: it does the real thing, at the cost of one thread-local read;
 //! - recording: it does the real thing and records the value (postcard-encoded, with
 //!   its secrets replaced by the recorder's [`Redaction`](crate::Redaction): fields
@@ -21,7 +21,7 @@ use rand::distr::{Distribution, StandardUniform};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::context::Context;
+use crate::context::RetraceContext;
 use crate::event::ValueKind;
 
 /// A strict replay asked for a value the recording does not hold: the replay is sealed,
@@ -91,10 +91,10 @@ enum Mode {
 }
 
 fn mode() -> Mode {
-    Context::with_current(|c| match c {
+    RetraceContext::with_current(|c| match c {
         None => Mode::Live,
-        Some(Context::Recording(h)) => Mode::Record(h.clone()),
-        Some(Context::Replay(s)) => Mode::Replay(s.clone()),
+        Some(RetraceContext::Recording(h)) => Mode::Record(h.clone()),
+        Some(RetraceContext::Replay(s)) => Mode::Replay(s.clone()),
     })
 }
 
@@ -219,7 +219,7 @@ where
     match BoundaryCall::begin(kind, name, input) {
         Begun::Replayed(value) => value,
         Begun::Run(call) => {
-            // What the live call crosses belongs to it (see `Context::suspend`).
+            // What the live call crosses belongs to it (see `RetraceContext::suspend`).
             let call = Some(call);
             let value = crate::macro_support::sync_body(&call, live);
             if let Some(call) = call {

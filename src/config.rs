@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use variables::{
     CHANNEL_CAPACITY, CHUNK_BYTES, DISK_POLICY, ENABLED, FLUSH, FSYNC, KEEP, KEEP_LATENCY,
-    MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES, RECORDING_PATH, SAMPLE_RATE, SEGMENT_MAX_AGE,
+    MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES, MAX_WINDOW, RECORDING_PATH, SAMPLE_RATE, SEGMENT_MAX_AGE,
     SEGMENT_MAX_BYTES, SERVICE, SHUTDOWN_TIMEOUT, TRIGGER_HEADER, TRIGGER_TOKEN,
 };
 pub use variables::{VARIABLES, Variable};
@@ -124,6 +124,8 @@ pub struct Config {
     pub keep_statuses: Option<String>,
     /// Tail keep's latency threshold.
     pub keep_latency: Option<Duration>,
+    /// The longest an investigation window (or a capture) may stay open.
+    pub max_window: Duration,
     /// What is redacted, by every layer, boundary and outgoing call that records
     /// through this recorder (the trigger header's name is added to it).
     #[serde(skip)]
@@ -155,6 +157,7 @@ impl Default for Config {
             trigger_token: None,
             keep_statuses: None,
             keep_latency: None,
+            max_window: crate::policy::DEFAULT_MAX_WINDOW,
             redaction: crate::Redaction::default(),
         }
     }
@@ -184,7 +187,8 @@ impl Config {
             .enabled(self.enabled)
             .sample_rate(self.sample_rate)
             .trigger_header(&self.trigger_header)
-            .trigger_token(self.trigger_token.clone());
+            .trigger_token(self.trigger_token.clone())
+            .max_window(self.max_window);
         if let Some(set) = &self.keep_statuses {
             b = b.tail(Some(
                 TailKeep::default()
@@ -323,6 +327,10 @@ impl ConfigBuilder {
     setter!(
         /// Longest the guard waits for the writer when dropped.
         shutdown_timeout: Duration
+    );
+    setter!(
+        /// The longest an investigation window (or a capture) may stay open.
+        max_window: Duration
     );
     setter!(
         /// Unix permission bits of directories the recorder creates.
@@ -508,6 +516,9 @@ impl ConfigBuilder {
         if let Some(v) = env.get(SHUTDOWN_TIMEOUT.name) {
             c.shutdown_timeout = parse_duration(SHUTDOWN_TIMEOUT.name, &v)?;
         }
+        if let Some(v) = env.get(MAX_WINDOW.name) {
+            c.max_window = parse_duration(MAX_WINDOW.name, &v)?;
+        }
         validate(&c)?;
         fit_segments_to_budget(&mut c)?;
         Ok(c)
@@ -534,6 +545,10 @@ impl Config {
     }
 }
 
+/// The longest `max_window` may be: an investigation left open for more than a day is
+/// a recording mode, which sampling is for.
+const MAX_WINDOW_CAP: Duration = Duration::from_secs(24 * 3600);
+
 fn validate(c: &Config) -> Result<(), ConfigError> {
     let invalid = |setting, var: Variable, reason: &str| {
         Err(ConfigError::Invalid {
@@ -551,6 +566,17 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     }
     if c.service.trim().is_empty() {
         return invalid("service", SERVICE, "the service name is empty");
+    }
+    if c.max_window.is_zero() || c.max_window > MAX_WINDOW_CAP {
+        return invalid(
+            "max_window",
+            MAX_WINDOW,
+            &format!(
+                "{} is not more than 0 and at most {}",
+                humantime::format_duration(c.max_window),
+                humantime::format_duration(MAX_WINDOW_CAP)
+            ),
+        );
     }
     if c.channel_capacity == 0 {
         return invalid("channel_capacity", CHANNEL_CAPACITY, "must be at least 1");
@@ -765,6 +791,24 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_window_is_bounded() {
+        for (value, shown) in [("0s", "0s"), ("2days", "2days")] {
+            assert_eq!(
+                with("RETRACE_MAX_WINDOW", value).unwrap_err().to_string(),
+                format!(
+                    "invalid max_window (RETRACE_MAX_WINDOW): {shown} is not more than 0 and at most 1day"
+                )
+            );
+        }
+        let c = with("RETRACE_MAX_WINDOW", "15m").unwrap();
+        assert_eq!(c.max_window, Duration::from_secs(900));
+        assert_eq!(
+            c.policy().unwrap().build().unwrap().max_window(),
+            Duration::from_secs(900)
+        );
+    }
+
+    #[test]
     fn each_bad_env_value_names_the_variable_and_value() {
         let cases = [
             ("RETRACE", "maybe"),
@@ -782,6 +826,7 @@ mod tests {
             ("RETRACE_MAX_DISK_BYTES", "1.5GiB"),
             ("RETRACE_DISK_POLICY", "panic"),
             ("RETRACE_SHUTDOWN_TIMEOUT", "forever"),
+            ("RETRACE_MAX_WINDOW", "all day"),
             ("RETRACE_TRIGGER_HEADER", "bad header"),
             ("RETRACE_TRIGGER_TOKEN", ""),
             ("RETRACE_KEEP", "errors"),

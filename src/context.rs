@@ -20,26 +20,26 @@ use crate::recorder::RecordingHandle;
 use crate::replay::ReplaySession;
 
 thread_local! {
-    static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<RetraceContext>> = const { RefCell::new(None) };
 }
 
 /// What the running code belongs to.
 #[derive(Clone, Debug)]
-pub enum Context {
+pub enum RetraceContext {
     /// A request being recorded.
     Recording(RecordingHandle),
     /// A recorded request being replayed: boundaries answer from the recording.
     Replay(Arc<ReplaySession>),
 }
 
-impl Context {
+impl RetraceContext {
     /// The current context, if any.
-    pub fn current() -> Option<Context> {
+    pub fn current() -> Option<RetraceContext> {
         CURRENT.with(|c| c.borrow().clone())
     }
 
     /// Runs `f` with the current context without cloning it.
-    pub fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
+    pub fn with_current<R>(f: impl FnOnce(Option<&RetraceContext>) -> R) -> R {
         CURRENT.with(|c| f(c.borrow().as_ref()))
     }
 
@@ -79,7 +79,7 @@ impl Context {
 #[derive(Debug)]
 #[must_use = "the context is current only while the guard lives"]
 pub struct EnterGuard {
-    previous: Option<Context>,
+    previous: Option<RetraceContext>,
 }
 
 impl Drop for EnterGuard {
@@ -96,17 +96,17 @@ impl Drop for EnterGuard {
 pub struct WithContext<F> {
     #[pin]
     inner: F,
-    context: Option<Context>,
+    context: Option<RetraceContext>,
 }
 
 impl<F> WithContext<F> {
     /// Wraps `inner`; `None` polls it with no context change.
-    pub fn new(inner: F, context: Option<Context>) -> Self {
+    pub fn new(inner: F, context: Option<RetraceContext>) -> Self {
         Self { inner, context }
     }
 
     /// The context this future runs in.
-    pub fn context(&self) -> Option<&Context> {
+    pub fn context(&self) -> Option<&RetraceContext> {
         self.context.as_ref()
     }
 }
@@ -116,7 +116,7 @@ impl<F: Future> Future for WithContext<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _guard = this.context.as_ref().map(Context::enter);
+        let _guard = this.context.as_ref().map(RetraceContext::enter);
         this.inner.poll(cx)
     }
 }
@@ -133,11 +133,11 @@ pub trait FutureExt: Future + Sized {
     /// spawn(work().with_current_context());
     /// ```
     fn with_current_context(self) -> WithContext<Self> {
-        WithContext::new(self, Context::current())
+        WithContext::new(self, RetraceContext::current())
     }
 
     /// Runs this future in the given context.
-    fn with_context(self, context: Context) -> WithContext<Self> {
+    fn with_context(self, context: RetraceContext) -> WithContext<Self> {
         WithContext::new(self, Some(context))
     }
 }

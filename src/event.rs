@@ -131,7 +131,7 @@ impl BodyEnd {
 
 /// A whole, buffered body: used for outgoing calls, whose bodies are captured as one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Body {
+pub struct WholeBody {
     /// The kept bytes.
     pub data: Bytes,
     /// How the body ended and how much was kept.
@@ -161,7 +161,7 @@ pub struct OutboundCall {
     /// The request as sent (after redaction).
     pub head: RequestHead,
     /// The request body as sent.
-    pub body: Body,
+    pub body: WholeBody,
 }
 
 /// The answer to an outgoing call.
@@ -183,7 +183,7 @@ pub enum CallOutcome {
         /// The response head (after redaction).
         head: ResponseHead,
         /// The response body.
-        body: Body,
+        body: WholeBody,
     },
     /// The call failed; the error's text.
     Error(String),
@@ -234,7 +234,7 @@ pub enum RecordReason {
     /// The upstream service recorded this trace.
     Parent,
     /// A tentative recording kept because of its outcome.
-    KeptOnError(KeepCause),
+    KeptOnOutcome(KeepCause),
     /// Started explicitly through the core API.
     Manual,
 }
@@ -259,9 +259,9 @@ impl RecordReason {
             Self::Flag => "flag",
             Self::Window => "window",
             Self::Parent => "parent",
-            Self::KeptOnError(KeepCause::Status) => "kept-on-status",
-            Self::KeptOnError(KeepCause::Error) => "kept-on-error",
-            Self::KeptOnError(KeepCause::Latency) => "kept-on-latency",
+            Self::KeptOnOutcome(KeepCause::Status) => "kept-on-status",
+            Self::KeptOnOutcome(KeepCause::Error) => "kept-on-error",
+            Self::KeptOnOutcome(KeepCause::Latency) => "kept-on-latency",
             Self::Manual => "manual",
         }
     }

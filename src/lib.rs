@@ -31,7 +31,7 @@
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use std::time::Duration;
 //!
-//! use retrace::context::Context;
+//! use retrace::context::RetraceContext;
 //! use retrace::replay::{ReplayOptions, ReplaySession};
 //! use retrace::{Config, Outcome, RecordReason, Recorder, StartOptions, Store};
 //!
@@ -55,7 +55,7 @@
 //! // Recording: the call is made and recorded.
 //! let handle = recorder.start(StartOptions::new(RecordReason::Sampled)).unwrap();
 //! {
-//!     let _current = Context::Recording(handle.clone()).enter();
+//!     let _current = RetraceContext::Recording(handle.clone()).enter();
 //!     assert_eq!(rate("EUR"), 1.08);
 //! }
 //! handle.finish(Some(200), Outcome::Completed);
@@ -65,7 +65,7 @@
 //! // Replay: answered from the recording, the real call not made.
 //! let redaction = recorder.redaction().unwrap().clone();
 //! let session = ReplaySession::new(&recording, ReplayOptions::default(), redaction);
-//! let _current = Context::Replay(session).enter();
+//! let _current = RetraceContext::Replay(session).enter();
 //! assert_eq!(rate("EUR"), 1.08);
 //! assert_eq!(LOOKUPS.load(Ordering::Relaxed), 1);
 //! # Ok(())
@@ -105,9 +105,9 @@ pub use boundary::{Begun, BoundaryCall, SealedReplay, boundary, boundary_async, 
 pub use config::{Config, ConfigBuilder, ConfigError, DiskPolicy, FlushPolicy};
 pub use diff::{Diff, NoiseRuleError, NoiseRules, ResponseView, diff_responses};
 pub use event::{
-    Begin, Body, BodyChunk, BodyEnd, CallOutcome, Chunk, End, Event, Header, KeepCause, Loss,
-    NamedValue, OutboundCall, OutboundResult, Outcome, RecordReason, RequestHead, ResponseHead,
-    ValueKind,
+    Begin, BodyChunk, BodyEnd, CallOutcome, Chunk, End, Event, Header, KeepCause, Loss, NamedValue,
+    OutboundCall, OutboundResult, Outcome, RecordReason, RequestHead, ResponseHead, ValueKind,
+    WholeBody,
 };
 pub use id::{
     IdError, RECORDING_ID_LEN, RecordingId, SpanId, TRACEPARENT_LEN, TraceId, TraceParent,

@@ -14,7 +14,7 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::context::Context;
+use crate::context::RetraceContext;
 use crate::{Begun, BoundaryCall, ValueKind};
 
 /// serde, for the expansion: users of the attribute need not depend on it.
@@ -74,7 +74,7 @@ pub enum Crossing<'n, T> {
 /// nothing else happens: the key is not encoded, and no `BoundaryCall` is built.
 #[inline(always)]
 fn begin_crossing<'n, T: DeserializeOwned>(name: &'n str, key: impl Serialize) -> Crossing<'n, T> {
-    if Context::with_current(|c| c.is_none()) {
+    if RetraceContext::with_current(|c| c.is_none()) {
         return Crossing::Run(None);
     }
     match BoundaryCall::begin(ValueKind::Boundary, name, Some(&key)) {
@@ -152,7 +152,7 @@ pub fn from_displayed<T, E: From<RecordedError>>(recorded: Result<T, String>) ->
 }
 
 /// Whether a body runs for a recording, and so with the context suspended (see
-/// [`Context::suspend`]): what it crosses belongs to the recorded boundary.
+/// [`RetraceContext::suspend`]): what it crosses belongs to the recorded boundary.
 fn records(call: &Option<BoundaryCall<'_>>) -> bool {
     call.as_ref().is_some_and(|c| c.recording().is_some())
 }
@@ -160,7 +160,7 @@ fn records(call: &Option<BoundaryCall<'_>>) -> bool {
 /// Runs a function's body; when it is recorded, with no context current.
 #[inline(always)]
 pub fn sync_body<R>(call: &Option<BoundaryCall<'_>>, body: impl FnOnce() -> R) -> R {
-    let _suspended = records(call).then(Context::suspend);
+    let _suspended = records(call).then(RetraceContext::suspend);
     body()
 }
 
@@ -195,7 +195,7 @@ impl<F: Future> Future for SuspendedBody<F> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<F::Output> {
         let this = self.project();
-        let _suspended = this.suspend.then(Context::suspend);
+        let _suspended = this.suspend.then(RetraceContext::suspend);
         this.body.poll(cx)
     }
 }

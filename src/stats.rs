@@ -147,6 +147,21 @@ impl Counters {
 
 /// A snapshot of a recorder's counters.
 ///
+/// ```
+/// use std::time::Duration;
+/// use retrace::{Config, Outcome, RecordReason, Recorder, StartOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let config = Config::builder().enabled(true).recording_path(dir.path()).build()?;
+/// let (recorder, guard) = Recorder::new(config)?;
+/// let handle = recorder.start(StartOptions::new(RecordReason::Manual)).unwrap();
+/// handle.finish(Some(200), Outcome::Completed);
+/// let stats = recorder.wait_settled(Duration::from_secs(5))?;
+/// assert_eq!((stats.started, stats.written, stats.open()), (1, 1, 0));
+/// assert_eq!(guard.shutdown()?.dropped_total(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// Once the writer has shut down, `started == written + discarded + dropped_total()`
 /// holds exactly.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,5 +209,12 @@ impl Stats {
     /// Recordings dropped for any reason.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Recordings started and not yet accounted for: still being recorded, or ended
+    /// and on their way to disk.
+    pub fn open(&self) -> u64 {
+        self.started
+            .saturating_sub(self.written + self.discarded + self.dropped_total())
     }
 }

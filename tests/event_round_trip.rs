@@ -64,8 +64,8 @@ fn body_end() -> impl Strategy<Value = BodyEnd> {
         )
 }
 
-fn body() -> impl Strategy<Value = Body> {
-    (bytes_any(300), body_end()).prop_map(|(data, end)| Body { data, end })
+fn body() -> impl Strategy<Value = WholeBody> {
+    (bytes_any(300), body_end()).prop_map(|(data, end)| WholeBody { data, end })
 }
 
 fn chunk() -> impl Strategy<Value = BodyChunk> {
@@ -80,9 +80,9 @@ fn reason() -> impl Strategy<Value = RecordReason> {
         Just(RecordReason::Window),
         Just(RecordReason::Parent),
         Just(RecordReason::Manual),
-        Just(RecordReason::KeptOnError(KeepCause::Status)),
-        Just(RecordReason::KeptOnError(KeepCause::Error)),
-        Just(RecordReason::KeptOnError(KeepCause::Latency)),
+        Just(RecordReason::KeptOnOutcome(KeepCause::Status)),
+        Just(RecordReason::KeptOnOutcome(KeepCause::Error)),
+        Just(RecordReason::KeptOnOutcome(KeepCause::Latency)),
     ]
 }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{record, replay, sealed};
-use retrace::context::{Context, FutureExt};
+use retrace::context::{FutureExt, RetraceContext};
 use retrace::{
     NamedValue, Outcome, RecordReason, RecordedError, Recorder, RecorderGuard, Recording,
     StartOptions, Store, ValueKind,
@@ -288,7 +288,7 @@ fn async_functions_record_both_arms_and_replay_without_the_pool() {
     let handle = recorder
         .start(StartOptions::new(RecordReason::Sampled))
         .unwrap();
-    let context = Context::Recording(handle.clone());
+    let context = RetraceContext::Recording(handle.clone());
     // Created outside the recording, polled inside it: the call belongs to it.
     let calls = async {
         (
@@ -334,7 +334,7 @@ fn async_functions_record_both_arms_and_replay_without_the_pool() {
     // Replay: a pool that panics if touched.
     let offline = Pool::new(false);
     let replayed = replay(&recorder, &recording, || {
-        let session = Context::current();
+        let session = RetraceContext::current();
         rt.block_on(
             async {
                 (
@@ -356,7 +356,7 @@ fn async_functions_record_both_arms_and_replay_without_the_pool() {
     );
 
     let miss = replay(&recorder, &recording, || {
-        let session = Context::current().unwrap();
+        let session = RetraceContext::current().unwrap();
         sealed(|| rt.block_on(by_email(&offline, "eve@example.com").with_context(session)))
     });
     assert_eq!(miss.name, "users.by_email");
@@ -554,7 +554,7 @@ fn what_a_recorded_body_crosses_is_not_recorded_apart_from_it() {
     let (recorder, _guard) = recorder(dir.path());
     let rt = runtime();
     let ((first, second, after), recording) = record(&recorder, dir.path(), || {
-        let session = Context::current().unwrap();
+        let session = RetraceContext::current().unwrap();
         let first = stamped("a");
         let second = rt.block_on(stamped_async("b").with_context(session));
         std::thread::sleep(Duration::from_millis(2));
@@ -568,7 +568,7 @@ fn what_a_recorded_body_crosses_is_not_recorded_apart_from_it() {
 
     // In replay the bodies do not run: the read after them gets its own value.
     let replayed = replay(&recorder, &recording, || {
-        let session = Context::current().unwrap();
+        let session = RetraceContext::current().unwrap();
         let first = stamped("a");
         let second = rt.block_on(stamped_async("b").with_context(session));
         (first, second, retrace::now())

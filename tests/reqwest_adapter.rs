@@ -120,18 +120,20 @@ macro_rules! scenario {
                         .build(),
                     upstream: upstream_url.clone(),
                 };
-                let (shop_url, stop_shop) = serve(app(state()).layer(RecordLayer::new(rec))).await;
+                let (shop_url, stop_shop) =
+                    serve(app(state()).layer(RecordLayer::new(rec.clone()))).await;
                 let (status, _) = fetch(format!("{shop_url}/audited/fig")).await;
                 assert_eq!(status, 200);
                 let _ = stop_shop.send(());
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::task::block_in_place(|| rec.wait_settled(Duration::from_secs(10)))
+                    .expect("every recording ended");
                 guard.shutdown().unwrap();
                 assert_eq!(served.load(Ordering::SeqCst), 2);
 
                 let store = Store::open(dir.path()).unwrap();
                 let recording = store.recordings().next().unwrap().unwrap();
                 // The upstream is still up: a replay must not reach it.
-                let err = retrace_tower::replay(&recording, app(state()))
+                let err = retrace_tower::replay_recording(&recording, app(state()))
                     .await
                     .expect_err("an escaped call is a divergence");
                 let report = err.into_report().unwrap();
@@ -173,12 +175,13 @@ macro_rules! scenario {
                     upstream: upstream_url,
                 };
                 let (shop_url, stop_shop) =
-                    serve(app(state.clone()).layer(RecordLayer::new(rec))).await;
+                    serve(app(state.clone()).layer(RecordLayer::new(rec.clone()))).await;
                 let (_, live) = fetch(format!("{shop_url}/price/plum")).await;
                 assert_eq!(live, "upstream 200: {\"sku\":\"plum\",\"cents\":400}");
                 let _ = stop_shop.send(());
                 let _ = stop_upstream.send(());
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::task::block_in_place(|| rec.wait_settled(Duration::from_secs(10)))
+                    .expect("every recording ended");
                 guard.shutdown().unwrap();
 
                 let store = Store::open(dir.path()).unwrap();
@@ -190,7 +193,9 @@ macro_rules! scenario {
                     calls[0].call.head.header("traceparent").is_some(),
                     "propagated"
                 );
-                let report = retrace_tower::replay(&recording, app(state)).await.unwrap();
+                let report = retrace_tower::replay_recording(&recording, app(state))
+                    .await
+                    .unwrap();
                 assert!(report.is_identical(), "{}", report.describe());
                 assert_eq!(report.response.body, live);
                 assert_eq!(report.calls.answered, 1);

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{config, record_one, recorder};
-use retrace::{DropReason, ShutdownError, Store};
+use retrace::{DropReason, Outcome, RecordReason, ShutdownError, StartOptions, Store};
 
 #[test]
 fn every_recording_accepted_before_the_guard_dropped_is_on_disk() {
@@ -86,11 +86,9 @@ fn stuck_shutdown(fill_channel: bool) {
             .shutdown_timeout(timeout),
     );
     let pause = rec.pause_writer().unwrap();
-    record_one(&rec, 0, 100).unwrap();
-    // The writer takes one message, then blocks on the pause.
-    thread::sleep(Duration::from_millis(50));
+    // The writer blocks on the pause, whether or not it took a message first.
     let n = if fill_channel { 50 } else { 3 };
-    for i in 1..n {
+    for i in 0..n {
         record_one(&rec, i, 100).unwrap();
     }
     let started = Instant::now();
@@ -134,4 +132,23 @@ fn dropping_the_guard_with_a_stuck_writer_returns_within_the_timeout() {
     drop(guard);
     assert!(started.elapsed() < timeout + Duration::from_millis(250));
     drop(pause);
+}
+
+#[test]
+fn waiting_for_recordings_to_settle_names_those_still_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()));
+    record_one(&rec, 1, 100).unwrap();
+    let open = rec.start(StartOptions::new(RecordReason::Sampled)).unwrap();
+    rec.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(rec.stats().open(), 1, "the finished one is on disk");
+    let err = rec.wait_settled(Duration::from_millis(30)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "1 recording(s) still open after 30ms (a response body not read to its end, or a handle still held)"
+    );
+    open.finish(Some(200), Outcome::Completed);
+    let stats = rec.wait_settled(Duration::from_secs(10)).unwrap();
+    assert_eq!((stats.open(), stats.written), (0, 2));
+    guard.shutdown().unwrap();
 }

@@ -79,7 +79,8 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
     let _ = stop_blog.send(());
     let _ = stop_moderation.send(());
     pool.close().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::task::block_in_place(|| recorder.wait_settled(Duration::from_secs(10)))
+        .expect("every recording ended");
     let stats = guard.shutdown().expect("shut down");
     assert_eq!(stats.written, 245, "every request recorded: {stats:?}");
     assert_eq!(stats.dropped_total(), 0);
@@ -115,7 +116,7 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
             .values()
             .filter(|v| v.kind == ValueKind::Query)
             .count();
-        let report = retrace_tower::replay(&recording, app::router(offline.clone()))
+        let report = retrace_tower::replay_recording(&recording, app::router(offline.clone()))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(report.is_identical(), "{}", report.describe());
@@ -143,7 +144,7 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
         },
     );
     let login = login.expect("a successful log-in was recorded");
-    let error = retrace_tower::replay(&login, app::router(changed))
+    let error = retrace_tower::replay_recording(&login, app::router(changed))
         .await
         .expect_err("the changed query is not in the recording");
     let ReplayError::Sealed { source, .. } = &error else {

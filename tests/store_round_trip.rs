@@ -209,12 +209,19 @@ fn interval_flushing_and_rotation_by_age() {
             .segment_max_age(Duration::from_millis(200)),
     );
     for round in 0..3 {
+        let began = std::time::Instant::now();
         for i in 0..5 {
             record_one(&rec, round * 10 + i, 512).unwrap();
         }
-        // Within the interval nothing need be written; after it, everything is.
-        std::thread::sleep(Duration::from_millis(450));
-        assert_eq!(rec.stats().written, (round as u64 + 1) * 5, "round {round}");
+        // Nothing asks for a flush: the interval alone writes everything out.
+        let want = (round as u64 + 1) * 5;
+        let deadline = began + Duration::from_secs(10);
+        while rec.stats().written < want && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(rec.stats().written, want, "round {round}");
+        // Let the segment pass its age, so the next round starts a new one.
+        std::thread::sleep(Duration::from_millis(450).saturating_sub(began.elapsed()));
     }
     let stats = guard.shutdown().unwrap();
     assert_eq!(stats.written, 15);

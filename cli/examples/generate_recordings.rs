@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use retrace::{
-    Body, BodyChunk, BodyEnd, CallOutcome, Config, Event, Header, OutboundCall, OutboundResult,
-    Outcome, RecordReason, Recorder, RequestHead, ResponseHead, StartOptions,
+    BodyChunk, BodyEnd, CallOutcome, Config, Event, Header, OutboundCall, OutboundResult, Outcome,
+    RecordReason, Recorder, RequestHead, ResponseHead, StartOptions, WholeBody,
 };
 
 fn end(len: usize) -> BodyEnd {
@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 version: "HTTP/1.1".into(),
                 headers: vec![Header::new("content-type", "application/json")],
             },
-            body: Body {
+            body: WholeBody {
                 data: Bytes::from_static(br#"{"amount":1200}"#),
                 end: end(15),
             },
@@ -82,7 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     version: "HTTP/1.1".into(),
                     headers: Vec::new(),
                 },
-                body: Body {
+                body: WholeBody {
                     data: Bytes::from_static(br#"{"ok":true}"#),
                     end: end(11),
                 },

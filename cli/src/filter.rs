@@ -123,7 +123,7 @@ impl ReasonMatch {
     fn matches(&self, reason: Option<RecordReason>) -> bool {
         match (self, reason) {
             (Self::Exact(name), Some(r)) => r.as_str() == *name,
-            (Self::AnyKept, Some(r)) => matches!(r, RecordReason::KeptOnError(_)),
+            (Self::AnyKept, Some(r)) => matches!(r, RecordReason::KeptOnOutcome(_)),
             (_, None) => false,
         }
     }
@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn reasons_parse_by_their_printed_names() {
         use retrace::KeepCause;
-        let kept = Some(RecordReason::KeptOnError(KeepCause::Latency));
+        let kept = Some(RecordReason::KeptOnOutcome(KeepCause::Latency));
         assert!(ReasonMatch::parse("kept").unwrap().matches(kept));
         assert!(ReasonMatch::parse("kept-on-latency").unwrap().matches(kept));
         assert!(!ReasonMatch::parse("kept-on-error").unwrap().matches(kept));
@@ -219,9 +219,9 @@ mod tests {
             RecordReason::Window,
             RecordReason::Parent,
             RecordReason::Manual,
-            RecordReason::KeptOnError(KeepCause::Status),
-            RecordReason::KeptOnError(KeepCause::Error),
-            RecordReason::KeptOnError(KeepCause::Latency),
+            RecordReason::KeptOnOutcome(KeepCause::Status),
+            RecordReason::KeptOnOutcome(KeepCause::Error),
+            RecordReason::KeptOnOutcome(KeepCause::Latency),
         ] {
             let m = ReasonMatch::parse(reason.as_str()).unwrap();
             assert!(m.matches(Some(reason)), "{}", reason.as_str());

@@ -17,7 +17,7 @@ fn store() -> (Root, Vec<String>) {
             Spec::new("GET", "/api/orders?page=2", 200)
                 .call(CallSpec::new("db:5432", "POST", "/query", 100, 400)),
             Spec::new("POST", "/api/orders", 503)
-                .reason(RecordReason::KeptOnError(KeepCause::Status))
+                .reason(RecordReason::KeptOnOutcome(KeepCause::Status))
                 .trace(TRACE),
             Spec::new("GET", "/health", 404).reason(RecordReason::Header),
         ],

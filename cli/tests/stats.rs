@@ -12,7 +12,7 @@ fn store() -> Root {
         "checkout",
         &[
             Spec::new("GET", "/a", 200),
-            Spec::new("GET", "/b", 503).reason(RecordReason::KeptOnError(KeepCause::Status)),
+            Spec::new("GET", "/b", 503).reason(RecordReason::KeptOnOutcome(KeepCause::Status)),
             Spec::new("GET", "/c", 404).response("text/plain", &vec![b'x'; 5000]),
         ],
     );

@@ -152,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
             .values()
             .filter(|v| v.kind == retrace::ValueKind::Query)
             .count();
-        let report = retrace_tower::replay(&recording, app::router(offline.clone()))
+        let report = retrace_tower::replay_recording(&recording, app::router(offline.clone()))
             .await
             .or_else(retrace_tower::ReplayError::into_report)?;
         let entry = by_route.entry(route_of(&recording)).or_default();

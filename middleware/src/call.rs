@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use retrace::RecordingHandle;
 use retrace::event::{
-    Body as RecordedBody, BodyEnd, CallOutcome, Event, OutboundCall, OutboundResult, ResponseHead,
+    BodyEnd, CallOutcome, Event, OutboundCall, OutboundResult, ResponseHead, WholeBody,
 };
 use retrace::policy::{PARENT_HEADER, parent_header_value};
 use retrace::{SpanId, TraceId, TraceParent};
@@ -111,7 +111,7 @@ pub(crate) fn start_call(
         target: uri.authority().map_or("unknown", |a| a.as_str()).to_owned(),
         at_us,
         head,
-        body: RecordedBody { data, end },
+        body: WholeBody { data, end },
     })));
     CallInFlight {
         handle,
@@ -142,7 +142,7 @@ impl CallInFlight {
     pub(crate) fn answered(self, head: ResponseHead, data: Bytes, end: BodyEnd) {
         self.finish(CallOutcome::Response {
             head,
-            body: RecordedBody { data, end },
+            body: WholeBody { data, end },
         });
     }
 

@@ -7,7 +7,7 @@
 //!   from the recording during replay;
 //! - [`BoundaryLayer`]: the same for any service whose requests and responses serialize
 //!   (a database or cache client wrapped as a service);
-//! - [`replay()`]: runs a recording through a service in-process and reports the diff;
+//! - [`replay_recording()`]: runs a recording through a service in-process and reports the diff;
 //! - [`Regression`]: replays a directory of recordings as a test suite, with an accept
 //!   mode for intended changes.
 //!
@@ -60,7 +60,7 @@ pub mod reqwest_0_12;
 mod reqwest_adapter;
 
 pub use boundary::{Boundary, BoundaryError, BoundaryLayer};
-pub use client::{Client, ClientError, ClientLayer};
+pub use client::{ClientError, ClientLayer, RecordedClient};
 pub use record::{RecordBody, RecordLayer};
 pub use regression::{Regression, RegressionError};
-pub use replay::{Replay, ReplayError, ReplayReport, replay};
+pub use replay::{Replay, ReplayError, ReplayReport, replay_recording};

@@ -8,7 +8,7 @@ macro_rules! reqwest_adapter {
     ($reqwest:ident, $middleware:ident) => {
         use bytes::Bytes;
         use http::Extensions;
-        use retrace::context::Context;
+        use retrace::context::RetraceContext;
         use retrace::event::CallOutcome;
         use retrace::replay::{CallAnswer, CallKey};
         use $middleware::{Middleware, Next};
@@ -84,7 +84,7 @@ macro_rules! reqwest_adapter {
                 extensions: &mut Extensions,
                 next: Next<'_>,
             ) -> $middleware::Result<Response> {
-                match Context::current() {
+                match RetraceContext::current() {
                     None => match self.seal.escaped_from() {
                         // A call that escaped a strict replay's context: refused.
                         Some(session) => {
@@ -100,7 +100,7 @@ macro_rules! reqwest_adapter {
                         }
                         None => next.run(req, extensions).await,
                     },
-                    Some(Context::Recording(handle)) => {
+                    Some(RetraceContext::Recording(handle)) => {
                         let settings = CaptureSettings {
                             redaction: handle.redaction().clone(),
                             body_cap: self.body_cap,
@@ -140,7 +140,7 @@ macro_rules! reqwest_adapter {
                             }
                         }
                     }
-                    Some(Context::Replay(session)) => {
+                    Some(RetraceContext::Replay(session)) => {
                         self.seal.replaying(&session);
                         let settings = CaptureSettings {
                             redaction: session.redaction().clone(),

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use retrace::Store;
-use retrace_tower::{Boundary, BoundaryLayer, RecordLayer, replay};
+use retrace_tower::{Boundary, BoundaryLayer, RecordLayer, replay_recording};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use support::*;
@@ -109,7 +109,9 @@ async fn boundaries_random_and_named_values_replay_without_running() {
             3,
             "random, fx.rate and db.orders"
         );
-        let report = replay(&recording, app(replay_state.clone())).await.unwrap();
+        let report = replay_recording(&recording, app(replay_state.clone()))
+            .await
+            .unwrap();
         assert!(report.is_identical(), "{}", report.describe());
         assert!(report.calls.missing_values.is_empty());
         statuses.push(report.response.status);
@@ -180,7 +182,7 @@ async fn boundary_inputs_and_values_are_redacted_with_the_recorders_rules() {
 
     // Replay redacts the live input the same way, so the recorded value is found (the
     // handler is not run for real); the value comes back redacted, as recorded.
-    let report = replay(
+    let report = replay_recording(
         &recorded.recording,
         Router::new().route("/login", get(login)),
     )
@@ -225,7 +227,7 @@ async fn a_boundary_answers_only_its_own_input_and_strict_replay_is_sealed() {
 
     // Same input: answered from the recording.
     let calls = Arc::new(AtomicU64::new(0));
-    let report = replay(&recording, versioned_app(1, calls.clone()))
+    let report = replay_recording(&recording, versioned_app(1, calls.clone()))
         .await
         .unwrap();
     assert!(report.is_identical(), "{}", report.describe());
@@ -233,7 +235,7 @@ async fn a_boundary_answers_only_its_own_input_and_strict_replay_is_sealed() {
 
     // Another input: strict replay (the default) stops, naming the boundary, and the
     // real call is not made.
-    let err = replay(&recording, versioned_app(2, calls.clone()))
+    let err = replay_recording(&recording, versioned_app(2, calls.clone()))
         .await
         .expect_err("sealed");
     assert!(

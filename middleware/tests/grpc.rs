@@ -17,7 +17,7 @@ use http::uri::PathAndQuery;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use retrace::Store;
-use retrace_tower::{RecordLayer, ReplayError, replay};
+use retrace_tower::{RecordLayer, ReplayError, replay_recording};
 use support::*;
 use tokio_stream::Stream;
 use tonic::server::{ClientStreamingService, ServerStreamingService};
@@ -223,7 +223,7 @@ async fn grpc_streams_record_and_replay_and_changes_are_differences() {
     // The same server answers the recorded requests (the client stream included)
     // identically.
     for recording in [watch, total] {
-        let report = replay(recording, app(normal())).await.unwrap();
+        let report = replay_recording(recording, app(normal())).await.unwrap();
         assert!(report.is_identical(), "{}", report.describe());
     }
 
@@ -232,7 +232,7 @@ async fn grpc_streams_record_and_replay_and_changes_are_differences() {
         watch: vec![10, 20, 31],
         ..normal()
     };
-    let err = replay(watch, app(changed))
+    let err = replay_recording(watch, app(changed))
         .await
         .expect_err("a changed message");
     assert!(matches!(err, ReplayError::Diverged(_)));
@@ -243,7 +243,7 @@ async fn grpc_streams_record_and_replay_and_changes_are_differences() {
         total_fails: true,
         ..normal()
     };
-    let err = replay(total, app(failing))
+    let err = replay_recording(total, app(failing))
         .await
         .expect_err("a changed status");
     let described = err.to_string();
@@ -321,7 +321,9 @@ async fn outgoing_grpc_streams_are_recorded_and_answered_in_replay() {
     assert_eq!(calls.len(), 1);
     assert!(calls[0].call.head.uri.ends_with("/stock.Stock/Watch"));
     // The stock server is gone: the stream and its status come from the recording.
-    let report = replay(&recording, gateway(stock_addr)).await.unwrap();
+    let report = replay_recording(&recording, gateway(stock_addr))
+        .await
+        .unwrap();
     assert!(report.is_identical(), "{}", report.describe());
     assert_eq!(report.calls.answered, 1);
     assert_eq!(&report.response.body[..], b"total 60");

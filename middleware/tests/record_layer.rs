@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -34,19 +35,19 @@ fn app(layer: RecordLayer) -> Router {
                 "slow"
             }),
         )
-        .route(
-            "/id",
-            get(|req: Request| async move {
-                req.extensions()
-                    .get::<RecordingId>()
-                    .map_or("none".to_owned(), |id| id.to_string())
-            }),
-        )
+        .route("/id", get(recording_id))
         .route(
             "/echo",
             post(|body: Bytes| async move { format!("{} bytes, crc {}", body.len(), crc(&body)) }),
         )
         .layer(layer)
+}
+
+/// The id of the recording the request is part of, or `none`.
+async fn recording_id(req: Request) -> String {
+    req.extensions()
+        .get::<RecordingId>()
+        .map_or("none".to_owned(), |id| id.to_string())
 }
 
 fn crc(b: &[u8]) -> u32 {
@@ -257,11 +258,11 @@ async fn tail_keep_keeps_errors_and_slow_requests_and_writes_nothing_else() {
         .collect();
     assert!(kept.contains(&(
         "/fail".to_owned(),
-        Some(RecordReason::KeptOnError(retrace::KeepCause::Status))
+        Some(RecordReason::KeptOnOutcome(retrace::KeepCause::Status))
     )));
     assert!(kept.contains(&(
         "/slow".to_owned(),
-        Some(RecordReason::KeptOnError(retrace::KeepCause::Latency))
+        Some(RecordReason::KeptOnOutcome(retrace::KeepCause::Latency))
     )));
     // The kept 500 has every event: request, its end, response, body, end.
     let info = listing
@@ -392,7 +393,7 @@ async fn sse_streams_event_by_event_and_a_disconnect_aborts_the_recording() {
         ack_tx.send(n).await.unwrap();
     }
     drop(body);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(&rec).await;
     drop(server);
     let stats = guard.shutdown().unwrap();
     assert_eq!(stats.written, 2, "{stats:?}");
@@ -498,15 +499,35 @@ async fn the_recording_id_is_echoed_when_asked_and_limits_decline() {
         .max_in_flight(1)
         .build()
         .unwrap();
-    let server = serve(app(layer)).await;
-    let c = client();
-    let slow = send(&c, get_req(&server.url("/slow")).body(empty()).unwrap());
-    let quick = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        send(&c, get_req(&server.url("/id")).body(empty()).unwrap()).await
+    // `/hold` takes the one place and keeps it until the second request is answered.
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let hold = {
+        let (entered, release) = (entered.clone(), release.clone());
+        move || async move {
+            entered.notify_one();
+            release.notified().await;
+            "held"
+        }
     };
-    let (_, quick) = tokio::join!(slow, quick);
-    assert_eq!(quick.body, "none");
+    let server = serve(
+        Router::new()
+            .route("/hold", get(hold))
+            .route("/id", get(recording_id))
+            .layer(layer),
+    )
+    .await;
+    let c = client();
+    let held = send(&c, get_req(&server.url("/hold")).body(empty()).unwrap());
+    let second = async {
+        entered.notified().await;
+        let answer = send(&c, get_req(&server.url("/id")).body(empty()).unwrap()).await;
+        release.notify_one();
+        answer
+    };
+    let (held, second) = tokio::join!(held, second);
+    assert_eq!(held.body, "held");
+    assert_eq!(second.body, "none");
     drop(server);
     let stats = guard.shutdown().unwrap();
     assert_eq!(

@@ -15,12 +15,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use retrace::diff::Change;
 use retrace::{RecordReason, Recording, Store};
-use retrace_tower::{Client, ClientLayer, RecordLayer, replay};
+use retrace_tower::{ClientLayer, RecordLayer, RecordedClient, replay_recording};
 use serde_json::{Value, json};
 use support::*;
 use tower::{Layer, ServiceExt};
 
-type Upstream = Client<HyperClient<HttpConnector, Full<Bytes>>>;
+type Upstream = RecordedClient<HyperClient<HttpConnector, Full<Bytes>>>;
 
 #[derive(Clone)]
 struct Shop {
@@ -128,7 +128,8 @@ async fn record(paths: &[&str]) -> (tempfile::TempDir, Vec<Recording>, String) {
     let (rec, guard) = recorder(config(dir.path()).sample_rate(1.0));
     let upstream = serve(inventory()).await;
     let base = format!("http://{}", upstream.addr);
-    let shop = serve(shop_app(Shop::new(base.clone(), false)).layer(RecordLayer::new(rec))).await;
+    let shop =
+        serve(shop_app(Shop::new(base.clone(), false)).layer(RecordLayer::new(rec.clone()))).await;
     let c = client();
     for p in paths {
         let answer = send(&c, get_req(&shop.url(p)).body(empty()).unwrap()).await;
@@ -136,7 +137,7 @@ async fn record(paths: &[&str]) -> (tempfile::TempDir, Vec<Recording>, String) {
     }
     drop(shop);
     drop(upstream);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    settled(&rec).await;
     guard.shutdown().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let mut recordings: Vec<Recording> = store.recordings().map(Result::unwrap).collect();
@@ -150,7 +151,7 @@ async fn replay_offline_is_byte_identical_and_now_is_the_recorded_instant() {
     assert_eq!(recordings.len(), 3);
     for recording in &recordings {
         // The upstream is gone: every call must come from the recording.
-        let report = replay(recording, shop_app(Shop::new(base.clone(), false)))
+        let report = replay_recording(recording, shop_app(Shop::new(base.clone(), false)))
             .await
             .unwrap();
         assert!(report.is_identical(), "{}", report.describe());
@@ -206,7 +207,7 @@ async fn a_changed_handler_is_reported_by_json_path_with_both_values() {
             ),
         )
         .with_state(Shop::new(base, false));
-    let report = replay(&recordings[0], price_only)
+    let report = replay_recording(&recordings[0], price_only)
         .await
         .or_else(retrace_tower::ReplayError::into_report)
         .unwrap();
@@ -243,7 +244,7 @@ async fn concurrent_calls_replay_to_the_right_answers_whatever_order_they_finish
         serde_json::from_slice::<Value>(&recording.response_body()).unwrap(),
         json!(["slow", "medium", "fast"])
     );
-    let report = replay(recording, shop_app(Shop::new(base, false)))
+    let report = replay_recording(recording, shop_app(Shop::new(base, false)))
         .await
         .unwrap();
     assert!(report.is_identical(), "{}", report.describe());
@@ -254,7 +255,7 @@ async fn concurrent_calls_replay_to_the_right_answers_whatever_order_they_finish
 async fn strict_replay_fails_an_extra_call_naming_it_and_no_used_candidate() {
     let (_dir, recordings, base) = record(&["/quote/plum"]).await;
     // Strict replay that diverged is an error a test can `?` on, carrying the report.
-    let err = replay(&recordings[0], shop_app(Shop::new(base.clone(), true)))
+    let err = replay_recording(&recordings[0], shop_app(Shop::new(base.clone(), true)))
         .await
         .expect_err("an unmatched call fails strict replay");
     assert!(
@@ -283,10 +284,11 @@ async fn two_services_record_one_flow_under_one_trace_and_both_replay() {
     let (rec_a, guard_a) = recorder(config(dir_a.path()).service("front"));
     let (rec_b, guard_b) = recorder(config(dir_b.path()).service("inventory"));
     // B records only what its caller recorded (no sampling, no trigger of its own).
-    let inventory_b = serve(inventory().layer(RecordLayer::new(rec_b))).await;
+    let inventory_b = serve(inventory().layer(RecordLayer::new(rec_b.clone()))).await;
     let base = format!("http://{}", inventory_b.addr);
     let front =
-        serve(shop_app(Shop::new(base.clone(), false)).layer(RecordLayer::new(rec_a))).await;
+        serve(shop_app(Shop::new(base.clone(), false)).layer(RecordLayer::new(rec_a.clone())))
+            .await;
     let c = client();
     let answer = send(
         &c,
@@ -305,7 +307,8 @@ async fn two_services_record_one_flow_under_one_trace_and_both_replay() {
     .await;
     drop(front);
     drop(inventory_b);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    settled(&rec_a).await;
+    settled(&rec_b).await;
     guard_a.shutdown().unwrap();
     guard_b.shutdown().unwrap();
 
@@ -328,11 +331,11 @@ async fn two_services_record_one_flow_under_one_trace_and_both_replay() {
     );
     assert!(a[0].summary.trace_id.is_some());
 
-    let report_a = replay(&a[0], shop_app(Shop::new(base, false)))
+    let report_a = replay_recording(&a[0], shop_app(Shop::new(base, false)))
         .await
         .unwrap();
     assert!(report_a.is_identical(), "{}", report_a.describe());
-    let report_b = replay(&b[0], inventory()).await.unwrap();
+    let report_b = replay_recording(&b[0], inventory()).await.unwrap();
     assert!(report_b.is_identical(), "{}", report_b.describe());
 }
 
@@ -379,7 +382,7 @@ async fn secrets_in_outgoing_call_bodies_never_reach_disk_and_the_call_still_rep
             .route("/sign-in/{user}", axum::routing::post(sign_in))
             .with_state(Shop::new(base, false))
     };
-    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec))).await;
+    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec.clone()))).await;
     let c = client();
     for user in ["ada", "alan"] {
         let req = http::Request::post(shop.url(&format!("/sign-in/{user}")))
@@ -390,7 +393,7 @@ async fn secrets_in_outgoing_call_bodies_never_reach_disk_and_the_call_still_rep
     }
     drop(shop);
     drop(auth);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    settled(&rec).await;
     guard.shutdown().unwrap();
 
     let everything = decompressed_store(dir.path());
@@ -410,7 +413,9 @@ async fn secrets_in_outgoing_call_bodies_never_reach_disk_and_the_call_still_rep
     let recordings: Vec<Recording> = store.recordings().map(Result::unwrap).collect();
     assert_eq!(recordings.len(), 2);
     for recording in &recordings {
-        let report = replay(recording, app(base.clone())).await.unwrap();
+        let report = replay_recording(recording, app(base.clone()))
+            .await
+            .unwrap();
         assert!(report.is_identical(), "{}", report.describe());
         assert_eq!(report.calls.answered, 1);
     }
@@ -423,7 +428,7 @@ async fn recordings_replay_identically_when_the_upstream_runs_elsewhere() {
     // calls match on method, path, query and body, not on host and port.
     let elsewhere = "http://127.0.0.1:9".to_owned();
     for recording in &recordings {
-        let report = replay(recording, shop_app(Shop::new(elsewhere.clone(), false)))
+        let report = replay_recording(recording, shop_app(Shop::new(elsewhere.clone(), false)))
             .await
             .unwrap();
         assert!(report.is_identical(), "{}", report.describe());
@@ -465,7 +470,7 @@ async fn a_whole_replay_run_opens_no_connection_to_a_live_upstream() {
         }
     });
     for recording in &recordings {
-        let report = replay(recording, shop_app(Shop::new(live.clone(), false)))
+        let report = replay_recording(recording, shop_app(Shop::new(live.clone(), false)))
             .await
             .unwrap();
         assert!(report.is_identical(), "{}", report.describe());
@@ -543,7 +548,7 @@ async fn compressed_answers_are_compared_decoded_wherever_the_record_layer_sits(
         );
         serde_json::from_slice::<Value>(&recording.response_body()).unwrap();
 
-        let replayed = replay(
+        let replayed = replay_recording(
             &recording,
             shop_behind_compression(Shop::new(base, false), None, false),
         )
@@ -637,7 +642,7 @@ async fn a_compressed_answer_to_an_outgoing_call_is_recorded_decoded_and_replays
             .route("/gzip-quote/{sku}", get(gzip_quote))
             .with_state(Shop::new(base, false))
     };
-    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec))).await;
+    let shop = serve(app(base.clone()).layer(RecordLayer::new(rec.clone()))).await;
     let answer = send(
         &client(),
         get_req(&shop.url("/gzip-quote/fig")).body(empty()).unwrap(),
@@ -667,7 +672,7 @@ async fn a_compressed_answer_to_an_outgoing_call_is_recorded_decoded_and_replays
     );
     serde_json::from_slice::<Value>(&body.data).expect("the answer is recorded as plain JSON");
     // In replay the client gets the plain answer, without content-encoding, and reads it.
-    let report = replay(&recording, app(base))
+    let report = replay_recording(&recording, app(base))
         .await
         .or_else(retrace_tower::ReplayError::into_report)
         .unwrap();

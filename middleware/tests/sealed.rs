@@ -16,12 +16,13 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use retrace_tower::{ClientLayer, ReplayError, replay};
+use retrace_tower::{ClientLayer, ReplayError, replay_recording};
 use support::*;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
-type Wrapped =
-    retrace_tower::Client<Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>>;
+type Wrapped = retrace_tower::RecordedClient<
+    Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+>;
 
 #[derive(Clone)]
 struct Shop {
@@ -100,7 +101,7 @@ async fn an_escaped_call_is_refused_and_named_and_nothing_reaches_the_upstream()
 
     // Replay with the upstream still up: nothing reaches it.
     let before = served.load(Ordering::SeqCst);
-    let err = replay(&recording, shop(base.clone()))
+    let err = replay_recording(&recording, shop(base.clone()))
         .await
         .expect_err("an escaped call is a divergence");
     assert!(matches!(err, ReplayError::Diverged(_)), "{err:?}");
@@ -170,7 +171,7 @@ async fn a_call_key_function_drops_a_volatile_query_parameter() {
 
     // By default the stamp is part of the key: no recorded call matches, and the error
     // says the query differs.
-    let report = replay(&recording, app(base.clone()))
+    let report = replay_recording(&recording, app(base.clone()))
         .await
         .expect_err("the stamp differs")
         .into_report()

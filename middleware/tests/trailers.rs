@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body::Frame;
 use retrace::Store;
-use retrace_tower::{RecordLayer, Regression, RegressionError, replay};
+use retrace_tower::{RecordLayer, Regression, RegressionError, replay_recording};
 use support::*;
 
 /// A body of one data frame followed by trailers, as a gRPC answer is.
@@ -85,11 +85,11 @@ async fn a_changed_grpc_status_is_a_difference() {
     assert_eq!(recorded.len(), 1);
     assert_eq!(&recorded[0].value[..], b"0");
 
-    let same = replay(&recording, app("0")).await.unwrap();
+    let same = replay_recording(&recording, app("0")).await.unwrap();
     assert!(same.is_identical(), "{}", same.describe());
     assert_eq!(same.response.trailers.len(), 1);
 
-    let changed = replay(&recording, app("13"))
+    let changed = replay_recording(&recording, app("13"))
         .await
         .expect_err("strict replay of a changed status fails")
         .into_report()

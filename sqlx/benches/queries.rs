@@ -26,7 +26,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group};
-use retrace::context::{Context, FutureExt};
+use retrace::context::{FutureExt, RetraceContext};
 use retrace::replay::{ReplayOptions, ReplaySession};
 use retrace::{Config, Outcome, RecordReason, Recorder, Redaction, StartOptions, Store};
 use serde::{Deserialize, Serialize};
@@ -130,7 +130,7 @@ fn queries(c: &mut Criterion) {
                         .expect("rows");
                     rows
                 }
-                .with_context(Context::Recording(handle.clone())),
+                .with_context(RetraceContext::Recording(handle.clone())),
             );
             handle.finish(Some(200), Outcome::Completed);
             black_box(rows)
@@ -172,7 +172,7 @@ fn queries(c: &mut Criterion) {
     let handle = recorder
         .start(StartOptions::new(RecordReason::Sampled))
         .expect("recording starts");
-    rt.block_on(request(pool.clone()).with_context(Context::Recording(handle.clone())));
+    rt.block_on(request(pool.clone()).with_context(RetraceContext::Recording(handle.clone())));
     handle.finish(Some(200), Outcome::Completed);
     recorder.flush(Duration::from_secs(10)).expect("flushed");
     let recording = Store::open(dir.path())
@@ -190,7 +190,8 @@ fn queries(c: &mut Criterion) {
         b.iter(|| {
             let session =
                 ReplaySession::new(&recording, ReplayOptions::default(), redaction.clone());
-            let n = rt.block_on(request(offline.clone()).with_context(Context::Replay(session)));
+            let n =
+                rt.block_on(request(offline.clone()).with_context(RetraceContext::Replay(session)));
             black_box(n)
         })
     });

@@ -73,7 +73,7 @@ pub(crate) struct Capture {
 impl Capture {
     /// Captures when a recording or replay is current: one thread-local read.
     pub(crate) fn new() -> Self {
-        let active = retrace::context::Context::with_current(|c| c.is_some());
+        let active = retrace::context::RetraceContext::with_current(|c| c.is_some());
         Self {
             args: active.then(Vec::new),
         }

@@ -201,7 +201,7 @@ impl<'q, DB: Database, M> Query<'q, DB, M> {
             capture,
             ..
         } = self;
-        if retrace::context::Context::with_current(|c| c.is_none()) {
+        if retrace::context::RetraceContext::with_current(|c| c.is_none()) {
             return match executor.into_live() {
                 Ok(executor) => QueryFuture::Live {
                     query: live(executor, inner),

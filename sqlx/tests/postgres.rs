@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::sealed;
 use futures_util::TryStreamExt;
-use retrace::context::{Context, FutureExt};
+use retrace::context::{FutureExt, RetraceContext};
 use retrace::{
     Outcome, RecordReason, Recorder, RecorderGuard, Recording, Redaction, StartOptions, Store,
     ValueKind,
@@ -496,7 +496,7 @@ fn concurrent_recordings_keep_their_own_rows() {
                     .expect("finds itself");
                     me
                 }
-                .with_context(Context::Recording(handle.clone())),
+                .with_context(RetraceContext::Recording(handle.clone())),
             ),
         );
         handles.push(handle);

@@ -71,6 +71,8 @@ variables! {
     DISK_POLICY = "RETRACE_DISK_POLICY", "at the budget: `delete-oldest` closed segments, or `stop`", "`delete-oldest`";
     /// [`Config::shutdown_timeout`](super::Config::shutdown_timeout).
     SHUTDOWN_TIMEOUT = "RETRACE_SHUTDOWN_TIMEOUT", "longest the guard waits for the writer on drop", "`5s`";
+    /// [`Config::max_window`](super::Config::max_window).
+    MAX_WINDOW = "RETRACE_MAX_WINDOW", "the longest an investigation window or capture may stay open (up to `24h`)", "`1h`";
     /// The pseudonymisation key ([`RedactionBuilder::key`](crate::RedactionBuilder::key)).
     REDACTION_KEY = "RETRACE_REDACTION_KEY", "64 hex digits: key for pseudonymised values (same key, same pseudonym)", "per process";
     /// Regression tests store new answers as expectations (`retrace_tower::Regression`).

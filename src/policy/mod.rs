@@ -26,6 +26,7 @@ mod window;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, Method, Uri};
 
@@ -33,6 +34,10 @@ pub use flags::FlagSource;
 pub use sampler::ratio_sampled;
 pub use tail::{StatusSetError, TailKeep, parse_status_set};
 pub use trigger::TRIGGER_HEADER;
+
+/// The longest a window may stay open unless [`PolicyBuilder::max_window`] says
+/// otherwise.
+pub const DEFAULT_MAX_WINDOW: Duration = Duration::from_secs(3600);
 #[doc(hidden)]
 pub use trigger::{PARENT_HEADER, parent_header_value};
 pub use window::{WindowId, WindowInfo, WindowSpec};
@@ -93,6 +98,21 @@ pub enum PolicyError {
     /// A bad keep-status set.
     #[error(transparent)]
     Status(#[from] StatusSetError),
+    /// A window asked to stay open longer than the policy allows.
+    #[error(
+        "a window of {} is longer than the longest allowed, {} (RETRACE_MAX_WINDOW)",
+        humantime::format_duration(*.asked),
+        humantime::format_duration(*.max)
+    )]
+    WindowTooLong {
+        /// The duration asked for.
+        asked: Duration,
+        /// The policy's longest window.
+        max: Duration,
+    },
+    /// A window of no time at all.
+    #[error("a window must stay open for some time; its duration is 0")]
+    EmptyWindow,
 }
 
 struct Inner {
@@ -104,6 +124,7 @@ struct Inner {
     parent_header: HeaderName,
     flags: Option<Box<dyn FlagSource>>,
     windows: Windows,
+    max_window: Duration,
     tail: Option<TailKeep>,
 }
 
@@ -149,9 +170,15 @@ impl Policy {
                 parent_header: HeaderName::from_static(PARENT_HEADER),
                 flags: None,
                 windows: Windows::default(),
+                max_window: DEFAULT_MAX_WINDOW,
                 tail: None,
             }),
         }
+    }
+
+    /// The longest a window may stay open.
+    pub fn max_window(&self) -> Duration {
+        self.inner.max_window
     }
 
     /// Decides for one request, whose trace id the caller read from `traceparent` or
@@ -243,6 +270,15 @@ impl Policy {
     /// Opens an investigation window.
     pub fn open_window(&self, spec: WindowSpec) -> Result<WindowId, PolicyError> {
         check_rate("window rate", spec.rate)?;
+        if spec.duration.is_zero() {
+            return Err(PolicyError::EmptyWindow);
+        }
+        if spec.duration > self.inner.max_window {
+            return Err(PolicyError::WindowTooLong {
+                asked: spec.duration,
+                max: self.inner.max_window,
+            });
+        }
         Ok(self.inner.windows.open(spec))
     }
 
@@ -301,6 +337,7 @@ pub struct PolicyBuilder {
     accept_parent: bool,
     flags: Option<Box<dyn FlagSource>>,
     tail: Option<TailKeep>,
+    max_window: Duration,
 }
 
 impl std::fmt::Debug for PolicyBuilder {
@@ -319,11 +356,19 @@ impl Default for PolicyBuilder {
             accept_parent: true,
             flags: None,
             tail: None,
+            max_window: DEFAULT_MAX_WINDOW,
         }
     }
 }
 
 impl PolicyBuilder {
+    /// The longest a window may stay open ([`Policy::open_window`] refuses a longer
+    /// one); one hour unless set.
+    pub fn max_window(mut self, max: Duration) -> Self {
+        self.max_window = max;
+        self
+    }
+
     /// The master switch.
     pub fn enabled(mut self, on: bool) -> Self {
         self.enabled = on;
@@ -393,6 +438,7 @@ impl PolicyBuilder {
                 parent_header: HeaderName::from_static(PARENT_HEADER),
                 flags: self.flags,
                 windows: Windows::default(),
+                max_window: self.max_window,
                 tail: self.tail,
             }),
         })
@@ -475,6 +521,30 @@ mod tests {
             Decision::Skip
         );
         assert!(policy.windows().is_empty());
+    }
+
+    #[test]
+    fn a_window_longer_than_the_cap_is_refused_by_name() {
+        let policy = Policy::builder()
+            .max_window(Duration::from_secs(600))
+            .build()
+            .unwrap();
+        assert_eq!(
+            policy
+                .open_window(WindowSpec::new(Duration::from_secs(3600)))
+                .unwrap_err()
+                .to_string(),
+            "a window of 1h is longer than the longest allowed, 10m (RETRACE_MAX_WINDOW)"
+        );
+        assert_eq!(
+            policy.open_window(WindowSpec::new(Duration::ZERO)),
+            Err(PolicyError::EmptyWindow)
+        );
+        assert!(policy.windows().is_empty());
+        policy
+            .open_window(WindowSpec::new(Duration::from_secs(600)))
+            .unwrap();
+        assert_eq!(policy.windows().len(), 1);
     }
 
     #[test]

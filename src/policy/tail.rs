@@ -10,6 +10,20 @@ use std::time::Duration;
 use crate::event::KeepCause;
 
 /// When a tentative recording is kept.
+///
+/// ```
+/// use std::time::Duration;
+/// use retrace::KeepCause;
+/// use retrace::policy::TailKeep;
+///
+/// let rule = TailKeep::default()
+///     .statuses("5xx,429")?
+///     .latency(Some(Duration::from_secs(2)));
+/// assert_eq!(rule.keep(Some(503), false, Duration::ZERO), Some(KeepCause::Status));
+/// assert_eq!(rule.keep(Some(200), false, Duration::from_secs(3)), Some(KeepCause::Latency));
+/// assert_eq!(rule.keep(Some(200), false, Duration::from_millis(40)), None);
+/// # Ok::<(), retrace::policy::StatusSetError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TailKeep {
     statuses: Vec<RangeInclusive<u16>>,

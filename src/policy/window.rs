@@ -12,6 +12,25 @@ use parking_lot::RwLock;
 use super::RequestView;
 
 /// What a window matches and for how long. Every condition set must hold.
+///
+/// ```
+/// use std::time::Duration;
+/// use http::Method;
+/// use retrace::policy::{Policy, WindowSpec};
+///
+/// let policy = Policy::builder().build()?;
+/// // For the next ten minutes, record half of the POSTs to /checkout.
+/// let id = policy.open_window(
+///     WindowSpec::new(Duration::from_secs(600))
+///         .method(Method::POST)
+///         .path_prefix("/checkout")
+///         .rate(0.5)
+///         .label("INC-1234"),
+/// )?;
+/// assert_eq!(policy.windows()[0].spec.label, "INC-1234");
+/// assert!(policy.close_window(id));
+/// # Ok::<(), retrace::policy::PolicyError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct WindowSpec {
     /// How long the window stays open.

@@ -30,7 +30,7 @@ mod handle;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use once_cell::sync::OnceCell;
@@ -74,6 +74,16 @@ pub enum FlushError {
     /// The writer has shut down.
     #[error("the writer has shut down")]
     WriterGone,
+    /// Recordings were still open when the time was up (see [`Recorder::wait_settled`]).
+    #[error(
+        "{open} recording(s) still open after {timeout:?} (a response body not read to its end, or a handle still held)"
+    )]
+    Unsettled {
+        /// Recordings started but neither written, discarded nor dropped.
+        open: u64,
+        /// How long it waited.
+        timeout: Duration,
+    },
 }
 
 /// State shared by the recorder, its handles and its guard.
@@ -258,6 +268,32 @@ impl Recorder {
             crossbeam_channel::RecvTimeoutError::Timeout => FlushError::Timeout(timeout),
             crossbeam_channel::RecvTimeoutError::Disconnected => FlushError::WriterGone,
         })
+    }
+
+    /// Waits until every recording started so far has ended and is accounted for
+    /// (written, discarded or dropped: [`Stats::open`] is 0), flushing as it goes, up
+    /// to `timeout`; returns the counters then. For tests and tools that record and
+    /// then read the store in one process: a server that was just dropped may still be
+    /// finishing a response. Blocks the caller: not for the request path.
+    pub fn wait_settled(&self, timeout: Duration) -> Result<Stats, FlushError> {
+        const RECHECK: Duration = Duration::from_millis(2);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let flushed = self.flush(left);
+            let stats = self.stats();
+            match flushed {
+                Ok(()) if stats.open() == 0 => return Ok(stats),
+                Err(FlushError::WriterGone) => return Err(FlushError::WriterGone),
+                _ if Instant::now() >= deadline => {
+                    return Err(FlushError::Unsettled {
+                        open: stats.open(),
+                        timeout,
+                    });
+                }
+                _ => std::thread::sleep(RECHECK.min(left)),
+            }
+        }
     }
 
     /// Test hook: holds the writer still until the returned guard is dropped, as a

@@ -8,12 +8,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use retrace::context::Context;
+use retrace::context::RetraceContext;
 use retrace::replay::{ReplayOptions, ReplaySession};
 use retrace::{
-    Body, BodyChunk, BodyEnd, CallOutcome, Config, ConfigBuilder, Event, Header, OutboundCall,
+    BodyChunk, BodyEnd, CallOutcome, Config, ConfigBuilder, Event, Header, OutboundCall,
     OutboundResult, Outcome, RecordReason, Recorder, RecorderGuard, Recording, RecordingHandle,
-    RecordingId, RequestHead, ResponseHead, SealedReplay, StartOptions, Store,
+    RecordingId, RequestHead, ResponseHead, SealedReplay, StartOptions, Store, WholeBody,
 };
 
 pub fn config(dir: &Path) -> ConfigBuilder {
@@ -90,7 +90,7 @@ pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> V
                 version: "HTTP/1.1".into(),
                 headers: headers(&[("accept", "application/json".to_owned())]),
             },
-            body: Body::default(),
+            body: WholeBody::default(),
         })),
         Event::CallResult(Box::new(OutboundResult {
             call_id,
@@ -101,7 +101,7 @@ pub fn request_events(handle: &RecordingHandle, i: usize, body_size: usize) -> V
                     version: "HTTP/1.1".into(),
                     headers: headers(&[("content-type", "application/json".to_owned())]),
                 },
-                body: Body {
+                body: WholeBody {
                     data: Bytes::from(format!("{{\"sku\":{i},\"available\":{}}}", i % 13)),
                     end: BodyEnd::default(),
                 },
@@ -162,7 +162,7 @@ pub fn record<R>(recorder: &Recorder, dir: &Path, f: impl FnOnce() -> R) -> (R, 
         .start(StartOptions::new(RecordReason::Sampled))
         .expect("recording starts");
     let out = {
-        let _entered = Context::Recording(handle.clone()).enter();
+        let _entered = RetraceContext::Recording(handle.clone()).enter();
         f()
     };
     handle.finish(Some(200), Outcome::Completed);
@@ -178,7 +178,7 @@ pub fn record<R>(recorder: &Recorder, dir: &Path, f: impl FnOnce() -> R) -> (R, 
 pub fn replay<R>(recorder: &Recorder, recording: &Recording, f: impl FnOnce() -> R) -> R {
     let redaction = recorder.redaction().expect("recording on").clone();
     let session = ReplaySession::new(recording, ReplayOptions::default(), redaction);
-    let _entered = Context::Replay(session).enter();
+    let _entered = RetraceContext::Replay(session).enter();
     f()
 }
 

@@ -19,9 +19,9 @@ use retrace::segment::{
     IndexEntry, SEGMENT_EXT, SegmentHeader, SegmentIndex, encode_frame, encode_payload,
 };
 use retrace::{
-    Begin, Body, BodyChunk, BodyEnd, CallOutcome, Config, End, Event, Header, OutboundCall,
+    Begin, BodyChunk, BodyEnd, CallOutcome, Config, End, Event, Header, OutboundCall,
     OutboundResult, Outcome, RecordReason, Recorder, RecordingId, RequestHead, ResponseHead,
-    StartOptions, Summary, TraceId,
+    StartOptions, Summary, TraceId, WholeBody,
 };
 
 /// A recording root in a temporary directory.
@@ -246,7 +246,7 @@ impl CallSpec {
                     version: "HTTP/1.1".into(),
                     headers: headers(&rh),
                 },
-                body: Body {
+                body: WholeBody {
                     data: Bytes::from(self.response_body.clone()),
                     end: body_end(self.at_us + self.duration_us, &self.response_body),
                 },
@@ -264,7 +264,7 @@ impl CallSpec {
                     version: "HTTP/1.1".into(),
                     headers: headers(&h),
                 },
-                body: Body {
+                body: WholeBody {
                     data: Bytes::from(self.body.clone()),
                     end: body_end(self.at_us, &self.body),
                 },

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use retrace::context::Context;
+use retrace::context::RetraceContext;
 use retrace::event::ValueKind;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -61,9 +61,9 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        match Context::current() {
+        match RetraceContext::current() {
             None => BoundaryFuture::passthrough(self.inner.call(req)),
-            Some(Context::Recording(handle)) => {
+            Some(RetraceContext::Recording(handle)) => {
                 let input = handle.redaction().encode_value(&req);
                 let name = Arc::clone(&self.name);
                 let call = self.inner.call(req);
@@ -79,7 +79,7 @@ where
                     result.map_err(BoundaryError::Inner)
                 }))
             }
-            Some(Context::Replay(session)) => {
+            Some(RetraceContext::Replay(session)) => {
                 let input = session.redaction().encode_value(&req);
                 let recorded = session
                     .next_value(ValueKind::Boundary, &self.name, input.as_deref())

@@ -9,18 +9,33 @@ use pin_project::pin_project;
 
 use crate::record::RecordBody;
 
-/// The response body of a call through a [`Client`](super::Client).
-#[pin_project(project = ClientBodyProj)]
+/// The response body of a call through a [`RecordedClient`](super::RecordedClient):
+/// the real client's body (recorded when a recording is current) or, during replay,
+/// the recorded answer.
+#[pin_project]
 #[derive(Debug)]
-pub enum ClientBody<B> {
-    /// From the real client (recorded when a recording is current).
+pub struct ClientBody<B> {
+    #[pin]
+    kind: Kind<B>,
+}
+
+#[pin_project(project = KindProj)]
+#[derive(Debug)]
+enum Kind<B> {
     Live(#[pin] RecordBody<B>),
-    /// From the recording, during replay: its data, then its trailers (a gRPC answer's
-    /// `grpc-status`), when it had any.
+    /// The recorded data, then its trailers (a gRPC answer's `grpc-status`), when it
+    /// had any.
     Recorded(Option<Bytes>, Option<http::HeaderMap>),
 }
 
 impl<B> ClientBody<B> {
+    /// The real client's body, as `RecordBody` taps (or passes through) it.
+    pub(crate) fn live(body: RecordBody<B>) -> Self {
+        Self {
+            kind: Kind::Live(body),
+        }
+    }
+
     /// A recorded answer: `data`, then the recorded `trailers` (none when empty).
     pub(crate) fn recorded(data: Bytes, trailers: &[retrace::event::Header]) -> Self {
         let trailers = (!trailers.is_empty()).then(|| {
@@ -35,7 +50,9 @@ impl<B> ClientBody<B> {
             }
             map
         });
-        Self::Recorded(Some(data), trailers)
+        Self {
+            kind: Kind::Recorded(Some(data), trailers),
+        }
     }
 }
 
@@ -50,9 +67,9 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match self.project() {
-            ClientBodyProj::Live(inner) => inner.poll_frame(cx),
-            ClientBodyProj::Recorded(data, trailers) => Poll::Ready(
+        match self.project().kind.project() {
+            KindProj::Live(inner) => inner.poll_frame(cx),
+            KindProj::Recorded(data, trailers) => Poll::Ready(
                 data.take()
                     .filter(|d| !d.is_empty())
                     .map(Frame::data)
@@ -63,18 +80,18 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Live(inner) => inner.is_end_stream(),
-            Self::Recorded(data, trailers) => {
+        match &self.kind {
+            Kind::Live(inner) => inner.is_end_stream(),
+            Kind::Recorded(data, trailers) => {
                 data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
             }
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Live(inner) => inner.size_hint(),
-            Self::Recorded(data, _) => {
+        match &self.kind {
+            Kind::Live(inner) => inner.size_hint(),
+            Kind::Recorded(data, _) => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
         }

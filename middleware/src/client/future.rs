@@ -15,9 +15,15 @@ use crate::record::RecordBody;
 type Boxed<B, E> =
     Pin<Box<dyn Future<Output = Result<Response<ClientBody<B>>, ClientError<E>>> + Send>>;
 
-/// The future of a [`Client`](super::Client) call.
-#[pin_project(project = ClientFutureProj)]
-pub enum ClientFuture<F, B, E> {
+/// The future of a [`RecordedClient`](super::RecordedClient) call.
+#[pin_project]
+pub struct ClientFuture<F, B, E> {
+    #[pin]
+    kind: Kind<F, B, E>,
+}
+
+#[pin_project(project = KindProj)]
+enum Kind<F, B, E> {
     /// No recording or replay: the inner future, untouched.
     Passthrough(#[pin] F),
     /// Recording or replaying.
@@ -26,20 +32,25 @@ pub enum ClientFuture<F, B, E> {
 
 impl<F, B, E> std::fmt::Debug for ClientFuture<F, B, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Passthrough(_) => f.write_str("ClientFuture::Passthrough"),
-            Self::Boxed(_) => f.write_str("ClientFuture::Boxed"),
-        }
+        let kind = match self.kind {
+            Kind::Passthrough(_) => "passthrough",
+            Kind::Boxed(_) => "recording or replaying",
+        };
+        f.debug_struct("ClientFuture").field("kind", &kind).finish()
     }
 }
 
 impl<F, B, E> ClientFuture<F, B, E> {
     pub(crate) fn passthrough(inner: F) -> Self {
-        Self::Passthrough(inner)
+        Self {
+            kind: Kind::Passthrough(inner),
+        }
     }
 
     pub(crate) fn boxed(inner: Boxed<B, E>) -> Self {
-        Self::Boxed(inner)
+        Self {
+            kind: Kind::Boxed(inner),
+        }
     }
 }
 
@@ -50,13 +61,13 @@ where
     type Output = Result<Response<ClientBody<B>>, ClientError<E>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            ClientFutureProj::Passthrough(f) => Poll::Ready(
+        match self.project().kind.project() {
+            KindProj::Passthrough(f) => Poll::Ready(
                 ready!(f.poll(cx))
-                    .map(|r| r.map(|b| ClientBody::Live(RecordBody::passthrough(b))))
+                    .map(|r| r.map(|b| ClientBody::live(RecordBody::passthrough(b))))
                     .map_err(ClientError::Inner),
             ),
-            ClientFutureProj::Boxed(f) => f.as_mut().poll(cx),
+            KindProj::Boxed(f) => f.as_mut().poll(cx),
         }
     }
 }

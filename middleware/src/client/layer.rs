@@ -2,7 +2,7 @@
 
 use tower_layer::Layer;
 
-use super::service::Client;
+use super::service::RecordedClient;
 
 /// The body cap of outgoing calls unless set: bytes kept of each request and answer.
 pub(crate) const DEFAULT_BODY_CAP: usize = 256 * 1024;
@@ -39,9 +39,9 @@ impl ClientLayer {
 }
 
 impl<S> Layer<S> for ClientLayer {
-    type Service = Client<S>;
+    type Service = RecordedClient<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Client::new(inner, self.body_cap)
+        RecordedClient::new(inner, self.body_cap)
     }
 }

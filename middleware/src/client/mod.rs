@@ -3,7 +3,7 @@
 //!
 //! Wrap any HTTP client that is a tower `Service<http::Request<B>>` (hyper-util's legacy
 //! `Client`, for one) in [`ClientLayer`]. What it does depends on the
-//! [current context](retrace::context::Context) at `call`:
+//! [current context](retrace::context::RetraceContext) at `call`:
 //! - **none**: a pass-through (one thread-local read);
 //! - **recording**: the request body is collected (bodies sent by clients are bounded),
 //!   the call recorded with its sequence number, `traceparent` and `x-retrace-parent`
@@ -41,4 +41,4 @@ pub(crate) use layer::DEFAULT_BODY_CAP;
 #[cfg(any(feature = "reqwest", feature = "reqwest-0-12"))]
 pub(crate) use seal::SealWatch;
 pub(crate) use service::RecordCallResult;
-pub use service::{Client, ClientError};
+pub use service::{ClientError, RecordedClient};

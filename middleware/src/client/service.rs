@@ -1,4 +1,4 @@
-//! [`Client`]: the service that records or replays one outgoing call.
+//! [`RecordedClient`]: the service that records or replays one outgoing call.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use http::{Request, Response};
 use http_body::Body;
 use http_body_util::BodyExt;
 use retrace::RecordingHandle;
-use retrace::context::Context;
+use retrace::context::RetraceContext;
 use retrace::event::{BodyEnd, CallOutcome, ResponseHead};
 use retrace::replay::{CallAnswer, CallKey, ReplaySession, UnmatchedCall};
 use tower_service::Service;
@@ -21,7 +21,7 @@ use crate::call::{self, CallInFlight};
 use crate::capture::{BodyEndHook, CaptureSettings, Side, Tap};
 use crate::record::RecordBody;
 
-/// Why a call through a [`Client`] failed.
+/// Why a call through a [`RecordedClient`] failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError<E> {
@@ -46,13 +46,13 @@ pub enum ClientError<E> {
 
 /// A client whose calls are recorded and replayed.
 #[derive(Clone, Debug)]
-pub struct Client<S> {
+pub struct RecordedClient<S> {
     inner: S,
     body_cap: usize,
     seal: Arc<SealWatch>,
 }
 
-impl<S> Client<S> {
+impl<S> RecordedClient<S> {
     pub(crate) fn new(inner: S, body_cap: usize) -> Self {
         Self {
             inner,
@@ -62,7 +62,7 @@ impl<S> Client<S> {
     }
 }
 
-inner_service_access!(Client);
+inner_service_access!(RecordedClient);
 
 /// Records a call's answer when its body ends.
 pub(crate) struct RecordCallResult {
@@ -92,7 +92,7 @@ where
         .map_err(|e| e.to_string())
 }
 
-impl<S, B, ResB> Service<Request<B>> for Client<S>
+impl<S, B, ResB> Service<Request<B>> for RecordedClient<S>
 where
     S: Service<Request<B>, Response = Response<ResB>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -110,7 +110,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let Some(context) = Context::current() else {
+        let Some(context) = RetraceContext::current() else {
             if let Some(session) = self.seal.escaped_from() {
                 let uri = session.redaction().uri(req.uri());
                 let what = format!("{} {uri} from a task without context", req.method());
@@ -125,18 +125,18 @@ where
         let ready = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, ready);
         let redaction = match &context {
-            Context::Recording(handle) => handle.redaction(),
-            Context::Replay(session) => session.redaction(),
+            RetraceContext::Recording(handle) => handle.redaction(),
+            RetraceContext::Replay(session) => session.redaction(),
         };
         let settings = Arc::new(CaptureSettings {
             redaction: redaction.clone(),
             body_cap: self.body_cap,
         });
         match context {
-            Context::Recording(handle) => {
+            RetraceContext::Recording(handle) => {
                 ClientFuture::boxed(Box::pin(record_call(inner, settings, handle, req)))
             }
-            Context::Replay(session) => {
+            RetraceContext::Replay(session) => {
                 self.seal.replaying(&session);
                 ClientFuture::boxed(Box::pin(replay_call(inner, settings, session, req)))
             }
@@ -185,7 +185,7 @@ where
             .on_end(BodyEndHook::RecordCall(RecordCallResult { call, head }));
             Ok(Response::from_parts(
                 parts,
-                ClientBody::Live(RecordBody::tapped(body, tap)),
+                ClientBody::live(RecordBody::tapped(body, tap)),
             ))
         }
         Err(e) => {
@@ -224,7 +224,7 @@ where
         Ok(CallAnswer::PassThrough) => inner
             .call(Request::from_parts(parts, B::from(bytes)))
             .await
-            .map(|r| r.map(|b| ClientBody::Live(RecordBody::passthrough(b))))
+            .map(|r| r.map(|b| ClientBody::live(RecordBody::passthrough(b))))
             .map_err(ClientError::Inner),
         Err(unmatched) => Err(ClientError::Unmatched(unmatched)),
     }

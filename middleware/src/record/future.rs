@@ -11,7 +11,7 @@ use std::time::Instant;
 use http::{HeaderValue, Response};
 use http_body::Body;
 use pin_project::{pin_project, pinned_drop};
-use retrace::context::Context;
+use retrace::context::RetraceContext;
 use retrace::event::{BodyEnd, Event, Outcome};
 use retrace::{RecordReason, RecordingHandle};
 
@@ -41,7 +41,7 @@ impl Drop for InFlightSlot {
 #[derive(Debug)]
 pub(crate) struct Pending {
     pub(crate) handle: RecordingHandle,
-    pub(crate) context: Context,
+    pub(crate) context: RetraceContext,
     pub(crate) shared: Arc<Shared>,
     pub(crate) _slot: InFlightSlot,
     pub(crate) tentative: bool,
@@ -64,9 +64,10 @@ impl Pending {
             .tail()
             .and_then(|t| t.keep(status, failed, self.started.elapsed()));
         match keep {
-            Some(cause) => self
-                .handle
-                .finish_as(status, outcome, RecordReason::KeptOnError(cause)),
+            Some(cause) => {
+                self.handle
+                    .finish_as(status, outcome, RecordReason::KeptOnOutcome(cause))
+            }
             None => self.handle.discard(),
         }
     }

@@ -53,7 +53,26 @@ impl RecordLayer {
         Self::new(Recorder::global().cloned().unwrap_or_default())
     }
 
-    /// A builder.
+    /// A builder, for limits other than the defaults.
+    ///
+    /// ```
+    /// use retrace::{Config, Recorder};
+    /// use retrace_tower::RecordLayer;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let config = Config::builder().enabled(true).recording_path(dir.path()).build()?;
+    /// let (recorder, _guard) = Recorder::new(config)?;
+    /// let layer = RecordLayer::builder(recorder)
+    ///     .body_cap(64 * 1024) // keep the first 64 KiB of each body
+    ///     .max_in_flight(256) // record at most 256 requests at once
+    ///     .echo_recording_id(true) // answer with `x-retrace-recording-id`
+    ///     .build()?;
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/", axum::routing::get(|| async { "hello" }))
+    ///     .layer(layer);
+    /// # drop(app);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(recorder: Recorder) -> RecordLayerBuilder {
         RecordLayerBuilder {
             recorder,

@@ -25,7 +25,7 @@
 //!   (redacted), the recording id is added to the request's extensions as a
 //!   [`RecordingId`](retrace::RecordingId), and the request body is wrapped.
 //! - **While the service future is polled**: the recording is
-//!   [current](retrace::context::Context), so client layers and
+//!   [current](retrace::context::RetraceContext), so client layers and
 //!   `retrace::now()` find it.
 //! - **When the future resolves**: the response head is recorded and the response body
 //!   wrapped; a service error ends the recording as failed.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use retrace::context::Context;
+use retrace::context::RetraceContext;
 use retrace::event::Event;
 use retrace::policy::{Decision, RequestView};
 use retrace::{DropReason, RecordReason, StartOptions, TraceId, TraceParent};
@@ -70,7 +70,7 @@ where
         // would have recorded is counted (declined after shutdown).
         if shared.recorder.config().is_none()
             || !shared.policy.could_record(req.headers())
-            || Context::with_current(|c| matches!(c, Some(Context::Replay(_))))
+            || RetraceContext::with_current(|c| matches!(c, Some(RetraceContext::Replay(_))))
         {
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         }
@@ -114,7 +114,7 @@ where
             started,
         );
         let req = Request::from_parts(parts, RecordBody::tapped(body, tap));
-        let context = Context::Recording(handle.clone());
+        let context = RetraceContext::Recording(handle.clone());
         let future = {
             let _entered = context.enter();
             self.inner.call(req)

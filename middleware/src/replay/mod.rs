@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! # async fn run(recording: retrace::Recording, app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
-//! let report = retrace_tower::replay(&recording, app).await?;
+//! let report = retrace_tower::replay_recording(&recording, app).await?;
 //! if !report.is_identical() {
 //!     println!("{}", report.diff);
 //! }
@@ -23,4 +23,4 @@ mod run;
 mod unwind;
 
 pub use report::{ReplayReport, ReplayedResponse};
-pub use run::{Replay, ReplayError, replay};
+pub use run::{Replay, ReplayError, replay_recording};

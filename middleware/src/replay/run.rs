@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
-use retrace::context::{Context, WithContext};
+use retrace::context::{RetraceContext, WithContext};
 use retrace::diff::{
     NoiseRules, ResponseView, comparable_answer, comparable_recorded, diff_responses,
 };
@@ -71,7 +71,7 @@ pub enum ReplayError {
 
 impl ReplayError {
     /// The report of a replay that diverged, to look at either way; any other error as
-    /// it is: `replay(&recording, app).await.or_else(ReplayError::into_report)?`.
+    /// it is: `replay_recording(&recording, app).await.or_else(ReplayError::into_report)?`.
     pub fn into_report(self) -> Result<ReplayReport, ReplayError> {
         match self {
             Self::Diverged(report) => Ok(*report),
@@ -112,7 +112,10 @@ impl fmt::Debug for Replay {
 
 /// Replays `recording` through `service` with the default settings (strict matching,
 /// default noise rules and redaction).
-pub async fn replay<S, B>(recording: &Recording, service: S) -> Result<ReplayReport, ReplayError>
+pub async fn replay_recording<S, B>(
+    recording: &Recording,
+    service: S,
+) -> Result<ReplayReport, ReplayError>
 where
     S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
     S::Error: fmt::Display,
@@ -258,7 +261,7 @@ impl Replay {
             self.redaction.clone(),
             self.call_key.clone(),
         );
-        let context = Context::Replay(Arc::clone(&session));
+        let context = RetraceContext::Replay(Arc::clone(&session));
         let service_error = |e: S::Error| ReplayError::Service {
             id,
             reason: e.to_string(),

@@ -156,3 +156,14 @@ pub async fn record_get(app: axum::Router, path: &str) -> RecordedGet {
         recording,
     }
 }
+
+/// Waits, without holding up the runtime's other tasks, until every recording `rec`
+/// started has ended and reached the writer: a server just dropped may still be
+/// finishing a response.
+pub async fn settled(rec: &Recorder) -> retrace::Stats {
+    let rec = rec.clone();
+    tokio::task::spawn_blocking(move || rec.wait_settled(std::time::Duration::from_secs(10)))
+        .await
+        .expect("the wait ran")
+        .expect("every recording ended")
+}

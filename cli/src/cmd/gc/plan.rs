@@ -58,7 +58,7 @@ pub(crate) struct Plan {
 pub(crate) fn is_error(s: &Summary) -> bool {
     s.status.is_some_and(|c| c >= 500)
         || s.failed
-        || matches!(s.reason, Some(RecordReason::KeptOnError(_)))
+        || matches!(s.reason, Some(RecordReason::KeptOnOutcome(_)))
 }
 
 fn end_us(s: &Summary) -> u64 {
