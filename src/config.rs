@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use variables::{
     CHANNEL_CAPACITY, CHUNK_BYTES, DISK_POLICY, ENABLED, FLUSH, FSYNC, KEEP, KEEP_LATENCY,
-    MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES, MAX_WINDOW, RECORDING_PATH, SAMPLE_RATE, SEGMENT_MAX_AGE,
-    SEGMENT_MAX_BYTES, SERVICE, SHUTDOWN_TIMEOUT, TRIGGER_HEADER, TRIGGER_TOKEN,
+    MAX_CAPTURE_RATE, MAX_CAPTURES, MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES, MAX_WINDOW,
+    RECORDING_PATH, SAMPLE_RATE, SEGMENT_MAX_AGE, SEGMENT_MAX_BYTES, SERVICE, SHUTDOWN_TIMEOUT,
+    TRIGGER_HEADER, TRIGGER_TOKEN,
 };
 pub use variables::{VARIABLES, Variable};
 
@@ -126,6 +127,10 @@ pub struct Config {
     pub keep_latency: Option<Duration>,
     /// The longest an investigation window (or a capture) may stay open.
     pub max_window: Duration,
+    /// The most captures active at once.
+    pub max_captures: usize,
+    /// The most recordings per second all captures together may claim.
+    pub max_capture_rate: u64,
     /// What is redacted, by every layer, boundary and outgoing call that records
     /// through this recorder (the trigger header's name is added to it).
     #[serde(skip)]
@@ -158,6 +163,8 @@ impl Default for Config {
             keep_statuses: None,
             keep_latency: None,
             max_window: crate::policy::DEFAULT_MAX_WINDOW,
+            max_captures: crate::policy::DEFAULT_MAX_ACTIVE_CAPTURES,
+            max_capture_rate: crate::policy::DEFAULT_MAX_CAPTURE_RATE,
             redaction: crate::Redaction::default(),
         }
     }
@@ -188,7 +195,9 @@ impl Config {
             .sample_rate(self.sample_rate)
             .trigger_header(&self.trigger_header)
             .trigger_token(self.trigger_token.clone())
-            .max_window(self.max_window);
+            .max_window(self.max_window)
+            .max_active_captures(self.max_captures)
+            .max_capture_rate(self.max_capture_rate);
         if let Some(set) = &self.keep_statuses {
             b = b.tail(Some(
                 TailKeep::default()
@@ -331,6 +340,14 @@ impl ConfigBuilder {
     setter!(
         /// The longest an investigation window (or a capture) may stay open.
         max_window: Duration
+    );
+    setter!(
+        /// The most captures active at once.
+        max_captures: usize
+    );
+    setter!(
+        /// The most recordings per second all captures together may claim.
+        max_capture_rate: u64
     );
     setter!(
         /// Unix permission bits of directories the recorder creates.
@@ -519,6 +536,12 @@ impl ConfigBuilder {
         if let Some(v) = env.get(MAX_WINDOW.name) {
             c.max_window = parse_duration(MAX_WINDOW.name, &v)?;
         }
+        if let Some(v) = env.get(MAX_CAPTURES.name) {
+            c.max_captures = parse_count(MAX_CAPTURES.name, &v)?;
+        }
+        if let Some(v) = env.get(MAX_CAPTURE_RATE.name) {
+            c.max_capture_rate = parse_count(MAX_CAPTURE_RATE.name, &v)? as u64;
+        }
         validate(&c)?;
         fit_segments_to_budget(&mut c)?;
         Ok(c)
@@ -577,6 +600,12 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
                 humantime::format_duration(MAX_WINDOW_CAP)
             ),
         );
+    }
+    if c.max_captures == 0 {
+        return invalid("max_captures", MAX_CAPTURES, "must be at least 1");
+    }
+    if c.max_capture_rate == 0 {
+        return invalid("max_capture_rate", MAX_CAPTURE_RATE, "must be at least 1");
     }
     if c.channel_capacity == 0 {
         return invalid("channel_capacity", CHANNEL_CAPACITY, "must be at least 1");
@@ -827,6 +856,8 @@ mod tests {
             ("RETRACE_DISK_POLICY", "panic"),
             ("RETRACE_SHUTDOWN_TIMEOUT", "forever"),
             ("RETRACE_MAX_WINDOW", "all day"),
+            ("RETRACE_MAX_CAPTURES", "0"),
+            ("RETRACE_MAX_CAPTURE_RATE", "fast"),
             ("RETRACE_TRIGGER_HEADER", "bad header"),
             ("RETRACE_TRIGGER_TOKEN", ""),
             ("RETRACE_KEEP", "errors"),

@@ -203,6 +203,18 @@ pub enum ValueKind {
     Query,
 }
 
+impl ValueKind {
+    /// A short lower-case name: `clock`, `random`, `boundary`, `query`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Clock => "clock",
+            Self::Random => "random",
+            Self::Boundary => "boundary",
+            Self::Query => "query",
+        }
+    }
+}
+
 /// A value the code asked for, recorded so replay can return it again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedValue {
@@ -237,6 +249,10 @@ pub enum RecordReason {
     KeptOnOutcome(KeepCause),
     /// Started explicitly through the core API.
     Manual,
+    /// A capture asked for it (started through the admin service or
+    /// [`Policy::start_capture`](crate::policy::Policy::start_capture)). Appended last:
+    /// a variant's index is its encoding (format 2.0).
+    Capture(crate::id::CaptureId),
 }
 
 /// Why a tentative recording was kept.
@@ -263,6 +279,7 @@ impl RecordReason {
             Self::KeptOnOutcome(KeepCause::Error) => "kept-on-error",
             Self::KeptOnOutcome(KeepCause::Latency) => "kept-on-latency",
             Self::Manual => "manual",
+            Self::Capture(_) => "capture",
         }
     }
 }

@@ -515,3 +515,64 @@ mod tests {
         );
     }
 }
+
+/// Identifies a capture (see [`policy::CaptureSpec`](crate::policy::CaptureSpec)): 64
+/// random bits, printed as 16 lower-case hex digits. Random rather than counted, so two
+/// pods' captures never share an id in a shared store.
+///
+/// ```
+/// use retrace::CaptureId;
+/// let id = CaptureId::random();
+/// assert_eq!(id.to_string().parse::<CaptureId>().unwrap(), id);
+/// assert!("c0ffee".parse::<CaptureId>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CaptureId(pub u64);
+
+impl CaptureId {
+    /// A fresh random id.
+    pub fn random() -> Self {
+        Self(rand::random())
+    }
+}
+
+impl fmt::Display for CaptureId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for CaptureId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CaptureId({self})")
+    }
+}
+
+impl FromStr for CaptureId {
+    type Err = IdError;
+
+    fn from_str(text: &str) -> Result<Self, IdError> {
+        if text.len() != 16 {
+            return Err(IdError::Length {
+                kind: "capture id",
+                text: text.to_owned(),
+                found: text.len(),
+                expected: 16,
+            });
+        }
+        if let Some(ch) = text.chars().find(|c| !c.is_ascii_hexdigit()) {
+            return Err(IdError::Character {
+                kind: "capture id",
+                text: text.to_owned(),
+                ch,
+            });
+        }
+        u64::from_str_radix(text, 16)
+            .map(Self)
+            .map_err(|_| IdError::Character {
+                kind: "capture id",
+                text: text.to_owned(),
+                ch: '?',
+            })
+    }
+}

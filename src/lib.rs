@@ -77,6 +77,7 @@
 #![deny(rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod boundary;
 pub mod config;
 pub mod content_coding;
@@ -85,6 +86,7 @@ pub mod diff;
 pub mod event;
 mod hand_off;
 pub mod id;
+pub mod json;
 pub mod json_path;
 #[doc(hidden)]
 pub mod macro_support;
@@ -101,6 +103,7 @@ pub mod store;
 pub mod summary;
 mod writer;
 
+pub use audit::{AuditEntry, AuditError, AuditLog};
 pub use boundary::{Begun, BoundaryCall, SealedReplay, boundary, boundary_async, now, random};
 pub use config::{Config, ConfigBuilder, ConfigError, DiskPolicy, FlushPolicy};
 pub use diff::{Diff, NoiseRuleError, NoiseRules, ResponseView, diff_responses};
@@ -110,7 +113,8 @@ pub use event::{
     WholeBody,
 };
 pub use id::{
-    IdError, RECORDING_ID_LEN, RecordingId, SpanId, TRACEPARENT_LEN, TraceId, TraceParent,
+    CaptureId, IdError, RECORDING_ID_LEN, RecordingId, SpanId, TRACEPARENT_LEN, TraceId,
+    TraceParent,
 };
 pub use macro_support::RecordedError;
 pub use recorder::{
@@ -123,7 +127,7 @@ pub use redaction::{Redaction, RedactionBuilder, RedactionError, RedactionMode};
 /// to end, and `examples/repository.rs` a repository that wraps a client.
 ///
 pub use retrace_macros::record;
-pub use stats::{DropReason, Stats};
+pub use stats::{DropReason, Stats, WriteLatency};
 pub use store::{Listing, Problem, Recording, RecordingInfo, Store, StoreError};
 pub use summary::Summary;
 pub use writer::SessionError;

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 use serde::{Deserialize, Serialize};
 
+use crate::event::{KeepCause, RecordReason};
+
 /// Why a recording (or a chunk of one) did not reach disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DropReason {
@@ -92,6 +94,65 @@ pub(crate) struct Counters {
     pub(crate) segments_deleted: AtomicU64,
     pub(crate) queue_high_water: CachePadded<AtomicU64>,
     pub(crate) in_flight_bytes_high_water: CachePadded<AtomicU64>,
+    pub(crate) requests_seen: CachePadded<AtomicU64>,
+    pub(crate) decisions: [AtomicU64; DECISIONS.len()],
+    pub(crate) write_latency: [AtomicU64; WRITE_LATENCY_BOUNDS_US.len() + 1],
+    pub(crate) write_latency_sum_us: AtomicU64,
+}
+
+/// The decisions [`Stats::decisions`] counts, by name: a recording started for each
+/// reason (`tentative` for one started speculatively), and a tentative one kept for
+/// each cause.
+pub const DECISIONS: [&str; 11] = [
+    "sampled",
+    "header",
+    "flag",
+    "window",
+    "parent",
+    "manual",
+    "capture",
+    "tentative",
+    "kept-on-status",
+    "kept-on-error",
+    "kept-on-latency",
+];
+
+/// Upper bounds, in microseconds, of the buckets of [`Stats::write_latency`] (a last
+/// bucket holds the slower writes).
+pub const WRITE_LATENCY_BOUNDS_US: [u64; 12] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+];
+
+fn decision_index(reason: RecordReason) -> usize {
+    match reason {
+        RecordReason::Sampled => 0,
+        RecordReason::Header => 1,
+        RecordReason::Flag => 2,
+        RecordReason::Window => 3,
+        RecordReason::Parent => 4,
+        RecordReason::Manual => 5,
+        RecordReason::Capture(_) => 6,
+        RecordReason::KeptOnOutcome(KeepCause::Status) => 8,
+        RecordReason::KeptOnOutcome(KeepCause::Error) => 9,
+        RecordReason::KeptOnOutcome(KeepCause::Latency) => 10,
+    }
+}
+
+/// How long the writer's writes took: a histogram with the bounds of
+/// [`WRITE_LATENCY_BOUNDS_US`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteLatency {
+    /// Writes per bucket, one more than there are bounds (not cumulative).
+    pub counts: Vec<u64>,
+    /// The writes' total time, in microseconds.
+    pub sum_us: u64,
+}
+
+impl WriteLatency {
+    /// How many writes were timed.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
 }
 
 impl Counters {
@@ -112,6 +173,23 @@ impl Counters {
 
     pub(crate) fn decline(&self, reason: DropReason) {
         Self::add(&self.declined[reason.index()], 1);
+    }
+
+    /// Counts a recording started (`tentative`: speculatively) or a tentative one kept.
+    pub(crate) fn decided(&self, reason: RecordReason, tentative: bool) {
+        let i = if tentative { 7 } else { decision_index(reason) };
+        Self::add(&self.decisions[i], 1);
+    }
+
+    /// Times one write to disk.
+    pub(crate) fn wrote_in(&self, took: std::time::Duration) {
+        let us = took.as_micros().min(u64::MAX as u128) as u64;
+        let bucket = WRITE_LATENCY_BOUNDS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(WRITE_LATENCY_BOUNDS_US.len());
+        Self::add(&self.write_latency[bucket], 1);
+        Self::add(&self.write_latency_sum_us, us);
     }
 
     pub(crate) fn drop_chunk(&self, reason: DropReason) {
@@ -141,6 +219,17 @@ impl Counters {
             segments_deleted: load(&self.segments_deleted),
             queue_high_water: load(&self.queue_high_water),
             in_flight_bytes_high_water: load(&self.in_flight_bytes_high_water),
+            requests_seen: load(&self.requests_seen),
+            decisions: DECISIONS
+                .iter()
+                .zip(&self.decisions)
+                .map(|(name, n)| ((*name).to_owned(), load(n)))
+                .filter(|&(_, n)| n > 0)
+                .collect(),
+            write_latency: WriteLatency {
+                counts: self.write_latency.iter().map(load).collect(),
+                sum_us: load(&self.write_latency_sum_us),
+            },
         }
     }
 }
@@ -195,6 +284,16 @@ pub struct Stats {
     pub queue_high_water: u64,
     /// The most bytes ever in flight between the request path and the disk.
     pub in_flight_bytes_high_water: u64,
+    /// Requests the record layers saw, recorded or not.
+    #[serde(default)]
+    pub requests_seen: u64,
+    /// Recordings started, by reason, and tentative ones kept, by cause (names from
+    /// [`DECISIONS`]; zero counts left out).
+    #[serde(default)]
+    pub decisions: Vec<(String, u64)>,
+    /// How long the writer's writes took.
+    #[serde(default)]
+    pub write_latency: WriteLatency,
 }
 
 impl Stats {
@@ -203,6 +302,14 @@ impl Stats {
         self.dropped
             .iter()
             .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Recordings started for one decision (a name from [`DECISIONS`]).
+    pub fn decisions(&self, name: &str) -> u64 {
+        self.decisions
+            .iter()
+            .find(|(n, _)| n == name)
             .map_or(0, |(_, n)| *n)
     }
 

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{export, gc, ls, replay, show, stats, verify};
+use crate::cmd::{audit, export, gc, ls, replay, show, stats, verify};
 use crate::exit::EXIT_CODES;
 use crate::root::RootArgs;
 
@@ -27,6 +27,7 @@ Examples:
                                             send recorded requests again and compare
   retrace gc --max-age 7d --dry-run         what a week of retention would delete
   retrace verify                            check every checksum
+  retrace audit verify                      check the audit log's hash chain
 
 {EXIT_CODES}"
     )
@@ -68,6 +69,8 @@ pub(crate) enum Command {
     Stats(stats::StatsArgs),
     /// Check every frame's checksum and every index
     Verify(verify::VerifyArgs),
+    /// List and check the audit log: who read or changed what
+    Audit(audit::AuditArgs),
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! never bodies, so they cost nothing beyond the listing.
 
 use clap::Args;
-use retrace::{RecordReason, RecordingInfo};
+use retrace::{CaptureId, RecordReason, RecordingInfo};
 
 use crate::time::{When, now_unix_us, parse_when};
 
@@ -32,10 +32,13 @@ pub(crate) struct FilterArgs {
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     pub(crate) until: Option<When>,
     /// Only recordings kept for this reason: sampled, header, flag, window, parent,
-    /// manual, kept-on-status, kept-on-error, kept-on-latency, or kept (any kept-on-*);
-    /// comma-separated or repeated
+    /// manual, capture, kept-on-status, kept-on-error, kept-on-latency, or kept (any
+    /// kept-on-*); comma-separated or repeated
     #[arg(long, value_name = "REASON", value_delimiter = ',', value_parser = ReasonMatch::parse)]
     pub(crate) reason: Vec<ReasonMatch>,
+    /// Only recordings taken by this capture (its id, as the admin service gave it)
+    #[arg(long, value_name = "ID", value_parser = parse_capture)]
+    pub(crate) capture: Option<CaptureId>,
     /// Only recordings with parts missing (never ended, a chunk lost on the way to disk)
     #[arg(long)]
     pub(crate) incomplete: bool,
@@ -90,13 +93,14 @@ pub(crate) enum ReasonMatch {
     AnyKept,
 }
 
-const REASON_NAMES: [&str; 9] = [
+const REASON_NAMES: [&str; 10] = [
     "sampled",
     "header",
     "flag",
     "window",
     "parent",
     "manual",
+    "capture",
     "kept-on-status",
     "kept-on-error",
     "kept-on-latency",
@@ -127,6 +131,12 @@ impl ReasonMatch {
             (_, None) => false,
         }
     }
+}
+
+fn parse_capture(text: &str) -> Result<CaptureId, String> {
+    text.trim()
+        .parse()
+        .map_err(|e: retrace::IdError| e.to_string())
 }
 
 fn parse_trace_prefix(text: &str) -> Result<String, String> {
@@ -173,6 +183,8 @@ impl Filter {
             && self.since_us.is_none_or(|t| s.started_unix_us >= t)
             && self.until_us.is_none_or(|t| s.started_unix_us <= t)
             && (a.reason.is_empty() || a.reason.iter().any(|m| m.matches(s.reason)))
+            && a.capture
+                .is_none_or(|c| s.reason == Some(RecordReason::Capture(c)))
             && (!a.incomplete || !s.complete())
     }
 }
@@ -219,6 +231,7 @@ mod tests {
             RecordReason::Window,
             RecordReason::Parent,
             RecordReason::Manual,
+            RecordReason::Capture(retrace::CaptureId(7)),
             RecordReason::KeptOnOutcome(KeepCause::Status),
             RecordReason::KeptOnOutcome(KeepCause::Error),
             RecordReason::KeptOnOutcome(KeepCause::Latency),

@@ -6,12 +6,12 @@
 //! thing two ways. Errors travel as `anyhow` errors to `main`, which prints them as one
 //! line and maps them to the documented exit codes in [`exit`].
 
+mod audit_trail;
 mod cli;
 mod cmd;
 mod exit;
 mod filter;
 mod format;
-mod json;
 mod output;
 mod progress;
 mod root;

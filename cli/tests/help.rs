@@ -4,7 +4,9 @@ mod support;
 
 use support::retrace_raw;
 
-const SUBCOMMANDS: [&str; 7] = ["ls", "show", "export", "replay", "gc", "stats", "verify"];
+const SUBCOMMANDS: [&str; 8] = [
+    "ls", "show", "export", "replay", "gc", "stats", "verify", "audit",
+];
 
 #[test]
 fn every_help_has_examples_and_exit_codes() {

@@ -45,6 +45,8 @@ macro_rules! inner_service_access {
     )*};
 }
 
+#[cfg(feature = "admin")]
+pub mod admin;
 pub mod boundary;
 mod call;
 mod capture;

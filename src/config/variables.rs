@@ -73,6 +73,16 @@ variables! {
     SHUTDOWN_TIMEOUT = "RETRACE_SHUTDOWN_TIMEOUT", "longest the guard waits for the writer on drop", "`5s`";
     /// [`Config::max_window`](super::Config::max_window).
     MAX_WINDOW = "RETRACE_MAX_WINDOW", "the longest an investigation window or capture may stay open (up to `24h`)", "`1h`";
+    /// [`Config::max_captures`](super::Config::max_captures).
+    MAX_CAPTURES = "RETRACE_MAX_CAPTURES", "the most captures active at once", "`10`";
+    /// [`Config::max_capture_rate`](super::Config::max_capture_rate).
+    MAX_CAPTURE_RATE = "RETRACE_MAX_CAPTURE_RATE", "the most recordings per second all captures together may take", "`100`";
+    /// The admin service's API keys (`retrace_tower::admin`): a file of `id scopes blake3:hash` lines.
+    ADMIN_KEYS_FILE = "RETRACE_ADMIN_KEYS_FILE", "the admin service's API keys file; without one only `/health` is served", "none";
+    /// Where the admin service listens when it runs on its own listener.
+    ADMIN_ADDR = "RETRACE_ADMIN_ADDR", "the admin service's own listener (loopback unless said otherwise)", "`127.0.0.1:9736`";
+    /// The audit log the admin service and the CLI append to.
+    AUDIT_LOG = "RETRACE_AUDIT_LOG", "the audit log of admin actions and reads of recordings", "`<recording path>/audit.log`";
     /// The pseudonymisation key ([`RedactionBuilder::key`](crate::RedactionBuilder::key)).
     REDACTION_KEY = "RETRACE_REDACTION_KEY", "64 hex digits: key for pseudonymised values (same key, same pseudonym)", "per process";
     /// Regression tests store new answers as expectations (`retrace_tower::Regression`).

@@ -17,6 +17,7 @@
 //! [`Policy`] is also the runtime handle: clone it, keep it, and switch recording on and
 //! off, change the sample rate or open windows while the service runs.
 
+mod capture;
 mod flags;
 mod sampler;
 mod tail;
@@ -38,14 +39,19 @@ pub use trigger::TRIGGER_HEADER;
 /// The longest a window may stay open unless [`PolicyBuilder::max_window`] says
 /// otherwise.
 pub const DEFAULT_MAX_WINDOW: Duration = Duration::from_secs(3600);
+pub use capture::{
+    CaptureEnd, CaptureInfo, CaptureSpec, DEFAULT_MAX_ACTIVE_CAPTURES, DEFAULT_MAX_CAPTURE_RATE,
+    PathMatch,
+};
 #[doc(hidden)]
 pub use trigger::{PARENT_HEADER, parent_header_value};
 pub use window::{WindowId, WindowInfo, WindowSpec};
 
+use self::capture::Captures;
 use self::trigger::{Trigger, verify_parent};
 use self::window::Windows;
 use crate::event::RecordReason;
-use crate::id::TraceId;
+use crate::id::{CaptureId, TraceId};
 
 /// What to do with one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,9 +104,9 @@ pub enum PolicyError {
     /// A bad keep-status set.
     #[error(transparent)]
     Status(#[from] StatusSetError),
-    /// A window asked to stay open longer than the policy allows.
+    /// A window or capture asked to stay open longer than the policy allows.
     #[error(
-        "a window of {} is longer than the longest allowed, {} (RETRACE_MAX_WINDOW)",
+        "a duration of {} is longer than the longest window or capture allowed, {} (RETRACE_MAX_WINDOW)",
         humantime::format_duration(*.asked),
         humantime::format_duration(*.max)
     )]
@@ -110,9 +116,18 @@ pub enum PolicyError {
         /// The policy's longest window.
         max: Duration,
     },
-    /// A window of no time at all.
-    #[error("a window must stay open for some time; its duration is 0")]
+    /// A window or capture of no time at all.
+    #[error("a window or capture must stay open for some time; its duration is 0")]
     EmptyWindow,
+    /// As many captures as allowed are active.
+    #[error("{max} captures are active, the most allowed at once")]
+    TooManyCaptures {
+        /// The most allowed.
+        max: usize,
+    },
+    /// A capture limit of zero.
+    #[error("a capture's {0} must be at least 1")]
+    ZeroCaptureLimit(&'static str),
 }
 
 struct Inner {
@@ -125,6 +140,7 @@ struct Inner {
     flags: Option<Box<dyn FlagSource>>,
     windows: Windows,
     max_window: Duration,
+    captures: Captures,
     tail: Option<TailKeep>,
 }
 
@@ -171,9 +187,73 @@ impl Policy {
                 flags: None,
                 windows: Windows::default(),
                 max_window: DEFAULT_MAX_WINDOW,
+                captures: Captures::default(),
                 tail: None,
             }),
         }
+    }
+
+    /// Starts a capture; its id is in the answer. Refused when its rate or a limit is
+    /// out of range, its duration is 0 or longer than [`max_window`](Self::max_window),
+    /// or as many captures as allowed are active.
+    pub fn start_capture(&self, spec: CaptureSpec) -> Result<CaptureInfo, PolicyError> {
+        check_rate("capture rate", spec.rate)?;
+        self.check_duration(spec.duration)?;
+        if spec.max_recordings == 0 {
+            return Err(PolicyError::ZeroCaptureLimit("max_recordings"));
+        }
+        if spec.max_bytes == 0 {
+            return Err(PolicyError::ZeroCaptureLimit("max_bytes"));
+        }
+        self.inner
+            .captures
+            .start(spec)
+            .map_err(|max| PolicyError::TooManyCaptures { max })
+    }
+
+    /// Stops a capture; false when it was not active.
+    pub fn stop_capture(&self, id: CaptureId) -> bool {
+        self.inner.captures.stop(id)
+    }
+
+    /// One capture's progress, while it is listed (active, or ended in the last ten
+    /// minutes).
+    pub fn capture(&self, id: CaptureId) -> Option<CaptureInfo> {
+        self.inner.captures.get(id)
+    }
+
+    /// The captures listed: active ones first, then those ended in the last ten
+    /// minutes, newest first.
+    pub fn captures(&self) -> Vec<CaptureInfo> {
+        self.inner.captures.list()
+    }
+
+    /// How many captures are active.
+    pub fn active_captures(&self) -> usize {
+        self.inner.captures.active_count()
+    }
+
+    /// The most captures active at once.
+    pub fn max_active_captures(&self) -> usize {
+        self.inner.captures.max_active()
+    }
+
+    /// Adds an ended recording's size to the capture that claimed it.
+    pub(crate) fn add_capture_bytes(&self, id: CaptureId, bytes: u64) {
+        self.inner.captures.add_bytes(id, bytes);
+    }
+
+    fn check_duration(&self, duration: Duration) -> Result<(), PolicyError> {
+        if duration.is_zero() {
+            return Err(PolicyError::EmptyWindow);
+        }
+        if duration > self.inner.max_window {
+            return Err(PolicyError::WindowTooLong {
+                asked: duration,
+                max: self.inner.max_window,
+            });
+        }
+        Ok(())
     }
 
     /// The longest a window may stay open.
@@ -202,6 +282,9 @@ impl Policy {
         }
         if p.trigger.as_ref().is_some_and(|t| t.fires(req.headers)) {
             return Decision::Record(RecordReason::Header);
+        }
+        if let Some(id) = p.captures.claim(req, trace_id) {
+            return Decision::Record(RecordReason::Capture(id));
         }
         if let Some(flags) = &p.flags {
             let rate = catch_unwind(AssertUnwindSafe(|| flags.rate(req)))
@@ -237,6 +320,7 @@ impl Policy {
                 || p.flags.is_some()
                 || self.sample_rate() > 0.0
                 || p.windows.any_open()
+                || p.captures.any_active()
                 || (p.accept_parent && headers.contains_key(&p.parent_header))
                 || p.trigger
                     .as_ref()
@@ -270,15 +354,7 @@ impl Policy {
     /// Opens an investigation window.
     pub fn open_window(&self, spec: WindowSpec) -> Result<WindowId, PolicyError> {
         check_rate("window rate", spec.rate)?;
-        if spec.duration.is_zero() {
-            return Err(PolicyError::EmptyWindow);
-        }
-        if spec.duration > self.inner.max_window {
-            return Err(PolicyError::WindowTooLong {
-                asked: spec.duration,
-                max: self.inner.max_window,
-            });
-        }
+        self.check_duration(spec.duration)?;
         Ok(self.inner.windows.open(spec))
     }
 
@@ -338,6 +414,8 @@ pub struct PolicyBuilder {
     flags: Option<Box<dyn FlagSource>>,
     tail: Option<TailKeep>,
     max_window: Duration,
+    max_active_captures: usize,
+    max_capture_rate: u64,
 }
 
 impl std::fmt::Debug for PolicyBuilder {
@@ -357,6 +435,8 @@ impl Default for PolicyBuilder {
             flags: None,
             tail: None,
             max_window: DEFAULT_MAX_WINDOW,
+            max_active_captures: DEFAULT_MAX_ACTIVE_CAPTURES,
+            max_capture_rate: DEFAULT_MAX_CAPTURE_RATE,
         }
     }
 }
@@ -366,6 +446,18 @@ impl PolicyBuilder {
     /// one); one hour unless set.
     pub fn max_window(mut self, max: Duration) -> Self {
         self.max_window = max;
+        self
+    }
+
+    /// The most captures active at once ([`Policy::start_capture`] refuses more).
+    pub fn max_active_captures(mut self, n: usize) -> Self {
+        self.max_active_captures = n;
+        self
+    }
+
+    /// The most recordings per second all captures together may claim.
+    pub fn max_capture_rate(mut self, per_second: u64) -> Self {
+        self.max_capture_rate = per_second;
         self
     }
 
@@ -439,6 +531,7 @@ impl PolicyBuilder {
                 flags: self.flags,
                 windows: Windows::default(),
                 max_window: self.max_window,
+                captures: Captures::new(self.max_active_captures, self.max_capture_rate),
                 tail: self.tail,
             }),
         })
@@ -534,7 +627,7 @@ mod tests {
                 .open_window(WindowSpec::new(Duration::from_secs(3600)))
                 .unwrap_err()
                 .to_string(),
-            "a window of 1h is longer than the longest allowed, 10m (RETRACE_MAX_WINDOW)"
+            "a duration of 1h is longer than the longest window or capture allowed, 10m (RETRACE_MAX_WINDOW)"
         );
         assert_eq!(
             policy.open_window(WindowSpec::new(Duration::ZERO)),

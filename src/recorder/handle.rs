@@ -111,6 +111,10 @@ impl RecordingHandle {
             tentative: options.tentative,
         }));
         Counters::add(&shared.accounting.counters.started, 1);
+        shared
+            .accounting
+            .counters
+            .decided(options.reason, options.tentative);
         Self {
             inner: Arc::new(Inner {
                 id,
@@ -268,6 +272,14 @@ impl Inner {
                 chunks: state.lost_chunks,
                 reason,
             });
+        }
+        if self.tentative && matches!(reason, RecordReason::KeptOnOutcome(_)) {
+            self.shared.accounting.counters.decided(reason, false);
+        }
+        if let RecordReason::Capture(capture) = reason {
+            self.shared
+                .policy
+                .add_capture_bytes(capture, state.total as u64);
         }
         state.events.push(Event::End(End {
             status,

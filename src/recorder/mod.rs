@@ -230,6 +230,19 @@ impl Recorder {
         Some(RecordingHandle::start(Arc::clone(shared), options))
     }
 
+    /// Counts a request a record layer saw, recorded or not. For the layers' own use.
+    #[doc(hidden)]
+    pub fn count_request(&self) {
+        if let Some(s) = &self.shared {
+            crate::stats::Counters::add(&s.accounting.counters.requests_seen, 1);
+        }
+    }
+
+    /// Messages waiting in the hand-off channel now.
+    pub fn queue_depth(&self) -> usize {
+        self.shared.as_ref().map_or(0, |s| s.tx.len())
+    }
+
     /// Counts a request that was chosen for recording but not started (by a layer
     /// enforcing a limit, say). For the layers' own use.
     #[doc(hidden)]

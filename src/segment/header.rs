@@ -7,7 +7,7 @@
 /// The first eight bytes of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"RETRACE\x01";
 /// The format's major version: a reader refuses a file with a higher one.
-pub const FORMAT_MAJOR: u16 = 1;
+pub const FORMAT_MAJOR: u16 = 2;
 /// The format's minor version.
 pub const FORMAT_MINOR: u16 = 0;
 /// Bytes in a segment header.
@@ -96,14 +96,17 @@ mod tests {
 
     #[test]
     fn newer_major_version_is_refused_by_name() {
-        let bytes = SegmentHeader { major: 2, minor: 3 }.encode();
+        let bytes = SegmentHeader { major: 3, minor: 3 }.encode();
         let err = SegmentHeader::decode(&bytes).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "segment format version 2.3 is newer than this reader supports (1.x); upgrade retrace to read it"
+            "segment format version 3.3 is newer than this reader supports (2.x); upgrade retrace to read it"
         );
-        let newer_minor = SegmentHeader { major: 1, minor: 9 }.encode();
+        let newer_minor = SegmentHeader { major: 2, minor: 9 }.encode();
         assert!(SegmentHeader::decode(&newer_minor).is_ok());
+        // The previous major version still reads (format 2.0 only appended a variant).
+        let previous = SegmentHeader { major: 1, minor: 0 }.encode();
+        assert!(SegmentHeader::decode(&previous).is_ok());
         assert_eq!(
             SegmentHeader::decode(b"short"),
             Err(HeaderError::Short { len: 5 })

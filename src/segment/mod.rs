@@ -21,15 +21,22 @@
 //! cannot skip what it does not know. The rules that follow from it:
 //!
 //! - **Adding a field** to any encoded struct (an [`Event`](crate::event::Event), a
-//!   head, a [`BodyEnd`](crate::event::BodyEnd)...), **adding a variant** to an encoded
-//!   enum, or changing a field's type changes how every later byte of the payload is
-//!   read: it is a new **major** version ([`FORMAT_MAJOR`]). The new reader keeps the
-//!   previous major's types as frozen copies (a `v1` module) and converts what it
-//!   decodes with them, chosen by the segment header's version, so older files still
-//!   read; an older reader refuses the new files by name ("segment format version 2.0
-//!   is newer than this reader supports"). A field cannot be appended "with a default"
-//!   as with serde's self-describing formats: postcard has no end-of-struct marker to
-//!   tell a reader the field is absent.
+//!   head, a [`BodyEnd`](crate::event::BodyEnd)...), **inserting a variant** before
+//!   others in an encoded enum, or changing a field's type changes how every later
+//!   byte of the payload is read: it is a new **major** version ([`FORMAT_MAJOR`]). The
+//!   new reader keeps the previous major's types as frozen copies (a `v1` module) and
+//!   converts what it decodes with them, chosen by the segment header's version, so
+//!   older files still read; an older reader refuses the new files by name ("segment
+//!   format version 3.0 is newer than this reader supports"). A field cannot be
+//!   appended "with a default" as with serde's self-describing formats: postcard has no
+//!   end-of-struct marker to tell a reader the field is absent.
+//! - **Appending a variant** at the end of an encoded enum leaves every value the
+//!   previous version could write encoded exactly as before, so the new reader reads
+//!   old files with its own types, no frozen copy needed; but an older reader cannot
+//!   decode the new variant, so it is still a new major version, for the older reader
+//!   to refuse the file by name rather than call a frame damaged. Format 2.0 is this
+//!   case: [`RecordReason::Capture`](crate::event::RecordReason::Capture) was appended;
+//!   a 1.0 file reads unchanged (the `v1` fixture test below).
 //! - A **minor** version ([`FORMAT_MINOR`]) may only add what a reader of the same
 //!   major never decodes: a new file beside the segment, or bytes after the last frame
 //!   that frame validation already stops at. Nothing of that kind exists yet, so the

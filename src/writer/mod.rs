@@ -468,9 +468,11 @@ impl Writer {
             return;
         };
         let base = seg.len();
+        let began = Instant::now();
         match seg.append(&self.out, self.config.fsync) {
             Ok(()) => {
                 let c = &self.accounting.counters;
+                c.wrote_in(began.elapsed());
                 Counters::add(&c.written_bytes, self.out.len() as u64);
                 if let Some(b) = self.budget.as_mut() {
                     b.wrote(self.out.len() as u64, index_growth);

@@ -13,10 +13,10 @@ use crate::format::bytes;
 use crate::format::short_id;
 use crate::format::summary::{duration, flags_text, reason, status};
 use crate::format::table::{Column, Table};
-use crate::json::SummaryView;
 use crate::output::stdout;
 use crate::root::{RootArgs, warn_problems};
 use crate::time::rfc3339_seconds;
+use retrace::json::SummaryView;
 
 const EXAMPLES: &str = "  retrace ls                                  everything, newest first
   retrace ls --status 5xx --since 1h          server errors of the last hour
@@ -48,6 +48,7 @@ pub(crate) struct LsArgs {
 /// Runs `retrace ls`.
 pub(crate) fn run(root: &RootArgs, args: &LsArgs) -> anyhow::Result<Status> {
     let store = root.open()?;
+    crate::audit_trail::record_read(root, "ls", &[]);
     let listing = store.list();
     warn_problems(&listing.problems);
     let filter = args.filter.resolve();

@@ -1,6 +1,7 @@
 //! The subcommands, one module each. Each takes its parsed options and the recording
 //! root and returns the status the process exits with.
 
+pub(crate) mod audit;
 pub(crate) mod export;
 pub(crate) mod gc;
 pub(crate) mod ls;
@@ -25,6 +26,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Gc(args) => gc::run(root, &args),
         Command::Stats(args) => stats::run(root, &args),
         Command::Verify(args) => verify::run(root, &args),
+        Command::Audit(args) => audit::run(root, &args),
     }
 }
 

@@ -248,6 +248,7 @@ fn histogram(sizes: &[Bucket]) -> Vec<String> {
 /// Runs `retrace stats`.
 pub(crate) fn run(root: &RootArgs, args: &StatsArgs) -> anyhow::Result<Status> {
     let r = gather(root)?;
+    crate::audit_trail::record_read(root, "stats", &[]);
     let mut out = stdout();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &r)?;

@@ -50,6 +50,7 @@ fn metadata_problem(dir: &std::path::Path) -> Option<Problem> {
 /// Runs `retrace verify`.
 pub(crate) fn run(root: &RootArgs, args: &VerifyArgs) -> anyhow::Result<Status> {
     let store = root.open()?;
+    crate::audit_trail::record_read(root, "verify", &[]);
     let mut problems: Vec<Problem> = Vec::new();
     let mut files = Vec::new();
     for session in store.sessions() {

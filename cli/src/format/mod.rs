@@ -7,16 +7,6 @@ pub(crate) mod short_id;
 pub(crate) mod summary;
 pub(crate) mod table;
 
-/// The printed name of a value kind: `clock`, `random`, `boundary`.
-pub(crate) fn value_kind(kind: retrace::ValueKind) -> &'static str {
-    match kind {
-        retrace::ValueKind::Clock => "clock",
-        retrace::ValueKind::Random => "random",
-        retrace::ValueKind::Boundary => "boundary",
-        retrace::ValueKind::Query => "query",
-    }
-}
-
 /// A byte count: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];

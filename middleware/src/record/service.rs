@@ -68,8 +68,11 @@ where
         // Cheapest first: a recorder that is off is one branch. A request being replayed
         // is not recorded again. A recorder shut down still decides, so that what it
         // would have recorded is counted (declined after shutdown).
-        if shared.recorder.config().is_none()
-            || !shared.policy.could_record(req.headers())
+        if shared.recorder.config().is_none() {
+            return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
+        }
+        shared.recorder.count_request();
+        if !shared.policy.could_record(req.headers())
             || RetraceContext::with_current(|c| matches!(c, Some(RetraceContext::Replay(_))))
         {
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));

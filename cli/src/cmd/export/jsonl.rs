@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use retrace::{Recording, RecordingInfo};
 
-use crate::json::RecordingView;
+use retrace::json::RecordingView;
 
 /// Writes one line per recording.
 pub(crate) fn write(

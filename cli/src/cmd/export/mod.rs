@@ -78,6 +78,7 @@ pub(crate) fn run(root: &RootArgs, args: &ExportArgs) -> anyhow::Result<Status> 
             ),
         ));
     }
+    crate::audit_trail::record_read(root, "export", &infos);
     let bar = progress::items(infos.len() as u64, "reading");
     let mut recordings: Vec<(&retrace::RecordingInfo, Recording)> = Vec::with_capacity(infos.len());
     for (info, loaded) in infos.iter().zip(store.load_many(&infos)) {

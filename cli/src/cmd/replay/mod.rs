@@ -319,6 +319,7 @@ pub(crate) fn run(root: &RootArgs, args: &ReplayArgs) -> anyhow::Result<Status> 
         ));
     }
 
+    crate::audit_trail::record_read(root, "replay", &chosen);
     let bar = progress::items(chosen.len() as u64, "reading");
     let (mut prepared, mut skipped) = (Vec::new(), Vec::new());
     for info in &chosen {

@@ -16,11 +16,11 @@ use crate::exit::Status;
 use crate::format::body::{BodyMode, write_body};
 use crate::format::message::{request_lines, response_lines};
 use crate::format::summary::{duration, flags, reason};
-use crate::format::{bytes, duration_us, value_kind};
-use crate::json::RecordingView;
+use crate::format::{bytes, duration_us};
 use crate::output::stdout;
 use crate::root::RootArgs;
 use crate::time::rfc3339_millis;
+use retrace::json::RecordingView;
 
 const EXAMPLES: &str = "  retrace show 01J2F3                          by unique id prefix
   retrace show 01J2F3 --calls                  with every outgoing call in full
@@ -66,6 +66,7 @@ pub(crate) fn run(root: &RootArgs, args: &ShowArgs) -> anyhow::Result<Status> {
     let store = root.open()?;
     let listing = store.list();
     let info = resolve(&listing, std::slice::from_ref(&args.id))?[0];
+    crate::audit_trail::record_read(root, "show", &[info]);
     let rec = store.load(info)?;
     let mut out = stdout();
     if args.json {
@@ -200,7 +201,7 @@ fn write_recording(
                 "{:>3}  +{}  {} {} ({})",
                 v.seq,
                 duration_us(v.at_us),
-                value_kind(v.kind),
+                v.kind.as_str(),
                 v.name,
                 bytes(v.value.len() as u64)
             )?;

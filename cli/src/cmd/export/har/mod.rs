@@ -14,8 +14,8 @@ use self::model::{
     Response, RetraceTag, Timings,
 };
 use crate::format::message::{find, header_value, reason_phrase};
-use crate::json::encode_body;
 use crate::time::rfc3339_millis;
+use retrace::json::encode_body;
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0

@@ -1,18 +1,19 @@
 //! [`RecordingView`]: a whole recording as one JSON object, bodies included (as text
 //! when they are UTF-8, base64 otherwise), for pipelines (`export --jsonl`).
 
-use retrace::{
+use crate::{
     BodyEnd, CallOutcome, Header, Loss, Outcome, Recording, RecordingInfo, RequestHead,
     ResponseHead,
 };
 use serde::Serialize;
 
 use super::{SummaryView, base64, encode_body};
-use crate::format::value_kind;
 
-/// A recording with everything in it.
+/// A recording with everything in it: its summary's fields, the request, each
+/// outgoing call with its answer, the values asked for, the response, how it ended
+/// and what was lost. Bodies are text when they are UTF-8, base64 otherwise.
 #[derive(Debug, Serialize)]
-pub(crate) struct RecordingView<'a> {
+pub struct RecordingView<'a> {
     #[serde(flatten)]
     summary: SummaryView<'a>,
     request: Option<RequestView<'a>>,
@@ -151,7 +152,7 @@ fn loss(l: &Loss) -> String {
 
 impl<'a> RecordingView<'a> {
     /// The view of a loaded recording.
-    pub(crate) fn new(info: &'a RecordingInfo, rec: &'a Recording) -> Self {
+    pub fn new(info: &'a RecordingInfo, rec: &'a Recording) -> Self {
         let end = rec.end();
         let (outcome, error) = match end.map(|e| &e.outcome) {
             None => (None, None),
@@ -190,7 +191,7 @@ impl<'a> RecordingView<'a> {
                 .values()
                 .map(|v| ValueView {
                     seq: v.seq,
-                    kind: value_kind(v.kind),
+                    kind: v.kind.as_str(),
                     name: &v.name,
                     at_us: v.at_us,
                     input_base64: v.input.as_deref().map(base64),

@@ -1,13 +1,11 @@
 //! [`SummaryView`]: one recording's summary as JSON.
 
-use retrace::RecordingInfo;
+use crate::RecordingInfo;
 use serde::Serialize;
-
-use crate::time::rfc3339_millis;
 
 /// The listing view of a recording, as `ls --json` prints it.
 #[derive(Debug, Serialize)]
-pub(crate) struct SummaryView<'a> {
+pub struct SummaryView<'a> {
     id: String,
     started: String,
     started_unix_us: u64,
@@ -24,6 +22,9 @@ pub(crate) struct SummaryView<'a> {
     response_bytes: u64,
     size_bytes: u64,
     reason: Option<&'static str>,
+    /// The capture that recorded it, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture: Option<String>,
     trace_id: Option<String>,
     truncated: bool,
     incomplete: bool,
@@ -33,7 +34,7 @@ pub(crate) struct SummaryView<'a> {
 
 impl<'a> SummaryView<'a> {
     /// The view of a listed recording.
-    pub(crate) fn new(info: &'a RecordingInfo) -> Self {
+    pub fn new(info: &'a RecordingInfo) -> Self {
         let s = &info.summary;
         Self {
             id: s.id.to_string(),
@@ -52,6 +53,10 @@ impl<'a> SummaryView<'a> {
             response_bytes: s.response_bytes,
             size_bytes: s.raw_bytes,
             reason: s.reason.map(|r| r.as_str()),
+            capture: match s.reason {
+                Some(crate::RecordReason::Capture(id)) => Some(id.to_string()),
+                _ => None,
+            },
             trace_id: s.trace_id.map(|t| t.to_string()),
             truncated: s.truncated,
             incomplete: !s.complete(),
@@ -59,4 +64,10 @@ impl<'a> SummaryView<'a> {
             failed: s.failed,
         }
     }
+}
+
+/// Microseconds since the Unix epoch as RFC 3339 UTC with milliseconds.
+pub(crate) fn rfc3339_millis(unix_us: u64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_micros(unix_us);
+    humantime::format_rfc3339_millis(at).to_string()
 }
