@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use variables::{
     CHANNEL_CAPACITY, CHUNK_BYTES, DISK_POLICY, ENABLED, FLUSH, FSYNC, KEEP, KEEP_LATENCY,
-    MAX_CAPTURE_RATE, MAX_CAPTURES, MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES, MAX_WINDOW,
+    MAX_CAPTURE_RATE, MAX_CAPTURES, MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES, MAX_WINDOW, POLICY_FILE,
     RECORDING_PATH, SAMPLE_RATE, SEGMENT_MAX_AGE, SEGMENT_MAX_BYTES, SERVICE, SHUTDOWN_TIMEOUT,
     TRIGGER_HEADER, TRIGGER_TOKEN,
 };
@@ -129,6 +129,8 @@ pub struct Config {
     pub max_window: Duration,
     /// The most captures active at once.
     pub max_captures: usize,
+    /// The policy file, read at start and again whenever it changes.
+    pub policy_file: Option<PathBuf>,
     /// The most recordings per second all captures together may claim.
     pub max_capture_rate: u64,
     /// What is redacted, by every layer, boundary and outgoing call that records
@@ -164,6 +166,7 @@ impl Default for Config {
             keep_latency: None,
             max_window: crate::policy::DEFAULT_MAX_WINDOW,
             max_captures: crate::policy::DEFAULT_MAX_ACTIVE_CAPTURES,
+            policy_file: None,
             max_capture_rate: crate::policy::DEFAULT_MAX_CAPTURE_RATE,
             redaction: crate::Redaction::default(),
         }
@@ -358,6 +361,14 @@ impl ConfigBuilder {
         file_mode: u32
     );
 
+    /// The policy file: read when the recorder starts (a file that cannot be used is
+    /// an error then) and again whenever it changes (a bad version is refused and the
+    /// policy in force stays). See [`policy::PolicyFile`](crate::policy::PolicyFile).
+    pub fn policy_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.policy_file = Some(path.into());
+        self
+    }
+
     /// Root directory of the recordings.
     pub fn recording_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.recording_path = path.into();
@@ -535,6 +546,12 @@ impl ConfigBuilder {
         }
         if let Some(v) = env.get(MAX_WINDOW.name) {
             c.max_window = parse_duration(MAX_WINDOW.name, &v)?;
+        }
+        if let Some(v) = env.get(POLICY_FILE.name) {
+            if v.trim().is_empty() {
+                return Err(invalid_env(POLICY_FILE.name, &v, "expected a file path"));
+            }
+            c.policy_file = Some(PathBuf::from(v));
         }
         if let Some(v) = env.get(MAX_CAPTURES.name) {
             c.max_captures = parse_count(MAX_CAPTURES.name, &v)?;

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{audit, export, gc, ls, replay, show, stats, verify};
+use crate::cmd::{admin_key, audit, export, gc, ls, replay, show, stats, verify};
 use crate::exit::EXIT_CODES;
 use crate::root::RootArgs;
 
@@ -71,6 +71,8 @@ pub(crate) enum Command {
     Verify(verify::VerifyArgs),
     /// List and check the audit log: who read or changed what
     Audit(audit::AuditArgs),
+    /// Make an API key for the admin service, and its keys-file line
+    AdminKey(admin_key::AdminKeyArgs),
 }
 
 #[cfg(test)]

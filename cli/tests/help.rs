@@ -4,8 +4,16 @@ mod support;
 
 use support::retrace_raw;
 
-const SUBCOMMANDS: [&str; 8] = [
-    "ls", "show", "export", "replay", "gc", "stats", "verify", "audit",
+const SUBCOMMANDS: [&str; 9] = [
+    "ls",
+    "show",
+    "export",
+    "replay",
+    "gc",
+    "stats",
+    "verify",
+    "audit",
+    "admin-key",
 ];
 
 #[test]

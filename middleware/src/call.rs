@@ -29,7 +29,7 @@ pub(crate) fn propagate(handle: &RecordingHandle, headers: &mut HeaderMap) {
     if let Ok(v) = HeaderValue::from_bytes(&traceparent.to_header_bytes()) {
         headers.insert(TRACEPARENT, v);
     }
-    let parent = parent_header_value(handle.propagation_token(), trace_id, handle.id());
+    let parent = parent_header_value(handle.propagation_token().as_deref(), trace_id, handle.id());
     if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(parent)) {
         headers.insert(RETRACE_PARENT, v);
     }
@@ -124,6 +124,7 @@ impl CallInFlight {
     /// Records a whole answer (a client that hands over whole bodies, such as
     /// reqwest's): its head and body as the tower client's tap records them, decoded,
     /// redacted and cut at the cap.
+    #[cfg(any(feature = "reqwest", feature = "reqwest-0-12"))]
     pub(crate) fn answered_whole(
         self,
         settings: &CaptureSettings,

@@ -73,6 +73,8 @@ variables! {
     SHUTDOWN_TIMEOUT = "RETRACE_SHUTDOWN_TIMEOUT", "longest the guard waits for the writer on drop", "`5s`";
     /// [`Config::max_window`](super::Config::max_window).
     MAX_WINDOW = "RETRACE_MAX_WINDOW", "the longest an investigation window or capture may stay open (up to `24h`)", "`1h`";
+    /// [`Config::policy_file`](super::Config::policy_file).
+    POLICY_FILE = "RETRACE_POLICY_FILE", "a TOML policy file (rates, keep rules, routes, windows, captures), read again when it changes", "none";
     /// [`Config::max_captures`](super::Config::max_captures).
     MAX_CAPTURES = "RETRACE_MAX_CAPTURES", "the most captures active at once", "`10`";
     /// [`Config::max_capture_rate`](super::Config::max_capture_rate).

@@ -33,7 +33,8 @@ pub enum PathMatch {
     Any,
     /// Exactly this path.
     Exact(String),
-    /// Paths that start with this.
+    /// Paths under this one, by whole segments: `/checkout` matches `/checkout` and
+    /// `/checkout/42`, not `/checkouts`; `/api/` matches only below `/api`.
     Prefix(String),
     /// A pattern over `/`-separated segments: `*` is one segment, `**` any number of
     /// them (none included): `/tenants/*/orders/**`.
@@ -46,24 +47,50 @@ impl PathMatch {
         match self {
             Self::Any => true,
             Self::Exact(p) => path == p,
-            Self::Prefix(p) => path.starts_with(p.as_str()),
-            Self::Glob(g) => {
-                let pattern: Vec<&str> = g.split('/').collect();
-                let segments: Vec<&str> = path.split('/').collect();
-                glob_segments(&pattern, &segments)
+            Self::Prefix(p) => {
+                path.starts_with(p.as_str())
+                    && (p.ends_with('/')
+                        || path.len() == p.len()
+                        || path.as_bytes()[p.len()] == b'/')
             }
+            Self::Glob(g) => glob(Some(g), Some(path)),
         }
     }
 }
 
-fn glob_segments(pattern: &[&str], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((&"**", rest)) => (0..=path.len()).any(|skip| glob_segments(rest, &path[skip..])),
-        Some((&p, rest)) => path
-            .split_first()
-            .is_some_and(|(&s, tail)| (p == "*" || p == s) && glob_segments(rest, tail)),
+/// The first `/`-separated segment and the rest (`None` past the last segment).
+fn segment(text: &str) -> (&str, Option<&str>) {
+    match text.split_once('/') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (text, None),
     }
+}
+
+/// Matches the segments left of a glob against those left of a path, without
+/// allocating (it runs on the request path).
+fn glob(pattern: Option<&str>, path: Option<&str>) -> bool {
+    let Some(pattern) = pattern else {
+        return path.is_none();
+    };
+    let (p, p_rest) = segment(pattern);
+    if p == "**" {
+        // None, one or more of the path's segments.
+        let mut tail = path;
+        loop {
+            if glob(p_rest, tail) {
+                return true;
+            }
+            match tail {
+                Some(t) => tail = segment(t).1,
+                None => return false,
+            }
+        }
+    }
+    let Some(path) = path else {
+        return false;
+    };
+    let (s, s_rest) = segment(path);
+    (p == "*" || p == s) && glob(p_rest, s_rest)
 }
 
 /// What a capture matches and how much it may record. Every condition set must hold.
@@ -501,20 +528,21 @@ impl Captures {
         if !self.any.load(Ordering::Acquire) {
             return None;
         }
-        let now = Instant::now();
         let list = self.list.read();
         let mut ended_one = false;
         let mut claimed = None;
+        // The clock is read only for a capture that matches: most requests match none.
+        let mut now = None;
         for c in list.iter() {
+            if c.ended.load(Ordering::Acquire) != 0 || !c.spec.matches(req, trace_id) {
+                continue;
+            }
+            let now = *now.get_or_insert_with(Instant::now);
             if !c.still_active(now) {
                 ended_one = true;
                 continue;
             }
-            if c.spec.matches(req, trace_id)
-                && ratio_sampled(trace_id, c.spec.rate)
-                && self.within_rate(now)
-                && c.claim()
-            {
+            if ratio_sampled(trace_id, c.spec.rate) && self.within_rate(now) && c.claim() {
                 claimed = Some(c.id);
                 break;
             }
@@ -573,5 +601,9 @@ mod tests {
         assert!(PathMatch::Exact("/a".into()).matches("/a"));
         assert!(!PathMatch::Exact("/a".into()).matches("/a/b"));
         assert!(PathMatch::Prefix("/a".into()).matches("/a/b"));
+        assert!(PathMatch::Prefix("/a".into()).matches("/a"));
+        assert!(!PathMatch::Prefix("/a".into()).matches("/ab"));
+        assert!(!PathMatch::Prefix("/a/".into()).matches("/a"));
+        assert!(PathMatch::Prefix("/".into()).matches("/anything"));
     }
 }

@@ -18,7 +18,9 @@
 //! off, change the sample rate or open windows while the service runs.
 
 mod capture;
+mod file;
 mod flags;
+mod routes;
 mod sampler;
 mod tail;
 mod trigger;
@@ -28,6 +30,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
 
 use http::{HeaderMap, HeaderName, Method, Uri};
 
@@ -43,12 +48,15 @@ pub use capture::{
     CaptureEnd, CaptureInfo, CaptureSpec, DEFAULT_MAX_ACTIVE_CAPTURES, DEFAULT_MAX_CAPTURE_RATE,
     PathMatch,
 };
+pub(crate) use file::Applied;
+pub use file::{PolicyFile, PolicyFileError};
+pub use routes::{RouteAction, RouteRule, RouteTable};
 #[doc(hidden)]
 pub use trigger::{PARENT_HEADER, parent_header_value};
 pub use window::{WindowId, WindowInfo, WindowSpec};
 
 use self::capture::Captures;
-use self::trigger::{Trigger, verify_parent};
+use self::trigger::{trigger_fires, verify_parent};
 use self::window::Windows;
 use crate::event::RecordReason;
 use crate::id::{CaptureId, TraceId};
@@ -133,15 +141,38 @@ pub enum PolicyError {
 struct Inner {
     enabled: AtomicBool,
     sample_rate: AtomicU64,
-    trigger: Option<Trigger>,
-    parent_token: Option<String>,
+    trigger_header: Option<HeaderName>,
     accept_parent: bool,
     parent_header: HeaderName,
     flags: Option<Box<dyn FlagSource>>,
     windows: Windows,
     max_window: Duration,
     captures: Captures,
-    tail: Option<TailKeep>,
+    /// What a policy file may change while requests are decided: swapped whole, read
+    /// without a lock.
+    rules: ArcSwap<Rules>,
+    file: Mutex<Option<PolicyFileStatus>>,
+}
+
+/// The rules a policy file may change: the trigger token, tail keep, route rules.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Rules {
+    pub(crate) trigger_token: Option<Arc<str>>,
+    pub(crate) tail: Option<TailKeep>,
+    pub(crate) routes: RouteTable,
+}
+
+/// How the policy file has fared: for `/health` and the metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyFileStatus {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Versions of it put in force (the first read included).
+    pub applied: u64,
+    /// Versions refused.
+    pub rejected: u64,
+    /// Why the latest version was refused, while it is the latest.
+    pub last_error: Option<String>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -152,9 +183,9 @@ impl std::fmt::Debug for Inner {
                 "sample_rate",
                 &f64::from_bits(self.sample_rate.load(Ordering::Relaxed)),
             )
-            .field("trigger", &self.trigger.as_ref().map(|t| &t.header))
+            .field("trigger", &self.trigger_header)
             .field("flags", &self.flags.is_some())
-            .field("tail", &self.tail)
+            .field("tail", &self.rules.load().tail)
             .finish_non_exhaustive()
     }
 }
@@ -180,15 +211,15 @@ impl Policy {
             inner: Arc::new(Inner {
                 enabled: AtomicBool::new(false),
                 sample_rate: AtomicU64::new(0f64.to_bits()),
-                trigger: None,
-                parent_token: None,
+                trigger_header: None,
                 accept_parent: false,
                 parent_header: HeaderName::from_static(PARENT_HEADER),
                 flags: None,
                 windows: Windows::default(),
                 max_window: DEFAULT_MAX_WINDOW,
                 captures: Captures::default(),
-                tail: None,
+                rules: ArcSwap::from_pointee(Rules::default()),
+                file: Mutex::new(None),
             }),
         }
     }
@@ -273,14 +304,23 @@ impl Policy {
         if !p.enabled.load(Ordering::Relaxed) {
             return Decision::Skip;
         }
+        let rules = p.rules.load();
+        let route = rules.routes.lookup(req.method, req.uri.path());
+        if route == Some(RouteAction::Never) {
+            return Decision::Skip;
+        }
+        let token = rules.trigger_token.as_deref();
         if p.accept_parent
             && from_traceparent
             && let Some(v) = req.headers.get(&p.parent_header)
-            && verify_parent(v.as_bytes(), p.parent_token.as_deref(), trace_id).is_some()
+            && verify_parent(v.as_bytes(), token, trace_id).is_some()
         {
             return Decision::Record(RecordReason::Parent);
         }
-        if p.trigger.as_ref().is_some_and(|t| t.fires(req.headers)) {
+        if p.trigger_header
+            .as_ref()
+            .is_some_and(|h| trigger_fires(h, token, req.headers))
+        {
             return Decision::Record(RecordReason::Header);
         }
         if let Some(id) = p.captures.claim(req, trace_id) {
@@ -300,10 +340,14 @@ impl Policy {
         {
             return Decision::Record(RecordReason::Window);
         }
-        if ratio_sampled(trace_id, self.sample_rate()) {
+        let rate = match route {
+            Some(RouteAction::Rate(r)) => r,
+            _ => self.sample_rate(),
+        };
+        if ratio_sampled(trace_id, rate) {
             return Decision::Record(RecordReason::Sampled);
         }
-        if p.tail.is_some() {
+        if rules.tail.is_some() {
             return Decision::Tentative;
         }
         Decision::Skip
@@ -315,16 +359,20 @@ impl Policy {
     /// trace context at all.
     pub fn could_record(&self, headers: &HeaderMap) -> bool {
         let p = &*self.inner;
-        p.enabled.load(Ordering::Relaxed)
-            && (p.tail.is_some()
-                || p.flags.is_some()
-                || self.sample_rate() > 0.0
-                || p.windows.any_open()
-                || p.captures.any_active()
-                || (p.accept_parent && headers.contains_key(&p.parent_header))
-                || p.trigger
-                    .as_ref()
-                    .is_some_and(|t| headers.contains_key(&t.header)))
+        if !p.enabled.load(Ordering::Relaxed) {
+            return false;
+        }
+        let rules = p.rules.load();
+        rules.tail.is_some()
+            || rules.routes.may_record()
+            || p.flags.is_some()
+            || self.sample_rate() > 0.0
+            || p.windows.any_open()
+            || p.captures.any_active()
+            || (p.accept_parent && headers.contains_key(&p.parent_header))
+            || p.trigger_header
+                .as_ref()
+                .is_some_and(|h| headers.contains_key(h))
     }
 
     /// Whether recording is on.
@@ -368,19 +416,87 @@ impl Policy {
         self.inner.windows.list()
     }
 
-    /// The tail-keep rule, when tail keep is on.
-    pub fn tail(&self) -> Option<&TailKeep> {
-        self.inner.tail.as_ref()
+    /// The tail-keep rule in force, when tail keep is on.
+    pub fn tail(&self) -> Option<TailKeep> {
+        self.inner.rules.load().tail.clone()
+    }
+
+    /// Why the tail-keep rule in force keeps a tentative recording that ended so, if
+    /// it does.
+    pub fn keep_cause(
+        &self,
+        status: Option<u16>,
+        failed: bool,
+        elapsed: Duration,
+    ) -> Option<crate::event::KeepCause> {
+        self.inner
+            .rules
+            .load()
+            .tail
+            .as_ref()
+            .and_then(|t| t.keep(status, failed, elapsed))
+    }
+
+    /// The route rules in force.
+    pub fn routes(&self) -> RouteTable {
+        self.inner.rules.load().routes.clone()
     }
 
     /// The trigger header, whose value is always redacted.
     pub fn trigger_header(&self) -> Option<&HeaderName> {
-        self.inner.trigger.as_ref().map(|t| &t.header)
+        self.inner.trigger_header.as_ref()
     }
 
-    /// The shared token parent headers are signed with, when set.
-    pub fn propagation_token(&self) -> Option<&str> {
-        self.inner.parent_token.as_deref()
+    /// The shared token parent headers are signed with, when set (the trigger token in
+    /// force).
+    pub fn propagation_token(&self) -> Option<Arc<str>> {
+        self.inner.rules.load().trigger_token.clone()
+    }
+
+    /// Changes the reloadable rules: what a policy file does.
+    pub(crate) fn update_rules(&self, change: impl FnOnce(&mut Rules)) {
+        let mut rules = Rules::clone(&self.inner.rules.load());
+        change(&mut rules);
+        self.inner.rules.store(Arc::new(rules));
+    }
+
+    /// How the policy file has fared, when there is one.
+    pub fn file_status(&self) -> Option<PolicyFileStatus> {
+        self.inner.file.lock().clone()
+    }
+
+    /// Reads the policy file at `path` and puts it in force; what it did is then in
+    /// [`file_status`](Self::file_status). A file that cannot be used changes nothing.
+    pub(crate) fn apply_file(
+        &self,
+        path: &std::path::Path,
+        applied: &mut file::Applied,
+    ) -> Result<(), PolicyFileError> {
+        let result = PolicyFile::load(path, self.inner.max_window).and_then(|f| {
+            applied
+                .apply(self, f)
+                .map_err(|e| PolicyFileError::Invalid {
+                    path: path.to_owned(),
+                    what: "the policy".to_owned(),
+                    reason: e.to_string(),
+                })
+        });
+        let mut status = self.inner.file.lock();
+        let status = status.get_or_insert_with(|| PolicyFileStatus {
+            path: path.to_owned(),
+            ..PolicyFileStatus::default()
+        });
+        match &result {
+            Ok(()) => {
+                status.applied += 1;
+                status.last_error = None;
+            }
+            Err(e) => {
+                status.rejected += 1;
+                status.last_error = Some(e.to_string());
+            }
+        }
+        result
     }
 }
 
@@ -413,6 +529,7 @@ pub struct PolicyBuilder {
     accept_parent: bool,
     flags: Option<Box<dyn FlagSource>>,
     tail: Option<TailKeep>,
+    routes: Vec<RouteRule>,
     max_window: Duration,
     max_active_captures: usize,
     max_capture_rate: u64,
@@ -434,6 +551,7 @@ impl Default for PolicyBuilder {
             accept_parent: true,
             flags: None,
             tail: None,
+            routes: Vec::new(),
             max_window: DEFAULT_MAX_WINDOW,
             max_active_captures: DEFAULT_MAX_ACTIVE_CAPTURES,
             max_capture_rate: DEFAULT_MAX_CAPTURE_RATE,
@@ -446,6 +564,13 @@ impl PolicyBuilder {
     /// one); one hour unless set.
     pub fn max_window(mut self, max: Duration) -> Self {
         self.max_window = max;
+        self
+    }
+
+    /// Route rules, tried in order: never record a route, or sample it at a rate of its
+    /// own.
+    pub fn routes(mut self, rules: Vec<RouteRule>) -> Self {
+        self.routes = rules;
         self
     }
 
@@ -512,27 +637,34 @@ impl PolicyBuilder {
     /// Validates and builds.
     pub fn build(self) -> Result<Policy, PolicyError> {
         check_rate("sample rate", self.sample_rate)?;
-        let trigger = match self.trigger_header {
-            Some(name) => Some(Trigger {
-                header: HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| PolicyError::HeaderName(name.clone()))?,
-                token: self.trigger_token.clone(),
-            }),
-            None => None,
-        };
+        for rule in &self.routes {
+            if let RouteAction::Rate(r) = rule.action {
+                check_rate("route rate", r)?;
+            }
+        }
+        let trigger_header = self
+            .trigger_header
+            .map(|name| {
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| PolicyError::HeaderName(name))
+            })
+            .transpose()?;
         Ok(Policy {
             inner: Arc::new(Inner {
                 enabled: AtomicBool::new(self.enabled),
                 sample_rate: AtomicU64::new(self.sample_rate.to_bits()),
-                trigger,
-                parent_token: self.trigger_token,
+                trigger_header,
                 accept_parent: self.accept_parent,
                 parent_header: HeaderName::from_static(PARENT_HEADER),
                 flags: self.flags,
                 windows: Windows::default(),
                 max_window: self.max_window,
                 captures: Captures::new(self.max_active_captures, self.max_capture_rate),
-                tail: self.tail,
+                rules: ArcSwap::from_pointee(Rules {
+                    trigger_token: self.trigger_token.map(Arc::from),
+                    tail: self.tail,
+                    routes: RouteTable::new(self.routes),
+                }),
+                file: Mutex::new(None),
             }),
         })
     }

@@ -25,22 +25,15 @@ pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     ha == hb
 }
 
-/// Checks a request's trigger header.
-#[derive(Clone, Debug)]
-pub(crate) struct Trigger {
-    pub(crate) header: HeaderName,
-    pub(crate) token: Option<String>,
-}
-
-impl Trigger {
-    pub(crate) fn fires(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(&self.header) else {
-            return false;
-        };
-        match &self.token {
-            Some(token) => same_secret(value.as_bytes(), token.as_bytes()),
-            None => !matches!(value.as_bytes(), b"0" | b"false" | b"off"),
-        }
+/// Whether a request's trigger header asks for it to be recorded: it carries `token`
+/// when one is set, or any value but `0`, `false` and `off` when none is.
+pub(crate) fn trigger_fires(header: &HeaderName, token: Option<&str>, headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header) else {
+        return false;
+    };
+    match token {
+        Some(token) => same_secret(value.as_bytes(), token.as_bytes()),
+        None => !matches!(value.as_bytes(), b"0" | b"false" | b"off"),
     }
 }
 

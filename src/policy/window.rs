@@ -10,6 +10,7 @@ use http::{HeaderName, HeaderValue, Method};
 use parking_lot::RwLock;
 
 use super::RequestView;
+use super::capture::PathMatch;
 
 /// What a window matches and for how long. Every condition set must hold.
 ///
@@ -39,8 +40,8 @@ pub struct WindowSpec {
     pub rate: f64,
     /// Only requests with this method.
     pub method: Option<Method>,
-    /// Only requests whose path starts with this.
-    pub path_prefix: Option<String>,
+    /// Only requests whose path matches.
+    pub path: PathMatch,
     /// Only requests carrying this header (with this value, when given).
     pub header: Option<(HeaderName, Option<HeaderValue>)>,
     /// A note for whoever lists the windows (an incident number, say).
@@ -54,7 +55,7 @@ impl WindowSpec {
             duration,
             rate: 1.0,
             method: None,
-            path_prefix: None,
+            path: PathMatch::Any,
             header: None,
             label: String::new(),
         }
@@ -72,9 +73,16 @@ impl WindowSpec {
         self
     }
 
-    /// Matches only paths starting with `prefix`.
+    /// Matches only paths under `prefix` (whole segments: `/checkout` matches
+    /// `/checkout/42`, not `/checkouts`).
     pub fn path_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.path_prefix = Some(prefix.into());
+        self.path = PathMatch::Prefix(prefix.into());
+        self
+    }
+
+    /// Matches only these paths.
+    pub fn path(mut self, path: PathMatch) -> Self {
+        self.path = path;
         self
     }
 
@@ -92,10 +100,7 @@ impl WindowSpec {
 
     fn matches(&self, req: &RequestView<'_>) -> bool {
         self.method.as_ref().is_none_or(|m| m == req.method)
-            && self
-                .path_prefix
-                .as_deref()
-                .is_none_or(|p| req.uri.path().starts_with(p))
+            && self.path.matches(req.uri.path())
             && self.header.as_ref().is_none_or(|(name, value)| {
                 req.headers
                     .get_all(name)

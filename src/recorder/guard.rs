@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::policy_watch::PolicyWatch;
 use super::{Message, Shared};
 use crate::stats::Stats;
 
@@ -31,6 +32,7 @@ pub enum ShutdownError {
 pub struct RecorderGuard {
     shared: Option<Arc<Shared>>,
     thread: Option<JoinHandle<()>>,
+    policy_watch: Option<PolicyWatch>,
 }
 
 impl RecorderGuard {
@@ -38,13 +40,19 @@ impl RecorderGuard {
         Self {
             shared: None,
             thread: None,
+            policy_watch: None,
         }
     }
 
-    pub(crate) fn new(shared: Arc<Shared>, thread: JoinHandle<()>) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        thread: JoinHandle<()>,
+        policy_watch: Option<PolicyWatch>,
+    ) -> Self {
         Self {
             shared: Some(shared),
             thread: Some(thread),
+            policy_watch,
         }
     }
 
@@ -54,6 +62,7 @@ impl RecorderGuard {
     }
 
     fn close(&mut self) -> Result<Stats, ShutdownError> {
+        drop(self.policy_watch.take());
         let Some(shared) = self.shared.take() else {
             return Ok(Stats::default());
         };

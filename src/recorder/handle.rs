@@ -154,11 +154,12 @@ impl RecordingHandle {
         &self.inner.shared.redaction
     }
 
-    /// The shared token that signs the parent header on outgoing calls, from the
-    /// recorder's configuration (`RETRACE_TRIGGER_TOKEN`). For the client layers' use.
+    /// The shared token that signs the parent header on outgoing calls: the trigger
+    /// token in force (`RETRACE_TRIGGER_TOKEN`, or the policy file's). For the client
+    /// layers' use.
     #[doc(hidden)]
-    pub fn propagation_token(&self) -> Option<&str> {
-        self.inner.shared.config.trigger_token.as_deref()
+    pub fn propagation_token(&self) -> Option<Arc<str>> {
+        self.inner.shared.policy.propagation_token()
     }
 
     /// Whether the recording is tentative.

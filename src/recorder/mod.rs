@@ -26,6 +26,7 @@
 
 mod guard;
 mod handle;
+mod policy_watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,6 +51,9 @@ pub enum RecorderError {
     /// The configuration is invalid (see [`Config::validate`]).
     #[error(transparent)]
     Config(#[from] crate::ConfigError),
+    /// The policy file (`RETRACE_POLICY_FILE`) cannot be used.
+    #[error(transparent)]
+    PolicyFile(#[from] crate::policy::PolicyFileError),
     /// The decision policy the configuration describes is invalid.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
@@ -137,6 +141,11 @@ impl Recorder {
             return Ok((Recorder { shared: None }, RecorderGuard::inert()));
         }
         let policy = config.policy()?.build()?;
+        let policy_watch = config
+            .policy_file
+            .clone()
+            .map(|path| policy_watch::PolicyWatch::start(policy.clone(), path))
+            .transpose()?;
         let config = Arc::new(config);
         let (tx, rx) = crossbeam_channel::bounded(config.channel_capacity);
         let accounting = Arc::new(Accounting::new(config.max_in_flight_bytes));
@@ -156,7 +165,7 @@ impl Recorder {
         });
         let thread = writer::spawn(session, Arc::clone(&config), rx, accounting, pause, buffers)
             .map_err(RecorderError::Thread)?;
-        let guard = RecorderGuard::new(Arc::clone(&shared), thread);
+        let guard = RecorderGuard::new(Arc::clone(&shared), thread, policy_watch);
         Ok((
             Recorder {
                 shared: Some(shared),

@@ -1,6 +1,7 @@
 //! The subcommands, one module each. Each takes its parsed options and the recording
 //! root and returns the status the process exits with.
 
+pub(crate) mod admin_key;
 pub(crate) mod audit;
 pub(crate) mod export;
 pub(crate) mod gc;
@@ -27,6 +28,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Stats(args) => stats::run(root, &args),
         Command::Verify(args) => verify::run(root, &args),
         Command::Audit(args) => audit::run(root, &args),
+        Command::AdminKey(args) => admin_key::run(&args),
     }
 }
 

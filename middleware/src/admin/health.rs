@@ -4,7 +4,8 @@
 //! compared with the previous probe's. Degraded means, since the previous probe:
 //! recordings dropped (the channel full, the disk budget reached, a write failed), or
 //! the writer made no progress while messages waited for longer than
-//! [`STALL_AFTER`]; and, at any time, a keys file that no longer parses.
+//! [`STALL_AFTER`]; and, at any time, a policy file or keys file whose latest version
+//! was refused.
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,11 @@ impl HealthState {
             reasons.push(format!(
                 "the writer is stalled: {depth} messages waiting, no progress for {}s",
                 now.duration_since(progress_at).as_secs()
+            ));
+        }
+        if let Some(error) = recorder.policy().file_status().and_then(|s| s.last_error) {
+            reasons.push(format!(
+                "the policy file was refused (the previous policy stays): {error}"
             ));
         }
         if let Some(problem) = keys_problem {

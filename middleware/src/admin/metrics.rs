@@ -18,6 +18,7 @@
 //! | `retrace_channel_capacity` | gauge | |
 //! | `retrace_write_duration_seconds` | histogram | |
 //! | `retrace_captures_active` | gauge | |
+//! | `retrace_policy_reloads_total` | counter | `outcome`: applied, rejected (with a policy file) |
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -39,6 +40,7 @@ pub(crate) fn render(recorder: &Recorder) -> Result<String, std::fmt::Error> {
         depth: recorder.queue_depth() as u64,
         capacity: recorder.config().map_or(0, |c| c.channel_capacity as u64),
         captures: recorder.policy().active_captures() as u64,
+        policy_file: recorder.policy().file_status(),
     }));
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &registry)?;
@@ -51,6 +53,7 @@ struct Snapshot {
     depth: u64,
     capacity: u64,
     captures: u64,
+    policy_file: Option<retrace::policy::PolicyFileStatus>,
 }
 
 fn label(name: &str) -> String {
@@ -186,6 +189,18 @@ impl Collector for Snapshot {
             "retrace_captures_active",
             "Captures recording now.",
             self.captures,
-        )
+        )?;
+        if let Some(file) = &self.policy_file {
+            let mut family = e.encode_descriptor(
+                "retrace_policy_reloads",
+                "Versions of the policy file applied or rejected.",
+                None,
+                MetricType::Counter,
+            )?;
+            for (outcome, n) in [("applied", file.applied), ("rejected", file.rejected)] {
+                ConstCounter::new(n).encode(family.encode_family(&[("outcome", outcome)])?)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -61,8 +61,7 @@ impl Pending {
         let keep = self
             .shared
             .policy
-            .tail()
-            .and_then(|t| t.keep(status, failed, self.started.elapsed()));
+            .keep_cause(status, failed, self.started.elapsed());
         match keep {
             Some(cause) => {
                 self.handle

@@ -1,7 +1,7 @@
 //! In-process replay: run a recorded request through a service again, with every
 //! outgoing call answered from the recording, and compare the answer.
 //!
-//! [`replay`] builds the recorded request, makes a [replay session](retrace::replay)
+//! [`replay_recording`] builds the recorded request, makes a [replay session](retrace::replay)
 //! current while the service handles it and while its response body is read (so client
 //! layers and `retrace::now()` answer from the recording), and returns a
 //! [`ReplayReport`]: the new response, a structured [`Diff`](retrace::Diff) against the
