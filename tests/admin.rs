@@ -862,3 +862,44 @@ async fn recordings_page_newest_first_and_unknown_ids_are_named() {
             .all(|r| r.summary.reason == Some(RecordReason::Sampled))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_service_runs_on_a_listener_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::builder()
+        .enabled(true)
+        .recording_path(dir.path())
+        .build()
+        .unwrap();
+    let (recorder, guard) = Recorder::new(config).unwrap();
+    let admin = Admin::builder(&recorder)
+        .keys(
+            ApiKeys::default()
+                .with_key("dashboards", Scope::Read, READ_KEY)
+                .unwrap(),
+        )
+        .without_audit()
+        .build()
+        .unwrap();
+    assert!(admin.audit_log().is_none());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(admin.serve(listener));
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let get = |path: &str, key: Option<&str>| {
+        let mut req = http::Request::get(format!("{base}{path}"));
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        client.request(req.body(Full::new(Bytes::new())).unwrap())
+    };
+    let health = get("/health", None).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let body = health.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.as_ref(), b"{\"status\":\"ok\"}\n");
+    assert_eq!(get("/metrics", None).await.unwrap().status(), 401);
+    assert_eq!(get("/metrics", Some(READ_KEY)).await.unwrap().status(), 200);
+    server.abort();
+    guard.shutdown().unwrap();
+}

@@ -301,3 +301,49 @@ fn a_missing_directory_is_one_line_and_exit_status_4() {
         "error: recording directory /nonexistent/retrace-test does not exist\n"
     );
 }
+
+#[test]
+fn a_capture_lists_by_its_id() {
+    let root = Root::new();
+    let mine = retrace::CaptureId(0xfeed);
+    let now = now_us();
+    craft_session(
+        root.path(),
+        "shop_host_1",
+        true,
+        &[(
+            &[
+                Crafted::new(now - 3_000, 200)
+                    .uri("/checkout/1")
+                    .reason(RecordReason::Capture(mine)),
+                Crafted::new(now - 2_000, 200)
+                    .uri("/checkout/2")
+                    .reason(RecordReason::Capture(retrace::CaptureId(7))),
+                Crafted::new(now - 1_000, 200).uri("/catalog"),
+            ],
+            true,
+        )],
+    );
+    assert_eq!(
+        paths(&root, &["--capture", "000000000000feed"]),
+        ["/checkout/1"]
+    );
+    assert_eq!(
+        paths(&root, &["--reason", "capture"]),
+        ["/checkout/2", "/checkout/1"]
+    );
+    let json = root.retrace(&["ls", "--capture", "000000000000feed", "--json"]);
+    assert!(
+        json.stdout.contains("\"capture\": \"000000000000feed\""),
+        "{}",
+        json.stdout
+    );
+    let bad = root.retrace(&["ls", "--capture", "feed"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr
+            .contains("capture id \"feed\" has 4 characters, expected 16"),
+        "{}",
+        bad.stderr
+    );
+}

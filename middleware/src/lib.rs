@@ -51,6 +51,8 @@ pub mod boundary;
 mod call;
 mod capture;
 pub mod client;
+#[cfg(feature = "openfeature")]
+pub mod openfeature;
 pub mod record;
 pub mod regression;
 pub mod replay;

@@ -17,6 +17,7 @@
 //! [`Policy`] is also the runtime handle: clone it, keep it, and switch recording on and
 //! off, change the sample rate or open windows while the service runs.
 
+mod cached_flags;
 mod capture;
 mod file;
 mod flags;
@@ -44,6 +45,7 @@ pub use trigger::TRIGGER_HEADER;
 /// The longest a window may stay open unless [`PolicyBuilder::max_window`] says
 /// otherwise.
 pub const DEFAULT_MAX_WINDOW: Duration = Duration::from_secs(3600);
+pub use cached_flags::CachedFlags;
 pub use capture::{
     CaptureEnd, CaptureInfo, CaptureSpec, DEFAULT_MAX_ACTIVE_CAPTURES, DEFAULT_MAX_CAPTURE_RATE,
     PathMatch,
