@@ -267,6 +267,20 @@ pub enum KeepCause {
 }
 
 impl RecordReason {
+    /// Every name [`as_str`](Self::as_str) gives, in a fixed order.
+    pub const NAMES: [&'static str; 10] = [
+        "sampled",
+        "header",
+        "flag",
+        "window",
+        "parent",
+        "manual",
+        "capture",
+        "kept-on-status",
+        "kept-on-error",
+        "kept-on-latency",
+    ];
+
     /// A short lower-case name, as the CLI prints and filters it.
     pub fn as_str(self) -> &'static str {
         match self {

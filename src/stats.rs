@@ -325,3 +325,15 @@ impl Stats {
             .saturating_sub(self.written + self.discarded + self.dropped_total())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_a_decision_by_the_same_name() {
+        for name in RecordReason::NAMES {
+            assert!(DECISIONS.contains(&name), "{name} is not in DECISIONS");
+        }
+    }
+}

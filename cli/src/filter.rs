@@ -93,18 +93,7 @@ pub(crate) enum ReasonMatch {
     AnyKept,
 }
 
-const REASON_NAMES: [&str; 10] = [
-    "sampled",
-    "header",
-    "flag",
-    "window",
-    "parent",
-    "manual",
-    "capture",
-    "kept-on-status",
-    "kept-on-error",
-    "kept-on-latency",
-];
+const REASON_NAMES: [&str; 10] = RecordReason::NAMES;
 
 impl ReasonMatch {
     fn parse(text: &str) -> Result<Self, String> {
