@@ -211,6 +211,21 @@ impl TraceId {
         self.0
     }
 
+    /// Whether `hex` is this id's 32 hex digits (in either case), without allocating.
+    pub fn eq_hex(self, hex: &str) -> bool {
+        fn digit(b: u8) -> Option<u8> {
+            (b as char).to_digit(16).map(|d| d as u8)
+        }
+        let hex = hex.as_bytes();
+        hex.len() == 32
+            && self.0.iter().enumerate().all(|(i, byte)| {
+                matches!(
+                    (digit(hex[2 * i]), digit(hex[2 * i + 1])),
+                    (Some(hi), Some(lo)) if hi << 4 | lo == *byte
+                )
+            })
+    }
+
     /// The low 64 bits, the part the ratio sampler decides on (as OpenTelemetry does).
     pub fn low_u64(self) -> u64 {
         let mut low = [0u8; 8];

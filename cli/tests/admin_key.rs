@@ -42,7 +42,7 @@ fn a_bad_scope_or_id_is_a_usage_error_naming_it() {
     assert_ne!(run.code, 0);
     assert!(
         run.stderr
-            .contains("the key id \"two words\" must be one word"),
+            .contains("the key id \"two words\" must be one word without `#`"),
         "{}",
         run.stderr
     );

@@ -15,7 +15,7 @@ use super::{AuditError, GENESIS_HASH, MAX_LINE};
 /// ```
 /// use retrace::AuditEntry;
 ///
-/// let entry = AuditEntry::new("key:oncall", "capture.create")
+/// let entry = AuditEntry::new("oncall", "captures.create")
 ///     .target("/checkout")
 ///     .detail(serde_json::json!({"rate": 0.5, "max_recordings": 50}));
 /// assert_eq!(entry.outcome_text(), "ok");
@@ -31,7 +31,7 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     /// An entry saying that `who` (an API key's id, never the key itself, or
-    /// `cli:<user>`) did `action` (`capture.create`, `recordings.read`…), with outcome
+    /// `cli:<user>`) did `action` (`captures.create`, `recordings.read`…), with outcome
     /// `ok`.
     pub fn new(who: impl Into<String>, action: impl Into<String>) -> Self {
         Self {

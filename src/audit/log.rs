@@ -25,7 +25,7 @@ const KEPT_TORN_BYTES: u64 = 4096;
 /// # let dir = tempfile::tempdir()?;
 /// let path = audit::default_path(dir.path()); // <recording root>/audit.log
 /// let log = AuditLog::open(&path)?.rotate_at(1 << 20).keep(3);
-/// log.append(AuditEntry::new("key:oncall", "capture.create").target("/checkout"))?;
+/// log.append(AuditEntry::new("oncall", "captures.create").target("/checkout"))?;
 /// log.append(
 ///     AuditEntry::new("key:intern", "recordings.read")
 ///         .target("01J2F3ABCDEFGHJKMNPQRSTVWX")
@@ -38,7 +38,7 @@ const KEPT_TORN_BYTES: u64 = 4096;
 /// let actions: Vec<String> = audit::read(&path)?
 ///     .map(|line| line.map(|l| l.action))
 ///     .collect::<Result<_, _>>()?;
-/// assert_eq!(actions, ["capture.create", "recordings.read"]);
+/// assert_eq!(actions, ["captures.create", "recordings.read"]);
 /// # Ok(())
 /// # }
 /// ```

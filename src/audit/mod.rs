@@ -13,13 +13,13 @@
 //! One JSON object per line (JSON Lines), members always in this order:
 //!
 //! ```text
-//! {"seq":1,"at":"2026-12-07T01:02:03.456Z","who":"key:oncall","action":"capture.create","target":"/checkout","outcome":"ok","detail":{"rate":0.5},"prev":"000…000","hash":"9f3c…"}
+//! {"seq":1,"at":"2026-12-07T01:02:03.456Z","who":"oncall","action":"captures.create","target":"/checkout","outcome":"ok","detail":{"rate":0.5},"prev":"000…000","hash":"9f3c…"}
 //! ```
 //!
 //! - `seq` counts lines from 1 and goes up by one per line, across rotated files.
 //! - `at` is UTC, RFC 3339 with milliseconds.
 //! - `who` names the actor: an API key's id (never the key) or `cli:<user>`.
-//! - `action` is a dotted name (`capture.create`, `recordings.read`, `auth.denied`,
+//! - `action` is a dotted name (`captures.create`, `recordings.read`, `auth.denied`,
 //!   `cli.show`); `target` what it applied to, or `null`; `outcome` `ok`, `denied`,
 //!   `limited`, `error`…; `detail` any JSON value, left out when there is none.
 //! - `prev` is the previous line's `hash`, or 64 zeros on line `seq` 1.

@@ -19,12 +19,12 @@ fn lines(path: &Path) -> Vec<String> {
 
 #[test]
 fn the_hash_is_blake3_of_the_line_without_its_hash_member() {
-    let entry = AuditEntry::new("key:ops", "capture.create")
+    let entry = AuditEntry::new("ops", "captures.create")
         .target("/checkout")
         .detail(json!({"rate": 0.5}));
     let (line, end) = seal(&entry, &ChainEnd::genesis(), "2026-12-07T01:02:03.456Z").expect("seal");
     let unsealed = format!(
-        r#"{{"seq":1,"at":"2026-12-07T01:02:03.456Z","who":"key:ops","action":"capture.create","target":"/checkout","outcome":"ok","detail":{{"rate":0.5}},"prev":"{GENESIS_HASH}"}}"#
+        r#"{{"seq":1,"at":"2026-12-07T01:02:03.456Z","who":"ops","action":"captures.create","target":"/checkout","outcome":"ok","detail":{{"rate":0.5}},"prev":"{GENESIS_HASH}"}}"#
     );
     let hash = blake3::hash(unsealed.as_bytes()).to_hex().to_string();
     let expected = format!(

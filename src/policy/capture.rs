@@ -53,44 +53,59 @@ impl PathMatch {
                         || path.len() == p.len()
                         || path.as_bytes()[p.len()] == b'/')
             }
-            Self::Glob(g) => glob(Some(g), Some(path)),
+            Self::Glob(g) => glob(g, path),
         }
     }
 }
 
-/// The first `/`-separated segment and the rest (`None` past the last segment).
-fn segment(text: &str) -> (&str, Option<&str>) {
-    match text.split_once('/') {
-        Some((first, rest)) => (first, Some(rest)),
-        None => (text, None),
+/// The segment of `text` starting at byte `at`, and where the next one starts (`None`
+/// after the last).
+fn segment_at(text: &str, at: usize) -> (&str, Option<usize>) {
+    let rest = &text[at..];
+    match rest.find('/') {
+        Some(i) => (&rest[..i], Some(at + i + 1)),
+        None => (rest, None),
     }
 }
 
-/// Matches the segments left of a glob against those left of a path, without
-/// allocating (it runs on the request path).
-fn glob(pattern: Option<&str>, path: Option<&str>) -> bool {
-    let Some(pattern) = pattern else {
-        return path.is_none();
-    };
-    let (p, p_rest) = segment(pattern);
-    if p == "**" {
-        // None, one or more of the path's segments.
-        let mut tail = path;
-        loop {
-            if glob(p_rest, tail) {
-                return true;
+/// Matches a glob's segments against a path's, in time proportional to their product
+/// at worst and without allocating (it runs on the request path, on paths anyone
+/// chooses): a `**` is a point to come back to, consuming one more segment each time
+/// what follows it fails, as wildcard matching does with `*`.
+fn glob(pattern: &str, path: &str) -> bool {
+    let (mut p, mut s) = (Some(0), Some(0));
+    // After the last `**`: where the pattern goes on, and where the path would resume
+    // if `**` took one more segment.
+    let mut retry: Option<(Option<usize>, Option<usize>)> = None;
+    loop {
+        if let Some(pi) = p {
+            let (want, p_next) = segment_at(pattern, pi);
+            if want == "**" {
+                retry = Some((p_next, s));
+                p = p_next;
+                continue;
             }
-            match tail {
-                Some(t) => tail = segment(t).1,
-                None => return false,
+            if let Some(si) = s {
+                let (have, s_next) = segment_at(path, si);
+                if want == "*" || want == have {
+                    p = p_next;
+                    s = s_next;
+                    continue;
+                }
             }
+        } else if s.is_none() {
+            return true;
+        }
+        match retry {
+            Some((after, Some(si))) => {
+                let s_next = segment_at(path, si).1;
+                retry = Some((after, s_next));
+                p = after;
+                s = s_next;
+            }
+            _ => return false,
         }
     }
-    let Some(path) = path else {
-        return false;
-    };
-    let (s, s_rest) = segment(path);
-    (p == "*" || p == s) && glob(p_rest, s_rest)
 }
 
 /// What a capture matches and how much it may record. Every condition set must hold.
@@ -215,7 +230,7 @@ impl CaptureSpec {
                 .as_ref()
                 .is_none_or(|(name, value)| req.headers.get_all(name).iter().any(|v| v == value))
             && self.correlation_id.as_deref().is_none_or(|id| {
-                trace_id.to_string().eq_ignore_ascii_case(id)
+                trace_id.eq_hex(id)
                     || ["x-request-id", "x-correlation-id"]
                         .iter()
                         .any(|h| req.headers.get(*h).is_some_and(|v| v == id))
@@ -378,7 +393,9 @@ impl Capture {
 }
 
 /// How long an ended capture stays listed, for its progress to be read.
-const LISTED_AFTER_END: Duration = Duration::from_secs(600);
+/// An hour: as long as a key's hourly allowance looks back, so the admin service can
+/// always tell what an ended capture took.
+const LISTED_AFTER_END: Duration = Duration::from_secs(3600);
 
 /// The captures of one policy, and the limits all of them share.
 #[derive(Debug)]
@@ -514,7 +531,10 @@ impl Captures {
 
     fn refresh_any(&self) {
         let now = Instant::now();
-        let any = self.list.read().iter().any(|c| c.still_active(now));
+        // Stored under the lock: `start` (which takes it for writing) cannot set the
+        // flag between this reading the list and storing what it read.
+        let list = self.list.read();
+        let any = list.iter().any(|c| c.still_active(now));
         self.any.store(any, Ordering::Release);
     }
 
@@ -534,7 +554,12 @@ impl Captures {
         // The clock is read only for a capture that matches: most requests match none.
         let mut now = None;
         for c in list.iter() {
-            if c.ended.load(Ordering::Acquire) != 0 || !c.spec.matches(req, trace_id) {
+            if c.ended.load(Ordering::Acquire) != 0 {
+                // Ended (by count, bytes or a stop) since `any` was last worked out.
+                ended_one = true;
+                continue;
+            }
+            if !c.spec.matches(req, trace_id) {
                 continue;
             }
             let now = *now.get_or_insert_with(Instant::now);
@@ -572,6 +597,29 @@ impl Captures {
             .is_ok()
     }
 
+    /// Gives back a slot claimed for a request that was then not recorded (declined
+    /// by a limit); a capture that ended on that slot records again.
+    pub(crate) fn release(&self, id: CaptureId) {
+        let list = self.list.read();
+        if let Some(c) = list.iter().find(|c| c.id == id) {
+            let _ = c
+                .recorded
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+            if c.ended
+                .compare_exchange(
+                    CaptureEnd::Recordings.code(),
+                    0,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+            {
+                *c.ended_at.lock() = None;
+                self.any.store(true, Ordering::Release);
+            }
+        }
+    }
+
     /// Adds an ended recording's size to its capture.
     pub(crate) fn add_bytes(&self, id: CaptureId, bytes: u64) {
         let list = self.list.read();
@@ -588,6 +636,34 @@ impl Captures {
 mod tests {
     use super::*;
 
+    fn view(req: &http::Request<()>) -> RequestView<'_> {
+        RequestView::of(req)
+    }
+
+    #[test]
+    fn an_ended_capture_stops_costing_requests_and_a_declined_slot_comes_back() {
+        let captures = Captures::default();
+        let info = captures
+            .start(CaptureSpec::new(Duration::from_secs(60)).max_recordings(1))
+            .unwrap();
+        let req = http::Request::get("/a").body(()).unwrap();
+        let trace = TraceId::random();
+        assert_eq!(captures.claim(&view(&req), trace), Some(info.id));
+        assert_eq!(
+            captures.get(info.id).unwrap().ended,
+            Some(CaptureEnd::Recordings)
+        );
+        // The request that finds it ended clears the flag: the next ones skip it all.
+        assert_eq!(captures.claim(&view(&req), trace), None);
+        assert!(!captures.any_active());
+        // The slot given back (the request was declined): it records again.
+        captures.release(info.id);
+        let back = captures.get(info.id).unwrap();
+        assert_eq!((back.recorded, back.ended), (0, None));
+        assert!(captures.any_active());
+        assert_eq!(captures.claim(&view(&req), trace), Some(info.id));
+    }
+
     #[test]
     fn globs_match_whole_segments() {
         let g = |p: &str| PathMatch::Glob(p.to_owned());
@@ -598,6 +674,14 @@ mod tests {
         assert!(g("/**/refund").matches("/orders/9/refund"));
         assert!(!g("/**/refund").matches("/orders/9/refunds"));
         assert!(!g("/tenants/*").matches("/tenant/42"));
+        assert!(g("/**/b/**/d").matches("/a/b/c/d"));
+        assert!(g("/**/b/**/d").matches("/b/d"));
+        assert!(!g("/**/b/**/d").matches("/a/b/c/e"));
+        assert!(g("/a/**/**/z").matches("/a/z"));
+        assert!(g("**").matches("/anything/at/all"));
+        // Many `**` against a long path: one pass per `**` retry, not one per split.
+        let long = "/x".repeat(200);
+        assert!(!g("/**/**/**/**/**/**/y").matches(&long));
         assert!(PathMatch::Exact("/a".into()).matches("/a"));
         assert!(!PathMatch::Exact("/a".into()).matches("/a/b"));
         assert!(PathMatch::Prefix("/a".into()).matches("/a/b"));

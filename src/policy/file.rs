@@ -56,7 +56,7 @@ use super::capture::{CaptureSpec, PathMatch};
 use super::routes::{RouteAction, RouteRule, RouteTable};
 use super::tail::TailKeep;
 use super::window::{WindowId, WindowSpec};
-use super::{Policy, PolicyError};
+use super::{Policy, PolicyError, Rules};
 use crate::id::CaptureId;
 
 /// A policy file that cannot be used; the policy in force stays.
@@ -80,6 +80,18 @@ pub enum PolicyFileError {
         /// What the TOML parser said, with the line.
         message: String,
     },
+    /// The policy refused what the file asks (as many captures active as allowed).
+    #[error("the policy file {path}: {source}")]
+    Policy {
+        /// The file.
+        path: PathBuf,
+        /// What the policy said.
+        #[source]
+        source: PolicyError,
+    },
+    /// The thread that watches the file could not start.
+    #[error("could not start the policy file's watcher thread: {0}")]
+    Watcher(#[source] std::io::Error),
     /// A setting is out of range.
     #[error("the policy file {path}: {what}: {reason}")]
     Invalid {
@@ -157,15 +169,43 @@ struct CaptureSpecFile {
     until: String,
 }
 
-/// What a policy file asks for, checked and ready to apply.
+/// A window or capture of the file: its name, what it says as written (a change to
+/// any of it restarts it), and the spec built from that.
 #[derive(Debug)]
+struct Named<T> {
+    name: String,
+    declared: String,
+    spec: T,
+}
+
+/// What a policy file asks for, checked and ready to apply. Its `Debug` leaves the
+/// trigger token out.
 pub struct PolicyFile {
     sample_rate: Option<f64>,
     trigger_token: Option<Option<String>>,
     tail: Option<Option<TailKeep>>,
     routes: RouteTable,
-    windows: Vec<(String, WindowSpec)>,
-    captures: Vec<(String, CaptureSpec)>,
+    windows: Vec<Named<WindowSpec>>,
+    captures: Vec<Named<CaptureSpec>>,
+}
+
+impl std::fmt::Debug for PolicyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyFile")
+            .field("sample_rate", &self.sample_rate)
+            .field(
+                "trigger_token",
+                &self
+                    .trigger_token
+                    .as_ref()
+                    .map(|t| t.as_ref().map(|_| "[redacted]")),
+            )
+            .field("tail", &self.tail)
+            .field("routes", &self.routes)
+            .field("windows", &self.windows)
+            .field("captures", &self.captures)
+            .finish()
+    }
 }
 
 impl PolicyFile {
@@ -180,9 +220,17 @@ impl PolicyFile {
 
     /// Checks a policy file's text (`path` names it in errors).
     pub fn parse(path: &Path, text: &str, max_window: Duration) -> Result<Self, PolicyFileError> {
-        let spec: FileSpec = toml::from_str(text).map_err(|e| PolicyFileError::Parse {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
+        // The parser's own rendering quotes the offending line, which may hold the
+        // trigger token: only its position and message are kept.
+        let spec: FileSpec = toml::from_str(text).map_err(|e| {
+            let at = e.span().map_or(String::new(), |span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: ")
+            });
+            PolicyFileError::Parse {
+                path: path.to_owned(),
+                message: format!("{at}{}", e.message().trim_end().replace('\n', " ")),
+            }
         })?;
         let invalid = |what: String, reason: String| PolicyFileError::Invalid {
             path: path.to_owned(),
@@ -295,6 +343,7 @@ impl PolicyFile {
         };
         let mut windows = Vec::new();
         for w in spec.windows {
+            let declared = format!("{w:?}");
             let what = format!("window {:?}", w.name);
             unique("window", &w.name)?;
             let left = until(&what, &w.until)?;
@@ -307,11 +356,16 @@ impl PolicyFile {
             window.path = path;
             window.header = header.map(|(n, v)| (n, Some(v)));
             if !left.is_zero() {
-                windows.push((w.name, window));
+                windows.push(Named {
+                    name: w.name,
+                    declared,
+                    spec: window,
+                });
             }
         }
         let mut captures = Vec::new();
         for c in spec.captures {
+            let declared = format!("{c:?}");
             let what = format!("capture {:?}", c.name);
             unique("capture", &c.name)?;
             let left = until(&what, &c.until)?;
@@ -338,7 +392,11 @@ impl PolicyFile {
                 ));
             }
             if !left.is_zero() {
-                captures.push((c.name, capture));
+                captures.push(Named {
+                    name: c.name,
+                    declared,
+                    spec: capture,
+                });
             }
         }
         Ok(Self {
@@ -385,61 +443,117 @@ impl MatchSpec {
     }
 }
 
-/// What a policy file put in force: its windows and captures by name, so the next
-/// reload knows which are its own.
+/// What a policy file put in force: its windows and captures by name (with what they
+/// said, to see an edit), and the policy's own settings from before the first file,
+/// which a setting left out of a later version goes back to.
 #[derive(Debug, Default)]
 pub(crate) struct Applied {
-    windows: HashMap<String, WindowId>,
-    captures: HashMap<String, CaptureId>,
+    windows: HashMap<String, (String, WindowId)>,
+    captures: HashMap<String, (String, CaptureId)>,
+    baseline: Option<(f64, Rules)>,
 }
 
 impl Applied {
-    /// Puts `file` in force on `policy`.
+    /// Puts `file` in force on `policy`, all of it or, when a capture cannot start (as
+    /// many are active as allowed), nothing.
     pub(crate) fn apply(&mut self, policy: &Policy, file: PolicyFile) -> Result<(), PolicyError> {
-        if let Some(rate) = file.sample_rate {
-            policy.set_sample_rate(rate)?;
-        }
-        policy.update_rules(|rules| {
-            if let Some(token) = file.trigger_token {
-                rules.trigger_token = token.map(std::sync::Arc::from);
-            }
-            if let Some(tail) = file.tail {
-                rules.tail = tail;
-            }
-            rules.routes = file.routes;
-        });
-        let open: HashMap<WindowId, ()> =
-            policy.windows().into_iter().map(|w| (w.id, ())).collect();
-        let mut windows = HashMap::new();
-        for (name, spec) in file.windows {
-            match self.windows.remove(&name) {
-                Some(id) if open.contains_key(&id) => {
-                    windows.insert(name, id);
-                }
-                _ => {
-                    windows.insert(name, policy.open_window(spec)?);
-                }
-            }
-        }
-        for (_, gone) in self.windows.drain() {
-            policy.close_window(gone);
-        }
-        self.windows = windows;
+        let (base_rate, base_rules) = self
+            .baseline
+            .get_or_insert_with(|| (policy.sample_rate(), policy.rules_now()))
+            .clone();
+        // Captures first: the one step that can fail once the file is valid.
         let mut captures = HashMap::new();
-        for (name, spec) in file.captures {
-            match self.captures.remove(&name) {
-                Some(id) if policy.capture(id).is_some() => {
-                    captures.insert(name, id);
-                }
-                _ => {
-                    captures.insert(name, policy.start_capture(spec)?.id);
-                }
-            }
+        let mut started = Vec::new();
+        for Named {
+            name,
+            declared,
+            spec,
+        } in file.captures
+        {
+            let id = match self.captures.get(&name) {
+                // Unchanged: it carries on, or stays ended.
+                Some((was, id)) if *was == declared => *id,
+                _ => match policy.start_capture(spec) {
+                    Ok(info) => {
+                        started.push(info.id);
+                        info.id
+                    }
+                    Err(e) => {
+                        for id in started {
+                            policy.stop_capture(id);
+                        }
+                        return Err(e);
+                    }
+                },
+            };
+            captures.insert(name, (declared, id));
         }
-        for (_, gone) in self.captures.drain() {
-            policy.stop_capture(gone);
+        for (name, (_, id)) in &self.captures {
+            if captures.get(name).is_none_or(|(_, now)| now != id) {
+                policy.stop_capture(*id);
+            }
         }
         self.captures = captures;
+
+        let mut windows = HashMap::new();
+        for Named {
+            name,
+            declared,
+            spec,
+        } in file.windows
+        {
+            let id = match self.windows.get(&name) {
+                Some((was, id)) if *was == declared => *id,
+                _ => policy.open_window(spec)?,
+            };
+            windows.insert(name, (declared, id));
+        }
+        for (name, (_, id)) in &self.windows {
+            if windows.get(name).is_none_or(|(_, now)| now != id) {
+                policy.close_window(*id);
+            }
+        }
+        self.windows = windows;
+
+        policy.set_sample_rate(file.sample_rate.unwrap_or(base_rate))?;
+        policy.update_rules(|rules| {
+            rules.trigger_token = match file.trigger_token {
+                Some(token) => token.map(std::sync::Arc::from),
+                None => base_rules.trigger_token.clone(),
+            };
+            rules.tail = file.tail.unwrap_or_else(|| base_rules.tail.clone());
+            rules.routes = file.routes;
+        });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parse_error_names_the_line_and_never_quotes_it() {
+        for text in [
+            "trigger_token = \"s3cret-token\nsample_rate = 1.0\n",
+            "\ntrigger_tokn = \"s3cret-token\"\n",
+            "trigger_token = s3cret-token\n",
+        ] {
+            let err = PolicyFile::parse(Path::new("policy.toml"), text, Duration::from_secs(60))
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(
+                err.starts_with("the policy file policy.toml: line "),
+                "{err}"
+            );
+        }
+        let file = PolicyFile::parse(
+            Path::new("policy.toml"),
+            "trigger_token = \"s3cret-token\"\n",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert!(!format!("{file:?}").contains("s3cret"));
     }
 }

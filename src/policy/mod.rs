@@ -157,11 +157,24 @@ struct Inner {
 }
 
 /// The rules a policy file may change: the trigger token, tail keep, route rules.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Rules {
     pub(crate) trigger_token: Option<Arc<str>>,
     pub(crate) tail: Option<TailKeep>,
     pub(crate) routes: RouteTable,
+}
+
+impl std::fmt::Debug for Rules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rules")
+            .field(
+                "trigger_token",
+                &self.trigger_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("tail", &self.tail)
+            .field("routes", &self.routes)
+            .finish()
+    }
 }
 
 /// How the policy file has fared: for `/health` and the metrics.
@@ -249,14 +262,13 @@ impl Policy {
         self.inner.captures.stop(id)
     }
 
-    /// One capture's progress, while it is listed (active, or ended in the last ten
-    /// minutes).
+    /// One capture's progress, while it is listed (active, or ended in the last hour).
     pub fn capture(&self, id: CaptureId) -> Option<CaptureInfo> {
         self.inner.captures.get(id)
     }
 
-    /// The captures listed: active ones first, then those ended in the last ten
-    /// minutes, newest first.
+    /// The captures listed: active ones first, then those ended in the last hour,
+    /// newest first.
     pub fn captures(&self) -> Vec<CaptureInfo> {
         self.inner.captures.list()
     }
@@ -269,6 +281,13 @@ impl Policy {
     /// The most captures active at once.
     pub fn max_active_captures(&self) -> usize {
         self.inner.captures.max_active()
+    }
+
+    /// Gives back the slot a decision claimed from a capture when the request was then
+    /// not recorded (a layer's in-flight limit declined it, say).
+    #[doc(hidden)]
+    pub fn release_capture(&self, id: CaptureId) {
+        self.inner.captures.release(id);
     }
 
     /// Adds an ended recording's size to the capture that claimed it.
@@ -455,6 +474,11 @@ impl Policy {
         self.inner.rules.load().trigger_token.clone()
     }
 
+    /// The reloadable rules in force.
+    pub(crate) fn rules_now(&self) -> Rules {
+        Rules::clone(&self.inner.rules.load())
+    }
+
     /// Changes the reloadable rules: what a policy file does.
     pub(crate) fn update_rules(&self, change: impl FnOnce(&mut Rules)) {
         let mut rules = Rules::clone(&self.inner.rules.load());
@@ -477,10 +501,9 @@ impl Policy {
         let result = PolicyFile::load(path, self.inner.max_window).and_then(|f| {
             applied
                 .apply(self, f)
-                .map_err(|e| PolicyFileError::Invalid {
+                .map_err(|source| PolicyFileError::Policy {
                     path: path.to_owned(),
-                    what: "the policy".to_owned(),
-                    reason: e.to_string(),
+                    source,
                 })
         });
         let mut status = self.inner.file.lock();

@@ -43,10 +43,7 @@ impl PolicyWatch {
         let thread = std::thread::Builder::new()
             .name("retrace-policy".to_owned())
             .spawn(move || watch(&policy, &path, applied, seen, &stopped))
-            .map_err(|source| PolicyFileError::Read {
-                path: PathBuf::from("(the policy watcher thread)"),
-                source,
-            })?;
+            .map_err(PolicyFileError::Watcher)?;
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),

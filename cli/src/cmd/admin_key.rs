@@ -71,11 +71,8 @@ pub(crate) fn run(args: &AdminKeyArgs) -> anyhow::Result<Status> {
             (a, key)
         }
     };
-    anyhow::ensure!(
-        !key_args.id.is_empty() && !key_args.id.chars().any(char::is_whitespace),
-        "the key id {:?} must be one word",
-        key_args.id
-    );
+    // The id's rules are the keys file's own.
+    ApiKeys::default().with_key(&key_args.id, key_args.scope.into(), &key)?;
     if matches!(args.action, Action::New(_)) {
         eprintln!("{key}");
     }

@@ -19,7 +19,7 @@ use crate::time::{When, now_unix_us, parse_when};
 
 const EXAMPLES: &str =
     "  retrace audit ls                            every line of ./recordings/audit.log
-  retrace audit ls /srv/recordings --who key:oncall --since 1d
+  retrace audit ls /srv/recordings --who oncall --since 1d
   retrace audit ls --file /var/log/retrace/audit.log --json
   retrace audit verify                        check the hash chain
 
@@ -27,11 +27,11 @@ The log is <recording directory>/audit.log, rotated to audit.log.1, .2, …; tho
 read too, oldest first. The command line never creates it.";
 
 const LS_EXAMPLES: &str = "  retrace audit ls                            oldest first
-  retrace audit ls --action capture --since 2h  captures started or stopped lately
-  retrace audit ls --who key:oncall --json     JSON lines, as in the file
+  retrace audit ls --action captures --since 2h  captures started or stopped lately
+  retrace audit ls --who oncall --json     JSON lines, as in the file
 
 Columns: SEQ, AT (UTC), WHO (a key id or cli:<user>), ACTION, TARGET, OUTCOME.
---action capture matches capture and capture.* (capture.create, capture.delete).";
+--action captures matches captures and captures.* (captures.create, captures.delete).";
 
 const VERIFY_EXAMPLES: &str = "  retrace audit verify                        ./recordings/audit.log
   retrace audit verify /srv/recordings
@@ -91,7 +91,7 @@ struct LsArgs {
     /// Only lines by this actor (a key id, or cli:<user>)
     #[arg(long, value_name = "WHO")]
     who: Option<String>,
-    /// Only this action, or the actions under it (capture matches capture.create)
+    /// Only this action, or the actions under it (capture matches captures.create)
     #[arg(long, value_name = "ACTION")]
     action: Option<String>,
     /// Print the lines as JSON lines, as they are in the file

@@ -107,11 +107,14 @@ impl CaptureRequest {
         let duration = clamp(&mut clamped, "duration", duration, max_duration, |d| {
             humantime::format_duration(*d).to_string()
         });
+        // A key may never take more in one capture than its hourly allowance.
         let max_recordings = clamp(
             &mut clamped,
             "max_recordings",
             self.max_recordings.unwrap_or(limits.default_recordings),
-            limits.max_recordings,
+            limits
+                .max_recordings
+                .min(limits.per_key_recordings_per_hour),
             u64::to_string,
         );
         let max_bytes = clamp(

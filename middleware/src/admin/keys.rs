@@ -93,6 +93,12 @@ pub enum KeysError {
     /// Two keys share an id (the audit log could not tell them apart).
     #[error("the key id {0:?} is used twice")]
     DuplicateId(String),
+    /// One key is listed twice, under these ids.
+    #[error("the keys {0:?} and {1:?} are the same key")]
+    DuplicateKey(String, String),
+    /// An id the keys file cannot hold (empty, with a space or a `#`).
+    #[error("the key id {0:?} must be one word without `#`")]
+    BadId(String),
 }
 
 /// One stored key.
@@ -180,6 +186,13 @@ impl ApiKeys {
     ) -> Result<Self, KeysError> {
         if self.keys.iter().any(|k| k.id == id) {
             return Err(KeysError::DuplicateId(id.to_owned()));
+        }
+        // One key, one line: with two, which one revokes it would depend on order.
+        if let Some(other) = self.keys.iter().find(|k| k.hash == hash) {
+            return Err(KeysError::DuplicateKey(other.id.clone(), id.to_owned()));
+        }
+        if id.is_empty() || id.contains(|c: char| c.is_whitespace() || c == '#') {
+            return Err(KeysError::BadId(id.to_owned()));
         }
         self.keys.push(StoredKey {
             id: id.to_owned(),
@@ -361,6 +374,22 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "API keys file, line 2: unknown scope \"owner\": expected read, capture, admin or revoked"
+        );
+        let same_key = format!(
+            "{}\n{}\n",
+            ApiKeys::file_line("a", Scope::Read, "k"),
+            ApiKeys::file_line("b", Scope::Read, "k")
+        );
+        assert_eq!(
+            ApiKeys::parse(&same_key).unwrap_err().to_string(),
+            "API keys file, line 2: the keys \"a\" and \"b\" are the same key"
+        );
+        assert_eq!(
+            ApiKeys::default()
+                .with_key("on#call", Scope::Read, "k")
+                .unwrap_err()
+                .to_string(),
+            "the key id \"on#call\" must be one word without `#`"
         );
         let twice = format!("{0}\n{0}\n", ApiKeys::file_line("a", Scope::Read, "k"));
         assert_eq!(

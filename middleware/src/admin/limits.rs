@@ -96,23 +96,18 @@ pub(crate) enum Refusal {
 }
 
 impl Usage {
-    /// Brings a key's record up to date with the policy: ended captures hold what
-    /// they took; those older than an hour are forgotten.
+    /// Brings a key's record up to date with the policy: an ended capture holds what
+    /// it took (the policy lists ended captures for an hour, as long as this looks
+    /// back); one started over an hour ago is forgotten once it has ended.
     fn refresh(entry: &mut KeyUsage, policy: &Policy, now: Instant) {
-        while entry
-            .started
-            .front()
-            .is_some_and(|(at, _, _)| now.duration_since(*at) >= HOUR)
-        {
-            entry.started.pop_front();
-        }
-        for (_, id, held) in entry.started.iter_mut() {
-            if let Some(info) = policy.capture(*id)
-                && !info.is_active()
-            {
+        entry.started.retain_mut(|(at, id, held)| {
+            let info = policy.capture(*id);
+            if let Some(info) = info.as_ref().filter(|i| !i.is_active()) {
                 *held = info.recorded;
             }
-        }
+            let active = info.as_ref().is_some_and(|i| i.is_active());
+            active || now.duration_since(*at) < HOUR
+        });
     }
 
     /// Whether `key` may start a capture asking for `recordings`; if so the
@@ -143,10 +138,16 @@ impl Usage {
         let used: u64 = entry.started.iter().map(|(_, _, held)| held).sum();
         let left = limits.per_key_recordings_per_hour.saturating_sub(used);
         if recordings > left {
-            // When the oldest reservation leaves the hour, its recordings come back.
-            let retry = entry.started.front().map_or(HOUR, |(at, _, _)| {
-                HOUR.saturating_sub(now.duration_since(*at))
-            });
+            // When enough of the oldest reservations have left the hour.
+            let mut freed = left;
+            let retry = entry
+                .started
+                .iter()
+                .find_map(|(at, _, held)| {
+                    freed += held;
+                    (freed >= recordings).then(|| HOUR.saturating_sub(now.duration_since(*at)))
+                })
+                .unwrap_or(HOUR);
             return Err(Refusal::Hourly {
                 max: limits.per_key_recordings_per_hour,
                 left,

@@ -34,7 +34,7 @@
 //! | `GET /health` | none | `200 {"status":"ok"}`, or `503` with the reasons ([`health`](self#health)) |
 //! | `GET /metrics` | `read` | Prometheus / OpenMetrics text |
 //! | `POST /captures` | `capture` | start a capture: `201` with its id and effective limits |
-//! | `GET /captures` | `read` | captures active, and those ended in the last ten minutes |
+//! | `GET /captures` | `read` | captures active, and those ended in the last hour |
 //! | `GET /captures/{id}` | `read` | one capture's progress: recorded so far, bytes, time left |
 //! | `DELETE /captures/{id}` | `capture` (own) or `admin` (any) | stop a capture |
 //! | `GET /recordings` | `read` | recordings, newest first, paginated; `since`, `capture`, `status` |
@@ -148,6 +148,7 @@ pub(crate) struct State {
     pub(crate) usage: Mutex<Usage>,
     pub(crate) health: HealthState,
     pub(crate) prefix: String,
+    pub(crate) denied: Mutex<service::DeniedAudit>,
 }
 
 /// Builds an [`Admin`].
@@ -319,6 +320,7 @@ impl AdminBuilder {
                 usage: Mutex::new(Usage::default()),
                 health: HealthState::default(),
                 prefix: self.prefix,
+                denied: Mutex::new(service::DeniedAudit::default()),
             }),
         })
     }

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
 use retrace::json::{RecordingView, SummaryView};
-use retrace::{CaptureId, RecordReason, RecordingInfo, Store, StoreError};
+use retrace::{CaptureId, RecordReason, RecordingId, RecordingInfo, Store, StoreError};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -130,6 +130,7 @@ fn percent_decode(value: &str) -> String {
             b'%' if i + 2 < bytes.len() => {
                 match std::str::from_utf8(&bytes[i + 1..i + 3])
                     .ok()
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                 {
                     Some(b) => {
@@ -164,19 +165,30 @@ pub(crate) fn list(root: &Path, query: &ListQuery, max_page: usize) -> Result<Va
         return Ok(json!({ "recordings": [], "next_cursor": null }));
     };
     let listing = store.list();
-    let mut matching = listing.recordings.iter().filter(|i| query.keeps(i));
-    if let Some(cursor) = &query.cursor {
-        // Everything up to and including the cursor's recording was on earlier pages.
-        if !matching
-            .by_ref()
-            .any(|i| i.summary.id.to_string() == *cursor)
-        {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("cursor={cursor:?} is not a recording of this listing"),
-            ));
+    let matching: Vec<&RecordingInfo> = listing
+        .recordings
+        .iter()
+        .filter(|i| query.keeps(i))
+        .collect();
+    let start = match &query.cursor {
+        None => 0,
+        Some(cursor) => {
+            let cursor: RecordingId = cursor.parse().map_err(|e: retrace::IdError| {
+                ApiError::bad_request("invalid_query", format!("cursor: {e}"))
+            })?;
+            // Everything up to and including the cursor's recording was on earlier
+            // pages; when it is gone (deleted, or out of a moving `since`), whatever
+            // is older than it.
+            match matching.iter().position(|i| i.summary.id == cursor) {
+                Some(at) => at + 1,
+                None => matching
+                    .iter()
+                    .position(|i| i.summary.id < cursor)
+                    .unwrap_or(matching.len()),
+            }
         }
-    }
+    };
+    let mut matching = matching.into_iter().skip(start);
     let page: Vec<&RecordingInfo> = matching.by_ref().take(limit).collect();
     let more = matching.next().is_some();
     let next = page

@@ -27,6 +27,38 @@ use super::{State, health, json_response, metrics};
 /// The largest request body read (a capture request is a few hundred bytes).
 const MAX_BODY: usize = 64 * 1024;
 
+/// Refusals written to the audit log per second at most.
+const DENIED_PER_SECOND: u32 = 10;
+
+/// How many refusals were written this second, and how many were not since the last
+/// one written.
+#[derive(Debug, Default)]
+pub(crate) struct DeniedAudit {
+    second: Option<std::time::Instant>,
+    written: u32,
+    skipped: u64,
+}
+
+impl DeniedAudit {
+    /// `Some(refusals skipped before this one)` when this one may be written.
+    fn admit(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        if self
+            .second
+            .is_none_or(|s| now.duration_since(s) >= std::time::Duration::from_secs(1))
+        {
+            self.second = Some(now);
+            self.written = 0;
+        }
+        if self.written >= DENIED_PER_SECOND {
+            self.skipped += 1;
+            return None;
+        }
+        self.written += 1;
+        Some(std::mem::take(&mut self.skipped))
+    }
+}
+
 /// The admin service; see [the module](super).
 #[derive(Clone)]
 pub struct AdminService {
@@ -83,7 +115,7 @@ where
     fn call(&mut self, req: Request<B>) -> AdminFuture {
         let state = Arc::clone(&self.state);
         AdminFuture {
-            inner: Box::pin(async move { Ok(handle(&state, req).await) }),
+            inner: Box::pin(async move { Ok(handle(state, req).await) }),
         }
     }
 }
@@ -117,20 +149,54 @@ struct Who {
     scope: Scope,
 }
 
-async fn handle<B>(state: &State, req: Request<B>) -> Response<Full<Bytes>>
+/// Reads a capture request's body, then answers on a blocking thread: handlers read
+/// the recording directory, the keys file and append to the audit log, which must not
+/// hold up the runtime the host's own routes run on.
+async fn handle<B>(state: Arc<State>, req: Request<B>) -> Response<Full<Bytes>>
 where
     B: Body,
     B::Error: fmt::Display,
 {
-    let path = req.uri().path();
-    let path = path.strip_prefix(state.prefix.as_str()).unwrap_or(path);
+    let (parts, body) = req.into_parts();
+    let body = if parts.method == Method::POST {
+        match read_body(body).await {
+            Ok(b) => b,
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        Bytes::new()
+    };
+    let answer = move || respond(&state, &parts, &body);
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime.spawn_blocking(answer).await.unwrap_or_else(|_| {
+            ApiError::internal("the admin handler failed; see the log").into_response()
+        }),
+        Err(_) => answer(),
+    }
+}
+
+/// The path below the service's prefix, when it is below it (whole segments).
+fn below_prefix<'a>(prefix: &str, path: &'a str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        return Some(path);
+    }
+    let rest = path.strip_prefix(prefix)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+fn respond(state: &State, req: &http::request::Parts, body: &Bytes) -> Response<Full<Bytes>> {
+    let full = req.uri.path();
+    let Some(path) = below_prefix(&state.prefix, full) else {
+        return ApiError::not_found("not_found", format!("no admin endpoint at {full}"))
+            .into_response();
+    };
     let Some(route) = route(path) else {
         return ApiError::not_found("not_found", format!("no admin endpoint at {path}"))
             .into_response();
     };
     if let Route::Health = route {
-        if req.method() != Method::GET {
-            return method_not_allowed(req.method());
+        if req.method != Method::GET {
+            return method_not_allowed(&req.method);
         }
         let reasons = state.health.check(&state.recorder, state.keys.problem());
         let status = if reasons.is_empty() {
@@ -140,16 +206,20 @@ where
         };
         return json_response(status, &health::body(&reasons));
     }
-    let action = action_of(&route, req.method());
-    let who = match authenticate(state, &req, required_scope(&route, req.method())) {
+    let action = action_of(&route, &req.method);
+    let who = match authenticate(state, &req.headers, required_scope(&route, &req.method)) {
         Ok(who) => who,
         Err((err, who)) => {
-            audit(state, &who, action, None, &Err(err.clone()));
+            // With no key at all the service is off: nothing to audit, and nothing
+            // for anonymous traffic to fill the log with.
+            if err.code != "admin_disabled" {
+                audit(state, &who, action, None, &Err(err.clone()));
+            }
             return err.into_response();
         }
     };
-    let method = req.method().clone();
-    let query = req.uri().query().unwrap_or("").to_owned();
+    let method = req.method.clone();
+    let query = req.uri.query().unwrap_or("").to_owned();
     let (target, result) = match (&route, &method) {
         (Route::Metrics, &Method::GET) => {
             return match metrics::render(&state.recorder) {
@@ -165,11 +235,7 @@ where
             };
         }
         (Route::Captures, &Method::POST) => {
-            let body = match read_body(req.into_body()).await {
-                Ok(b) => b,
-                Err(e) => return e.into_response(),
-            };
-            let result = start_capture(state, &who, &body);
+            let result = start_capture(state, &who, body);
             let target = result
                 .as_ref()
                 .ok()
@@ -249,9 +315,8 @@ fn action_of(route: &Route, method: &Method) -> &'static str {
 }
 
 /// The key a request presents: `Authorization: Bearer KEY` or `X-API-Key: KEY`.
-fn presented_key<B>(req: &Request<B>) -> Option<&str> {
-    let bearer = req
-        .headers()
+fn presented_key(headers: &http::HeaderMap) -> Option<&str> {
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -259,14 +324,14 @@ fn presented_key<B>(req: &Request<B>) -> Option<&str> {
                 .or_else(|| v.strip_prefix("bearer "))
         });
     bearer
-        .or_else(|| req.headers().get("x-api-key").and_then(|v| v.to_str().ok()))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
         .map(str::trim)
 }
 
 /// Who calls, if they may; else the refusal and whatever is known of who it was.
-fn authenticate<B>(
+fn authenticate(
     state: &State,
-    req: &Request<B>,
+    headers: &http::HeaderMap,
     needed: Scope,
 ) -> Result<Who, (ApiError, Result<Who, String>)> {
     let keys = state.keys.current();
@@ -277,7 +342,7 @@ fn authenticate<B>(
         );
         return Err((err, Err("anonymous".to_owned())));
     }
-    let Some(key) = presented_key(req) else {
+    let Some(key) = presented_key(headers) else {
         let err = ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing_key",
@@ -338,9 +403,17 @@ fn audit(
             StatusCode::TOO_MANY_REQUESTS => "limited",
             _ => "error",
         };
-        entry = entry
-            .outcome(outcome)
-            .detail(json!({ "status": e.status.as_u16(), "code": e.code }));
+        let mut detail = json!({ "status": e.status.as_u16(), "code": e.code });
+        if outcome == "denied" {
+            // Refusals anyone can cause are written at a bounded rate, so they cannot
+            // rotate the real history away; the rest are counted into the next line.
+            match state.denied.lock().admit() {
+                Some(0) => {}
+                Some(skipped) => detail["refusals_not_written_before"] = skipped.into(),
+                None => return,
+            }
+        }
+        entry = entry.outcome(outcome).detail(detail);
     }
     if let Err(e) = log.append(entry) {
         tracing::warn!("retrace admin: the audit log could not be written: {e}");
@@ -407,7 +480,7 @@ fn find_capture(state: &State, id: &str) -> Result<retrace::policy::CaptureInfo,
     state.recorder.policy().capture(id).ok_or_else(|| {
         ApiError::not_found(
             "unknown_capture",
-            format!("no capture {id} (captures are listed until ten minutes after they end, and a restart ends them)"),
+            format!("no capture {id} (captures are listed until an hour after they end, and a restart ends them)"),
         )
     })
 }

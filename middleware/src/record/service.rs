@@ -92,6 +92,7 @@ where
         };
         let Some(slot) = InFlightSlot::take(shared) else {
             shared.recorder.count_declined(DropReason::InFlightLimit);
+            release_capture(shared, reason);
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         };
         let options = StartOptions::new(reason)
@@ -99,6 +100,7 @@ where
             .tentative(tentative)
             .max_bytes(Some(shared.max_recording_bytes));
         let Some(handle) = shared.recorder.start(options) else {
+            release_capture(shared, reason);
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         };
         let started = Instant::now();
@@ -145,5 +147,12 @@ impl InFlightSlot {
             return None;
         }
         Some(Self::new(Arc::clone(shared)))
+    }
+}
+
+/// A capture's slot back, when the request it was claimed for is not recorded.
+fn release_capture(shared: &Shared, reason: RecordReason) {
+    if let RecordReason::Capture(id) = reason {
+        shared.policy.release_capture(id);
     }
 }
