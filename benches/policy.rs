@@ -5,6 +5,7 @@
 //! - `decide/sampled_out/10_captures_50_routes`: the same with 10 active captures
 //!   (on other routes, so none matches) and 50 route rules (exact, prefix and glob,
 //!   none for this request's path but prefixes of it), as a busy service might have.
+//! - `decide/sampled_out/50_routes`: the route rules alone.
 //!
 //! The request is `GET /api/v2/catalog/items/42` with a `traceparent` and a handful of
 //! headers; its trace id is one the 1% sampler leaves out.
@@ -122,6 +123,14 @@ fn decide(c: &mut Criterion) {
     );
     g.bench_function("10_captures_50_routes", |b| {
         b.iter(|| black_box(busy.decide(&RequestView::of(black_box(&req)), trace, true)))
+    });
+    let routes_only = Policy::builder()
+        .sample_rate(0.01)
+        .routes(fifty_routes())
+        .build()
+        .expect("policy");
+    g.bench_function("50_routes", |b| {
+        b.iter(|| black_box(routes_only.decide(&RequestView::of(black_box(&req)), trace, true)))
     });
     g.finish();
 }

@@ -153,7 +153,16 @@ struct Inner {
     /// What a policy file may change while requests are decided: swapped whole, read
     /// without a lock.
     rules: ArcSwap<Rules>,
+    /// Whether the rules alone may record a request (tail keep, a route's rate): what
+    /// [`Policy::could_record`] needs of them, without loading them.
+    rules_may_record: AtomicBool,
     file: Mutex<Option<PolicyFileStatus>>,
+}
+
+impl Rules {
+    fn may_record(&self) -> bool {
+        self.tail.is_some() || self.routes.may_record()
+    }
 }
 
 /// The rules a policy file may change: the trigger token, tail keep, route rules.
@@ -234,6 +243,7 @@ impl Policy {
                 max_window: DEFAULT_MAX_WINDOW,
                 captures: Captures::default(),
                 rules: ArcSwap::from_pointee(Rules::default()),
+                rules_may_record: AtomicBool::new(false),
                 file: Mutex::new(None),
             }),
         }
@@ -383,9 +393,7 @@ impl Policy {
         if !p.enabled.load(Ordering::Relaxed) {
             return false;
         }
-        let rules = p.rules.load();
-        rules.tail.is_some()
-            || rules.routes.may_record()
+        p.rules_may_record.load(Ordering::Relaxed)
             || p.flags.is_some()
             || self.sample_rate() > 0.0
             || p.windows.any_open()
@@ -483,7 +491,11 @@ impl Policy {
     pub(crate) fn update_rules(&self, change: impl FnOnce(&mut Rules)) {
         let mut rules = Rules::clone(&self.inner.rules.load());
         change(&mut rules);
+        let may_record = rules.may_record();
         self.inner.rules.store(Arc::new(rules));
+        self.inner
+            .rules_may_record
+            .store(may_record, Ordering::Relaxed);
     }
 
     /// How the policy file has fared, when there is one.
@@ -673,6 +685,11 @@ impl PolicyBuilder {
                 HeaderName::from_bytes(name.as_bytes()).map_err(|_| PolicyError::HeaderName(name))
             })
             .transpose()?;
+        let rules = Rules {
+            trigger_token: self.trigger_token.map(Arc::from),
+            tail: self.tail,
+            routes: RouteTable::new(self.routes),
+        };
         Ok(Policy {
             inner: Arc::new(Inner {
                 enabled: AtomicBool::new(self.enabled),
@@ -684,11 +701,8 @@ impl PolicyBuilder {
                 windows: Windows::default(),
                 max_window: self.max_window,
                 captures: Captures::new(self.max_active_captures, self.max_capture_rate),
-                rules: ArcSwap::from_pointee(Rules {
-                    trigger_token: self.trigger_token.map(Arc::from),
-                    tail: self.tail,
-                    routes: RouteTable::new(self.routes),
-                }),
+                rules_may_record: AtomicBool::new(rules.may_record()),
+                rules: ArcSwap::from_pointee(rules),
                 file: Mutex::new(None),
             }),
         })

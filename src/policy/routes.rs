@@ -58,7 +58,9 @@ pub struct RouteTable {
     /// Bit `n` set: some prefix is `n` bytes long (bit 63: 63 or more), so most of a
     /// path's prefixes are never hashed.
     prefix_lengths: u64,
-    /// Rules matched one by one (globs, every path).
+    /// Globs that start with a literal segment (`/tenants/*/…`), by that segment.
+    globs: HashMap<String, Vec<usize>, RandomState>,
+    /// Rules matched one by one (globs that start with a wildcard, every path).
     scanned: Vec<usize>,
     /// Whether some rule records at a rate above 0.
     records: bool,
@@ -81,7 +83,11 @@ impl RouteTable {
                     table.prefix_lengths |= length_bit(key.len());
                     table.prefix.entry(key.to_owned()).or_default().push(i);
                 }
-                PathMatch::Glob(_) | PathMatch::Any => table.scanned.push(i),
+                PathMatch::Glob(g) => match first_segment(g).filter(|s| *s != "*" && *s != "**") {
+                    Some(literal) => table.globs.entry(literal.to_owned()).or_default().push(i),
+                    None => table.scanned.push(i),
+                },
+                PathMatch::Any => table.scanned.push(i),
             }
         }
         table.rules = rules;
@@ -142,9 +148,20 @@ impl RouteTable {
             }
             lookup(path);
         }
+        if !self.globs.is_empty()
+            && let Some(c) = first_segment(path).and_then(|first| self.globs.get(first))
+        {
+            consider(c);
+        }
         consider(&self.scanned);
         best.map(|i| self.rules[i].action)
     }
+}
+
+/// The first segment of an absolute path or glob (`tenants` in `/tenants/*/x`).
+fn first_segment(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix('/')?;
+    Some(rest.split('/').next().unwrap_or(rest))
 }
 
 fn length_bit(len: usize) -> u64 {
@@ -192,5 +209,25 @@ mod tests {
             Some(RouteAction::Rate(0.1))
         );
         assert!(table.may_record());
+        let globs = RouteTable::new(vec![
+            rule(PathMatch::Glob("/**/admin".into()), RouteAction::Never),
+            rule(
+                PathMatch::Glob("/tenants/*/orders".into()),
+                RouteAction::Rate(1.0),
+            ),
+        ]);
+        assert_eq!(
+            globs.lookup(&Method::GET, "/x/y/admin"),
+            Some(RouteAction::Never)
+        );
+        assert_eq!(
+            globs.lookup(&Method::GET, "/tenants/admin"),
+            Some(RouteAction::Never)
+        );
+        assert_eq!(
+            globs.lookup(&Method::GET, "/tenants/7/orders"),
+            Some(RouteAction::Rate(1.0))
+        );
+        assert_eq!(globs.lookup(&Method::GET, "/tenant/7/orders"), None);
     }
 }
