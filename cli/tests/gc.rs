@@ -257,3 +257,77 @@ fn a_damaged_segment_does_not_stop_gc() {
     );
     assert!(!t.billing[0].exists() && !t.old[0].exists());
 }
+
+#[test]
+fn each_recording_lives_as_long_as_why_it_was_kept_says() {
+    use retrace::{KeepCause, RecordReason};
+    let root = Root::new();
+    let now = now_us();
+    let (_, segs) = craft_session(
+        root.path(),
+        "shop_host_20240101T000000Z_4_dddd",
+        true,
+        &[
+            // Sampled, 10 days: past sampled=7d.
+            (&[Crafted::new(now - 10 * DAY_US, 200)], true),
+            // Asked for by a header, 10 days: within triggered=14d.
+            (
+                &[Crafted::new(now - 10 * DAY_US, 200).reason(RecordReason::Header)],
+                true,
+            ),
+            // An error, 20 days: within errors=30d.
+            (
+                &[Crafted::new(now - 20 * DAY_US, 200)
+                    .reason(RecordReason::KeptOnOutcome(KeepCause::Status))],
+                true,
+            ),
+            // Mixed: a 20-day sampled recording beside a 10-day captured one: it stays
+            // for the longer-lived.
+            (
+                &[
+                    Crafted::new(now - 20 * DAY_US, 200),
+                    Crafted::new(now - 10 * DAY_US, 200)
+                        .reason(RecordReason::Capture(retrace::CaptureId(9))),
+                ],
+                true,
+            ),
+            // A capture's recording, 15 days: past triggered=14d.
+            (
+                &[Crafted::new(now - 15 * DAY_US, 200)
+                    .reason(RecordReason::Capture(retrace::CaptureId(9)))],
+                true,
+            ),
+        ],
+    );
+    let keep = "errors=30d,triggered=14d,sampled=7d";
+    let dry = root.retrace(&["gc", "--keep", keep, "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let lines = dry.lines();
+    let because = "every recording past its keep time";
+    assert_deleted(lines[0], "would delete", &segs[0], 1, because);
+    assert_deleted(lines[1], "would delete", &segs[4], 1, because);
+    assert!(
+        lines[2].starts_with("would delete 2 segments"),
+        "{}",
+        dry.stdout
+    );
+    assert!(segs.iter().all(|s| s.exists()), "a dry run deletes nothing");
+
+    let run = root.retrace(&["gc", "--keep", keep]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!segs[0].exists() && !segs[4].exists());
+    assert!(segs[1].exists() && segs[2].exists() && segs[3].exists());
+
+    for (bad, needle) in [
+        (
+            "errors=30d,bogus=1d",
+            "unknown kind \"bogus\"; expected one of errors, triggered, sampled",
+        ),
+        ("errors", "expected KIND=AGE, got \"errors\""),
+        ("sampled=1d,sampled=2d", "sampled is given twice"),
+    ] {
+        let run = root.retrace(&["gc", "--keep", bad]);
+        assert_eq!(run.code, 2, "{bad}");
+        assert!(run.stderr.contains(needle), "{bad}: {}", run.stderr);
+    }
+}

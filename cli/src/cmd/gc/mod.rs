@@ -16,7 +16,7 @@ use retrace::config::{ConfigError, parse_size};
 use retrace::metadata::METADATA_FILE;
 use retrace::store::{SegmentInfo, SessionInfo, segment_files};
 
-use self::plan::{Policy, Why, plan, segment_time_us};
+use self::plan::{Keep, Kind, Policy, Why, plan, segment_time_us};
 use super::help_with_examples;
 use crate::exit::Status;
 use crate::format::bytes;
@@ -27,6 +27,8 @@ use crate::time::{now_unix_us, parse_duration, rfc3339_seconds};
 const EXAMPLES: &str =
     "  retrace gc --max-age 7d --dry-run                  what a week of retention deletes
   retrace gc --max-age 7d --keep-errors-for 30d      errors live for a month
+  retrace gc --keep errors=30d,triggered=14d,sampled=7d
+                                                     each recording by why it was kept
   retrace gc --max-bytes 10GiB                       oldest segments go first
   retrace gc --max-age 2d --max-bytes 500MB
 
@@ -40,7 +42,7 @@ remaining segments go, those holding such errors last. Sizes: 500MB, 10GiB, 6553
 #[derive(Debug, Args)]
 #[command(
     after_help = help_with_examples(EXAMPLES),
-    group(ArgGroup::new("limit").required(true).multiple(true).args(["max_age", "max_bytes"])),
+    group(ArgGroup::new("limit").required(true).multiple(true).args(["max_age", "max_bytes", "keep"])),
 )]
 pub(crate) struct GcArgs {
     /// Delete segments whose newest recording is older than this (7d, 12h)
@@ -52,6 +54,10 @@ pub(crate) struct GcArgs {
     /// Keep segments holding error recordings (5xx, failed, kept on error) this long
     #[arg(long, value_name = "AGE", value_parser = parse_duration)]
     keep_errors_for: Option<Duration>,
+    /// How long each kind of recording lives: errors=30d,triggered=14d,sampled=7d
+    /// (a kind left out lives for --max-age, or for ever without it)
+    #[arg(long, value_name = "KIND=AGE,...", value_parser = parse_keep)]
+    keep: Option<Keep>,
     /// Print what would be deleted, delete nothing
     #[arg(long)]
     dry_run: bool,
@@ -62,6 +68,32 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
         ConfigError::InvalidEnv { reason, .. } => reason,
         other => other.to_string(),
     })
+}
+
+/// `errors=30d,triggered=14d,sampled=7d`.
+fn parse_keep(text: &str) -> Result<Keep, String> {
+    let mut keep = Keep::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (kind, age) = part
+            .split_once('=')
+            .ok_or_else(|| format!("expected KIND=AGE, got {part:?}"))?;
+        let age = micros(parse_duration(age.trim())?);
+        let slot = match kind.trim() {
+            "errors" => &mut keep.errors,
+            "triggered" => &mut keep.triggered,
+            "sampled" => &mut keep.sampled,
+            other => {
+                return Err(format!(
+                    "unknown kind {other:?}; expected one of {}",
+                    Kind::NAMES.join(", ")
+                ));
+            }
+        };
+        if slot.replace(age).is_some() {
+            return Err(format!("{} is given twice", kind.trim()));
+        }
+    }
+    Ok(keep)
 }
 
 fn micros(d: Duration) -> u64 {
@@ -104,7 +136,13 @@ pub(crate) fn run(root: &RootArgs, args: &GcArgs) -> anyhow::Result<Status> {
         now_us: now_unix_us(),
         max_age_us: args.max_age.map(micros),
         max_bytes: args.max_bytes,
-        keep_errors_us: args.keep_errors_for.map(micros),
+        keep: {
+            let mut keep = args.keep.unwrap_or_default();
+            if keep.errors.is_none() {
+                keep.errors = args.keep_errors_for.map(micros);
+            }
+            keep
+        },
     };
     let plan = plan(segments, metadata_bytes(store.sessions()), &policy);
     let verb = if args.dry_run {
@@ -139,6 +177,7 @@ pub(crate) fn run(root: &RootArgs, args: &GcArgs) -> anyhow::Result<Status> {
         freed += seg.bytes();
         let newest = segment_time_us(seg).map_or_else(|| "unknown".to_owned(), rfc3339_seconds);
         let because = match why {
+            Why::Age if args.keep.is_some() => "every recording past its keep time".to_owned(),
             Why::Age => format!(
                 "older than {}",
                 humantime::format_duration(args.max_age.unwrap_or_default())

@@ -8,9 +8,13 @@
 //! so copying a store keeps its ages.
 //!
 //! Rules, in order:
-//! 1. `--max-age`: a segment goes when its newest recording is older than the age,
-//!    unless it holds an error recording (status 5xx, failed, or kept on error) newer
-//!    than `--keep-errors-for`: errors live for the longer of the two.
+//! 1. Age: each recording lives as long as its kind says: `--keep errors=30d,
+//!    triggered=14d,sampled=7d` (errors: status 5xx, failed, or kept on error;
+//!    triggered: asked for by a header, a parent, a flag, a window, a capture or the
+//!    API; sampled: chosen by the sample rate), a kind not listed for `--max-age`, and
+//!    errors under `--keep-errors-for` for the longer of it and `--max-age`. A segment
+//!    goes when every recording in it has outlived its time (a segment that mixes
+//!    kinds stays for its longest-lived recording: segments are never rewritten).
 //! 2. `--max-bytes`: while the store is over the budget, the oldest remaining closed
 //!    segments go, segments holding protected error recordings last. The budget is a
 //!    hard limit; errors only go after everything else.
@@ -28,8 +32,53 @@ pub(crate) struct Policy {
     pub(crate) max_age_us: Option<u64>,
     /// The store's byte budget.
     pub(crate) max_bytes: Option<u64>,
-    /// Error recordings younger than this keep their segment.
-    pub(crate) keep_errors_us: Option<u64>,
+    /// How long each kind of recording lives, when given (`--keep`).
+    pub(crate) keep: Keep,
+}
+
+/// `--keep kind=age,...`, in microseconds; `--keep-errors-for` fills `errors` too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Keep {
+    pub(crate) errors: Option<u64>,
+    pub(crate) triggered: Option<u64>,
+    pub(crate) sampled: Option<u64>,
+}
+
+/// Why a recording was kept, as retention groups them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Errors,
+    Triggered,
+    Sampled,
+}
+
+impl Kind {
+    /// Every kind's name, as `--keep` takes it.
+    pub(crate) const NAMES: [&'static str; 3] = ["errors", "triggered", "sampled"];
+
+    pub(crate) fn of(s: &Summary) -> Self {
+        if is_error(s) {
+            Self::Errors
+        } else if matches!(s.reason, Some(RecordReason::Sampled)) {
+            Self::Sampled
+        } else {
+            Self::Triggered
+        }
+    }
+}
+
+impl Policy {
+    /// How long a recording of this kind lives; `None`: for ever.
+    fn lifetime_us(&self, kind: Kind) -> Option<u64> {
+        match kind {
+            Kind::Errors => match (self.keep.errors, self.max_age_us) {
+                (Some(k), Some(a)) => Some(k.max(a)),
+                (k, a) => k.or(a),
+            },
+            Kind::Triggered => self.keep.triggered.or(self.max_age_us),
+            Kind::Sampled => self.keep.sampled.or(self.max_age_us),
+        }
+    }
 }
 
 /// Why a segment is deleted.
@@ -82,6 +131,23 @@ fn newest_error_us(seg: &SegmentInfo) -> Option<u64> {
         .max()
 }
 
+/// Whether every recording of a segment has outlived its time (one without any
+/// listed: its own time against `--max-age`).
+fn expired(seg: &SegmentInfo, policy: &Policy) -> bool {
+    let older_than =
+        |t: Option<u64>, age: u64| t.is_some_and(|t| t < policy.now_us.saturating_sub(age));
+    if seg.entries.is_empty() {
+        return policy
+            .max_age_us
+            .is_some_and(|age| older_than(segment_time_us(seg), age));
+    }
+    seg.entries.iter().all(|e| {
+        policy
+            .lifetime_us(Kind::of(&e.summary))
+            .is_some_and(|life| older_than(Some(end_us(&e.summary)), life))
+    })
+}
+
 /// Plans retention for `segments`, with `other_bytes` of other files (metadata) in the
 /// store.
 pub(crate) fn plan(segments: &[SegmentInfo], other_bytes: u64, policy: &Policy) -> Plan {
@@ -89,7 +155,8 @@ pub(crate) fn plan(segments: &[SegmentInfo], other_bytes: u64, policy: &Policy) 
         |t: Option<u64>, age: u64| t.is_some_and(|t| t < policy.now_us.saturating_sub(age));
     let protected = |seg: &SegmentInfo| {
         policy
-            .keep_errors_us
+            .keep
+            .errors
             .is_some_and(|keep| newest_error_us(seg).is_some_and(|t| !older_than(Some(t), keep)))
     };
     let mut plan = Plan {
@@ -103,10 +170,7 @@ pub(crate) fn plan(segments: &[SegmentInfo], other_bytes: u64, policy: &Policy) 
         if !seg.is_closed() {
             continue;
         }
-        let expired = policy
-            .max_age_us
-            .is_some_and(|age| older_than(segment_time_us(seg), age));
-        if expired && !protected(seg) {
+        if expired(seg, policy) {
             plan.delete.push((i, Why::Age));
             plan.bytes_after -= seg.bytes();
         } else {
