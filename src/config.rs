@@ -18,10 +18,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use variables::{
-    CHANNEL_CAPACITY, CHUNK_BYTES, DISK_POLICY, ENABLED, FLUSH, FSYNC, KEEP, KEEP_LATENCY,
-    MAX_CAPTURE_RATE, MAX_CAPTURES, MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES, MAX_WINDOW, POLICY_FILE,
-    RECORDING_PATH, SAMPLE_RATE, SEGMENT_MAX_AGE, SEGMENT_MAX_BYTES, SERVICE, SHUTDOWN_TIMEOUT,
-    TRIGGER_HEADER, TRIGGER_TOKEN,
+    BUILD_VERSION, CHANNEL_CAPACITY, CHUNK_BYTES, DISK_POLICY, ENABLED, FLUSH, FSYNC, GIT_COMMIT,
+    KEEP, KEEP_LATENCY, MAX_CAPTURE_RATE, MAX_CAPTURES, MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES,
+    MAX_WINDOW, NODE_NAME, POD_NAME, POD_NAMESPACE, POLICY_FILE, RECORDING_PATH, REGION,
+    SAMPLE_RATE, SEGMENT_MAX_AGE, SEGMENT_MAX_BYTES, SERVICE, SHUTDOWN_TIMEOUT, TRIGGER_HEADER,
+    TRIGGER_TOKEN,
 };
 pub use variables::{VARIABLES, Variable};
 
@@ -131,6 +132,9 @@ pub struct Config {
     pub max_captures: usize,
     /// The policy file, read at start and again whenever it changes.
     pub policy_file: Option<PathBuf>,
+    /// Where this process runs and what it was built from, for its sessions' metadata.
+    #[serde(default)]
+    pub origin: crate::metadata::Origin,
     /// The most recordings per second all captures together may claim.
     pub max_capture_rate: u64,
     /// What is redacted, by every layer, boundary and outgoing call that records
@@ -167,6 +171,7 @@ impl Default for Config {
             max_window: crate::policy::DEFAULT_MAX_WINDOW,
             max_captures: crate::policy::DEFAULT_MAX_ACTIVE_CAPTURES,
             policy_file: None,
+            origin: crate::metadata::Origin::default(),
             max_capture_rate: crate::policy::DEFAULT_MAX_CAPTURE_RATE,
             redaction: crate::Redaction::default(),
         }
@@ -369,6 +374,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Where this process runs and what it was built from (a commit from the build,
+    /// say: `git_commit: option_env!("GIT_COMMIT").map(Into::into)`); the environment
+    /// fills what is left out when read.
+    pub fn origin(mut self, origin: crate::metadata::Origin) -> Self {
+        self.config.origin = origin;
+        self
+    }
+
     /// Root directory of the recordings.
     pub fn recording_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.recording_path = path.into();
@@ -546,6 +559,19 @@ impl ConfigBuilder {
         }
         if let Some(v) = env.get(MAX_WINDOW.name) {
             c.max_window = parse_duration(MAX_WINDOW.name, &v)?;
+        }
+        let o = &mut c.origin;
+        for (var, field) in [
+            (POD_NAME, &mut o.pod),
+            (NODE_NAME, &mut o.node),
+            (POD_NAMESPACE, &mut o.namespace),
+            (REGION, &mut o.region),
+            (BUILD_VERSION, &mut o.build_version),
+            (GIT_COMMIT, &mut o.git_commit),
+        ] {
+            if let Some(v) = env.get(var.name).filter(|v| !v.trim().is_empty()) {
+                *field = Some(v.trim().to_owned());
+            }
         }
         if let Some(v) = env.get(POLICY_FILE.name) {
             if v.trim().is_empty() {

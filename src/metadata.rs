@@ -47,6 +47,35 @@ impl SessionMetadata {
     }
 }
 
+/// Where the process that wrote a session ran and what it was built from: filled from
+/// the Kubernetes downward API's usual variables (`POD_NAME`, `NODE_NAME`,
+/// `POD_NAMESPACE`) and `RETRACE_REGION`, `RETRACE_BUILD_VERSION`,
+/// `RETRACE_GIT_COMMIT`, or set in code ([`ConfigBuilder::origin`]). `retrace ls` shows
+/// the pod and filters by each (`--pod web-7f9c`).
+///
+/// [`ConfigBuilder::origin`]: crate::ConfigBuilder::origin
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The pod's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The node it ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Its namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The build's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_version: Option<String>,
+    /// The commit it was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+}
+
 /// The contents of `metadata.json`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionMetadata {
@@ -74,6 +103,9 @@ pub struct SessionMetadata {
     pub closed_cleanly: bool,
     /// The settings that shape what was recorded.
     pub config: ConfigSummary,
+    /// Where the process ran (absent from sessions written before it existed).
+    #[serde(default)]
+    pub origin: Origin,
     /// The recorder's counters at the last update.
     pub stats: Stats,
 }

@@ -240,3 +240,44 @@ fn interval_flushing_and_rotation_by_age() {
     }
     assert_eq!(store.list().recordings.len(), 15);
 }
+
+#[test]
+fn a_session_says_where_its_process_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()).with_env_vars([
+        ("POD_NAME", "web-7f9c-xk2p"),
+        ("NODE_NAME", "node-3"),
+        ("POD_NAMESPACE", "shop"),
+        ("RETRACE_REGION", "eu-west-1"),
+        ("RETRACE_BUILD_VERSION", "2.4.1"),
+        ("RETRACE_GIT_COMMIT", "9f2c4e1"),
+    ]));
+    record_one(&rec, 1, 64).unwrap();
+    guard.shutdown().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let origin = store.sessions()[0].origin().unwrap().clone();
+    assert_eq!(
+        origin,
+        retrace::metadata::Origin {
+            pod: Some("web-7f9c-xk2p".into()),
+            node: Some("node-3".into()),
+            namespace: Some("shop".into()),
+            region: Some("eu-west-1".into()),
+            build_version: Some("2.4.1".into()),
+            git_commit: Some("9f2c4e1".into()),
+        }
+    );
+    // A session written before the field existed reads with no origin.
+    let meta = store.sessions()[0]
+        .dir
+        .join(retrace::metadata::METADATA_FILE);
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("origin");
+    std::fs::write(&meta, serde_json::to_vec(&json).unwrap()).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.sessions()[0].origin(),
+        Some(&retrace::metadata::Origin::default())
+    );
+}

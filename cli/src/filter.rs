@@ -36,6 +36,18 @@ pub(crate) struct FilterArgs {
     /// kept-on-*); comma-separated or repeated
     #[arg(long, value_name = "REASON", value_delimiter = ',', value_parser = ReasonMatch::parse)]
     pub(crate) reason: Vec<ReasonMatch>,
+    /// Only recordings made in this pod (a name or its prefix: web-7f9c)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) pod: Option<String>,
+    /// Only recordings made on this node (a name or its prefix)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) node: Option<String>,
+    /// Only recordings made in this namespace
+    #[arg(long, value_name = "NAME")]
+    pub(crate) namespace: Option<String>,
+    /// Only recordings made by a build of this commit (a hash or its prefix)
+    #[arg(long, value_name = "HASH")]
+    pub(crate) commit: Option<String>,
     /// Only recordings taken by this capture (its id, as the admin service gave it)
     #[arg(long, value_name = "ID", value_parser = parse_capture)]
     pub(crate) capture: Option<CaptureId>,
@@ -122,6 +134,20 @@ impl ReasonMatch {
     }
 }
 
+/// Whether a recording's session names a value starting with `wanted` (no filter: yes).
+fn origin_matches(
+    info: &RecordingInfo,
+    wanted: &Option<String>,
+    field: impl Fn(&retrace::metadata::Origin) -> &Option<String>,
+) -> bool {
+    wanted.as_deref().is_none_or(|w| {
+        info.session
+            .origin()
+            .and_then(|o| field(o).as_deref())
+            .is_some_and(|v| v.starts_with(w))
+    })
+}
+
 fn parse_capture(text: &str) -> Result<CaptureId, String> {
     text.trim()
         .parse()
@@ -174,6 +200,10 @@ impl Filter {
             && (a.reason.is_empty() || a.reason.iter().any(|m| m.matches(s.reason)))
             && a.capture
                 .is_none_or(|c| s.reason == Some(RecordReason::Capture(c)))
+            && origin_matches(info, &a.pod, |o| &o.pod)
+            && origin_matches(info, &a.node, |o| &o.node)
+            && origin_matches(info, &a.namespace, |o| &o.namespace)
+            && origin_matches(info, &a.commit, |o| &o.git_commit)
             && (!a.incomplete || !s.complete())
     }
 }

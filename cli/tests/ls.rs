@@ -347,3 +347,45 @@ fn a_capture_lists_by_its_id() {
         bad.stderr
     );
 }
+
+#[test]
+fn recordings_list_and_filter_by_where_their_process_ran() {
+    let root = Root::new();
+    let now = now_us();
+    for (name, pod, commit, uri) in [
+        ("shop_host_1", "web-7f9c-xk2p", "9f2c4e1", "/a"),
+        ("shop_host_2", "web-1b2d-qq9z", "77aa001", "/b"),
+    ] {
+        let (dir, _) = craft_session(
+            root.path(),
+            name,
+            true,
+            &[(&[Crafted::new(now - 1_000, 200).uri(uri)], true)],
+        );
+        let meta = dir.join(retrace::metadata::METADATA_FILE);
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+        json["origin"] = serde_json::json!({"pod": pod, "git_commit": commit});
+        std::fs::write(&meta, serde_json::to_vec(&json).unwrap()).unwrap();
+    }
+    assert_eq!(paths(&root, &["--pod", "web-7f9c"]), ["/a"]);
+    assert_eq!(paths(&root, &["--commit", "77aa"]), ["/b"]);
+    assert_eq!(paths(&root, &["--pod", "api-"]), Vec::<String>::new());
+    let run = root.retrace(&["ls"]);
+    assert!(run.lines()[0].trim_end().ends_with("POD"), "{}", run.stdout);
+    assert!(run.stdout.contains("web-7f9c-xk2p"), "{}", run.stdout);
+    let json = root.retrace(&["ls", "--pod", "web-7f9c", "--json"]);
+    assert!(
+        json.stdout.contains("\"pod\": \"web-7f9c-xk2p\""),
+        "{}",
+        json.stdout
+    );
+    let id = json.stdout.split("\"id\": \"").nth(1).unwrap()[..26].to_owned();
+    let show = root.retrace(&["show", &id]);
+    assert!(
+        show.stdout
+            .contains("origin     pod web-7f9c-xk2p, commit 9f2c4e1"),
+        "{}",
+        show.stdout
+    );
+}

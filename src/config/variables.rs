@@ -85,6 +85,18 @@ variables! {
     ADMIN_ADDR = "RETRACE_ADMIN_ADDR", "the admin service's own listener (loopback unless said otherwise)", "`127.0.0.1:9736`";
     /// The audit log the admin service and the CLI append to.
     AUDIT_LOG = "RETRACE_AUDIT_LOG", "the audit log of admin actions and reads of recordings", "`<recording path>/audit.log`";
+    /// The pod, as the Kubernetes downward API gives it ([`Origin`](crate::metadata::Origin)).
+    POD_NAME = "POD_NAME", "the pod's name, kept in each session's metadata (`retrace ls --pod`)", "none";
+    /// The node, from the downward API.
+    NODE_NAME = "NODE_NAME", "the node's name, kept in each session's metadata", "none";
+    /// The namespace, from the downward API.
+    POD_NAMESPACE = "POD_NAMESPACE", "the namespace, kept in each session's metadata", "none";
+    /// The region.
+    REGION = "RETRACE_REGION", "the region, kept in each session's metadata", "none";
+    /// The build's version.
+    BUILD_VERSION = "RETRACE_BUILD_VERSION", "the build's version, kept in each session's metadata", "none";
+    /// The commit the build came from.
+    GIT_COMMIT = "RETRACE_GIT_COMMIT", "the commit the build came from, kept in each session's metadata", "none";
     /// The pseudonymisation key ([`RedactionBuilder::key`](crate::RedactionBuilder::key)).
     REDACTION_KEY = "RETRACE_REDACTION_KEY", "64 hex digits: key for pseudonymised values (same key, same pseudonym)", "per process";
     /// Regression tests store new answers as expectations (`retrace_tower::Regression`).

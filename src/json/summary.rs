@@ -25,6 +25,9 @@ pub struct SummaryView<'a> {
     /// The capture that recorded it, when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     capture: Option<String>,
+    /// Where its process ran and what it was built from, when its session says.
+    #[serde(skip_serializing_if = "is_unknown")]
+    origin: Option<&'a crate::metadata::Origin>,
     trace_id: Option<String>,
     truncated: bool,
     incomplete: bool,
@@ -53,6 +56,7 @@ impl<'a> SummaryView<'a> {
             response_bytes: s.response_bytes,
             size_bytes: s.raw_bytes,
             reason: s.reason.map(|r| r.as_str()),
+            origin: info.session.metadata.as_ref().map(|m| &m.origin),
             capture: match s.reason {
                 Some(crate::RecordReason::Capture(id)) => Some(id.to_string()),
                 _ => None,
@@ -64,6 +68,10 @@ impl<'a> SummaryView<'a> {
             failed: s.failed,
         }
     }
+}
+
+fn is_unknown(origin: &Option<&crate::metadata::Origin>) -> bool {
+    origin.is_none_or(|o| *o == crate::metadata::Origin::default())
 }
 
 /// Microseconds since the Unix epoch as RFC 3339 UTC with milliseconds.

@@ -90,6 +90,11 @@ pub struct SessionInfo {
 }
 
 impl SessionInfo {
+    /// Where the session's process ran, when its metadata says.
+    pub fn origin(&self) -> Option<&crate::metadata::Origin> {
+        self.metadata.as_ref().map(|m| &m.origin)
+    }
+
     /// The service name, from the metadata or the directory name.
     pub fn service(&self) -> &str {
         match &self.metadata {

@@ -155,6 +155,7 @@ impl Session {
                 ended_unix_ms: None,
                 closed_cleanly: false,
                 config: ConfigSummary::of(config),
+                origin: config.origin.clone(),
                 stats: Stats::default(),
             },
             file_mode: config.file_mode,

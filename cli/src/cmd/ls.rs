@@ -84,7 +84,15 @@ pub(crate) fn run(root: &RootArgs, args: &LsArgs) -> anyhow::Result<Status> {
         return Ok(Status::Success);
     }
     let id_len = short_id::unique_len(&listing.recordings, &shown);
-    let mut table = Table::new(vec![
+    let pod = |i: usize| {
+        listing.recordings[i]
+            .session
+            .origin()
+            .and_then(|o| o.pod.as_deref())
+    };
+    // The pod column only when some recording shown knows its pod.
+    let with_pod = shown.iter().any(|&i| pod(i).is_some());
+    let mut columns = vec![
         Column::left("ID"),
         Column::left("STARTED"),
         Column::left("SERVICE").max_width(24),
@@ -96,13 +104,17 @@ pub(crate) fn run(root: &RootArgs, args: &LsArgs) -> anyhow::Result<Status> {
         Column::right("SIZE"),
         Column::left("REASON"),
         Column::left("FLAGS"),
-    ]);
+    ];
+    if with_pod {
+        columns.push(Column::left("POD").max_width(32));
+    }
+    let mut table = Table::new(columns);
     for &i in &shown {
         let info = &listing.recordings[i];
         let s = &info.summary;
         let mut id = s.id.to_string();
         id.truncate(id_len);
-        table.row(vec![
+        let mut row = vec![
             id,
             rfc3339_seconds(s.started_unix_us),
             info.session.service().to_owned(),
@@ -114,7 +126,11 @@ pub(crate) fn run(root: &RootArgs, args: &LsArgs) -> anyhow::Result<Status> {
             bytes(s.raw_bytes),
             reason(s).to_owned(),
             flags_text(s),
-        ]);
+        ];
+        if with_pod {
+            row.push(pod(i).unwrap_or("-").to_owned());
+        }
+        table.row(row);
     }
     table.write(&mut out)?;
     out.flush()?;

@@ -103,6 +103,24 @@ fn write_header(
         info.session.service(),
         info.session.name
     )?;
+    if let Some(o) = info.session.origin() {
+        let mut place: Vec<String> = Vec::new();
+        for (name, value) in [
+            ("pod", &o.pod),
+            ("node", &o.node),
+            ("namespace", &o.namespace),
+            ("region", &o.region),
+            ("build", &o.build_version),
+            ("commit", &o.git_commit),
+        ] {
+            if let Some(v) = value {
+                place.push(format!("{name} {v}"));
+            }
+        }
+        if !place.is_empty() {
+            writeln!(out, "origin     {}", place.join(", "))?;
+        }
+    }
     writeln!(out, "started    {}", rfc3339_millis(s.started_unix_us))?;
     writeln!(out, "duration   {}", duration(s))?;
     writeln!(out, "reason     {}", reason(s))?;
