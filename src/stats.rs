@@ -103,19 +103,22 @@ pub(crate) struct Counters {
 /// The decisions [`Stats::decisions`] counts, by name: a recording started for each
 /// reason (`tentative` for one started speculatively), and a tentative one kept for
 /// each cause.
-pub const DECISIONS: [&str; 11] = [
-    "sampled",
-    "header",
-    "flag",
-    "window",
-    "parent",
-    "manual",
-    "capture",
-    "tentative",
-    "kept-on-status",
-    "kept-on-error",
-    "kept-on-latency",
-];
+pub const DECISIONS: [&str; 11] = {
+    let r = RecordReason::NAMES;
+    [
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        "tentative",
+        r[7],
+        r[8],
+        r[9],
+    ]
+};
 
 /// Upper bounds, in microseconds, of the buckets of [`Stats::write_latency`] (a last
 /// bucket holds the slower writes).
@@ -331,9 +334,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_reason_is_a_decision_by_the_same_name() {
-        for name in RecordReason::NAMES {
-            assert!(DECISIONS.contains(&name), "{name} is not in DECISIONS");
+    fn every_reason_is_counted_under_its_own_name() {
+        for reason in [
+            RecordReason::Sampled,
+            RecordReason::Header,
+            RecordReason::Flag,
+            RecordReason::Window,
+            RecordReason::Parent,
+            RecordReason::Manual,
+            RecordReason::Capture(crate::id::CaptureId(1)),
+            RecordReason::KeptOnOutcome(KeepCause::Status),
+            RecordReason::KeptOnOutcome(KeepCause::Error),
+            RecordReason::KeptOnOutcome(KeepCause::Latency),
+        ] {
+            assert_eq!(DECISIONS[decision_index(reason)], reason.as_str());
         }
+        assert_eq!(DECISIONS[7], "tentative");
     }
 }
