@@ -281,6 +281,21 @@ impl RecordReason {
         "kept-on-latency",
     ];
 
+    /// One reason of each kind, in the order of [`NAMES`](Self::NAMES) (a capture's
+    /// id is 0): for tables and tests that must cover every reason.
+    pub const EVERY_KIND: [RecordReason; 10] = [
+        Self::Sampled,
+        Self::Header,
+        Self::Flag,
+        Self::Window,
+        Self::Parent,
+        Self::Manual,
+        Self::Capture(crate::id::CaptureId(0)),
+        Self::KeptOnOutcome(KeepCause::Status),
+        Self::KeptOnOutcome(KeepCause::Error),
+        Self::KeptOnOutcome(KeepCause::Latency),
+    ];
+
     /// A short lower-case name, as the CLI prints and filters it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -335,18 +335,12 @@ mod tests {
 
     #[test]
     fn every_reason_is_counted_under_its_own_name() {
-        for reason in [
-            RecordReason::Sampled,
-            RecordReason::Header,
-            RecordReason::Flag,
-            RecordReason::Window,
-            RecordReason::Parent,
-            RecordReason::Manual,
-            RecordReason::Capture(crate::id::CaptureId(1)),
-            RecordReason::KeptOnOutcome(KeepCause::Status),
-            RecordReason::KeptOnOutcome(KeepCause::Error),
-            RecordReason::KeptOnOutcome(KeepCause::Latency),
-        ] {
+        // In NAMES' order, so NAMES and as_str agree too.
+        for (reason, name) in RecordReason::EVERY_KIND
+            .into_iter()
+            .zip(RecordReason::NAMES)
+        {
+            assert_eq!(reason.as_str(), name);
             assert_eq!(DECISIONS[decision_index(reason)], reason.as_str());
         }
         assert_eq!(DECISIONS[7], "tentative");

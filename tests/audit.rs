@@ -289,24 +289,30 @@ fn tampering_in_a_rotated_file_names_that_file() {
     assert!(matches!(b.reason, BrokenReason::SeqGap { .. }), "{b}");
 }
 
-#[test]
-fn eight_threads_appending_keep_one_chain() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = audit::default_path(dir.path());
-    let log = Arc::new(AuditLog::open(&path).expect("open"));
+/// Runs `work(0..8)` on eight threads at once and waits for them.
+fn in_eight_threads(work: impl Fn(usize) + Send + Sync + 'static) {
+    let work = Arc::new(work);
     let threads: Vec<_> = (0..8)
         .map(|t| {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for i in 0..50 {
-                    log.append(entry(t * 100 + i)).expect("append");
-                }
-            })
+            let work = Arc::clone(&work);
+            std::thread::spawn(move || work(t))
         })
         .collect();
     for t in threads {
         t.join().expect("thread");
     }
+}
+
+#[test]
+fn eight_threads_appending_keep_one_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = audit::default_path(dir.path());
+    let log = Arc::new(AuditLog::open(&path).expect("open"));
+    in_eight_threads(move |t| {
+        for i in 0..50 {
+            log.append(entry(t * 100 + i)).expect("append");
+        }
+    });
     let report = audit::verify(&path).expect("verify");
     assert!(report.is_intact(), "{:?}", report.broken);
     assert_eq!(report.lines, 400);
@@ -318,23 +324,16 @@ fn separate_writers_on_one_file_keep_one_chain_through_rotations() {
     // orders them.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = audit::default_path(dir.path());
-    let threads: Vec<_> = (0..8)
-        .map(|t| {
-            let path = path.clone();
-            std::thread::spawn(move || {
-                let log = AuditLog::open(&path)
-                    .expect("open")
-                    .rotate_at(4000)
-                    .keep(1000);
-                for i in 0..40 {
-                    log.append(entry(t * 100 + i)).expect("append");
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("thread");
-    }
+    let shared = path.clone();
+    in_eight_threads(move |t| {
+        let log = AuditLog::open(&shared)
+            .expect("open")
+            .rotate_at(4000)
+            .keep(1000);
+        for i in 0..40 {
+            log.append(entry(t * 100 + i)).expect("append");
+        }
+    });
     let report = audit::verify(&path).expect("verify");
     assert!(report.is_intact(), "{:?}", report.broken);
     assert_eq!(report.lines, 320);

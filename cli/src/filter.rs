@@ -242,19 +242,7 @@ mod tests {
 
     #[test]
     fn every_reason_the_recorder_writes_can_be_filtered() {
-        use retrace::KeepCause;
-        for reason in [
-            RecordReason::Sampled,
-            RecordReason::Header,
-            RecordReason::Flag,
-            RecordReason::Window,
-            RecordReason::Parent,
-            RecordReason::Manual,
-            RecordReason::Capture(retrace::CaptureId(7)),
-            RecordReason::KeptOnOutcome(KeepCause::Status),
-            RecordReason::KeptOnOutcome(KeepCause::Error),
-            RecordReason::KeptOnOutcome(KeepCause::Latency),
-        ] {
+        for reason in RecordReason::EVERY_KIND {
             let m = ReasonMatch::parse(reason.as_str()).unwrap();
             assert!(m.matches(Some(reason)), "{}", reason.as_str());
         }
