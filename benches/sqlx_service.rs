@@ -83,7 +83,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let url = retrace_test_postgres::fresh_database("bench_sqlx_service");
+    let url = retrace_test_services::fresh_database("bench_sqlx_service");
     let pool = pool_with_schema(url.parse().expect("a PostgreSQL URL"))
         .await
         .expect("connects to PostgreSQL, tables made");

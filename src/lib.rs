@@ -98,6 +98,8 @@ pub mod recorder;
 pub mod redaction;
 pub mod replay;
 pub mod segment;
+#[cfg(feature = "ship")]
+pub mod ship;
 pub mod stats;
 pub mod store;
 pub mod summary;

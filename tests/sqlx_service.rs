@@ -20,14 +20,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use retrace::{Config, Recorder, Store, ValueKind};
-use retrace_test_postgres::AwayPort;
+use retrace_test_services::AwayPort;
 use retrace_tower::{RecordLayer, ReplayError};
 use serve::{http_client, moderation, pool_with_schema, public, serve};
 use sqlx::postgres::PgPoolOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
-    let url = retrace_test_postgres::fresh_database("sqlx_service");
+    let url = retrace_test_services::fresh_database("sqlx_service");
     let pool = pool_with_schema(url.parse().expect("a PostgreSQL URL"))
         .await
         .expect("connects, tables made");
@@ -84,7 +84,7 @@ async fn two_hundred_requests_replay_identically_with_postgres_stopped() {
     let stats = guard.shutdown().expect("shut down");
     assert_eq!(stats.written, 245, "every request recorded: {stats:?}");
     assert_eq!(stats.dropped_total(), 0);
-    tokio::task::spawn_blocking(retrace_test_postgres::stop_and_wait)
+    tokio::task::spawn_blocking(retrace_test_services::stop_and_wait)
         .await
         .expect("PostgreSQL stopped");
 

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{admin_key, audit, export, gc, ls, replay, show, stats, verify};
+use crate::cmd::{admin_key, audit, export, gc, ls, replay, ship, show, stats, verify};
 use crate::exit::EXIT_CODES;
 use crate::root::RootArgs;
 
@@ -28,6 +28,7 @@ Examples:
   retrace gc --max-age 7d --dry-run         what a week of retention would delete
   retrace verify                            check every checksum
   retrace audit verify                      check the audit log's hash chain
+  retrace ship --to s3://bucket/prod --watch   keep shipping closed segments
 
 {EXIT_CODES}"
     )
@@ -73,6 +74,8 @@ pub(crate) enum Command {
     Audit(audit::AuditArgs),
     /// Make an API key for the admin service, and its keys-file line
     AdminKey(admin_key::AdminKeyArgs),
+    /// Ship closed segments to object storage (S3, GCS, Azure, a directory)
+    Ship(ship::ShipArgs),
 }
 
 #[cfg(test)]

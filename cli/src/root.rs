@@ -1,9 +1,15 @@
 //! The recording root every subcommand reads: `--path`, else `$RETRACE_RECORDING_PATH`,
 //! else `./recordings` (the same default the recorder writes to), and opening it.
+//!
+//! The root may also be an object-store URL (`s3://bucket/prefix`, `gs://…`, `az://…`)
+//! where `retrace ship` put recordings: it is then read through a local mirror
+//! ([`retrace::ship::Mirror`]) in `$RETRACE_CACHE_DIR` (default: the user's cache
+//! directory), which holds the indexes and only the segments a command reads.
 
 use std::path::PathBuf;
 
 use clap::Args;
+use retrace::ship::{Destination, Mirror};
 use retrace::{Problem, Store};
 
 /// The `--path` option, shared by every subcommand.
@@ -25,8 +31,38 @@ pub(crate) struct RootArgs {
 impl RootArgs {
     /// Opens the store; a missing or unreadable directory is an error.
     pub(crate) fn open(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.path)?)
+        match self.mirror()? {
+            Some(mirror) => Ok(mirror.open_store()?.0),
+            None => Ok(Store::open(&self.path)?),
+        }
     }
+
+    /// The root's object-store URL, when it is one.
+    pub(crate) fn url(&self) -> Option<&str> {
+        self.path.to_str().filter(|p| p.contains("://"))
+    }
+
+    /// The local mirror of an object-store root; `None` for a directory.
+    pub(crate) fn mirror(&self) -> anyhow::Result<Option<Mirror>> {
+        let Some(url) = self.url() else {
+            return Ok(None);
+        };
+        let destination = Destination::parse(url)?;
+        Ok(Some(Mirror::new(destination, &cache_dir())))
+    }
+}
+
+/// Where mirrors of object-store roots live.
+fn cache_dir() -> PathBuf {
+    let from_env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    from_env("RETRACE_CACHE_DIR")
+        .or_else(|| from_env("XDG_CACHE_HOME").map(|d| d.join("retrace")))
+        .or_else(|| from_env("HOME").map(|d| d.join(".cache").join("retrace")))
+        .unwrap_or_else(|| std::env::temp_dir().join("retrace-cache"))
 }
 
 /// How many problems are printed before the rest are only counted.

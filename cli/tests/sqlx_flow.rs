@@ -29,7 +29,7 @@ use support::Root;
 /// An instance of the example on a fresh database, recorded into `record` if given;
 /// returns its URL. It runs until the runtime ends.
 async fn instance(jwt_secret: &[u8], record: Option<RecordLayer>) -> String {
-    let url = retrace_test_postgres::fresh_database("sqlx_flow");
+    let url = retrace_test_services::fresh_database("sqlx_flow");
     let pool = pool_with_schema(url.parse().expect("a PostgreSQL URL"))
         .await
         .expect("connects, tables made");

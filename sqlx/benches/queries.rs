@@ -47,7 +47,7 @@ const TWENTY: &str =
     "SELECT id, slug, title, author, favourites FROM articles ORDER BY id LIMIT $1";
 
 async fn database() -> PgPool {
-    let url = retrace_test_postgres::fresh_database("bench");
+    let url = retrace_test_services::fresh_database("bench");
     let pool = PgPoolOptions::new()
         .max_connections(2)
         .connect(&url)

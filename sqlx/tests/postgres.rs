@@ -15,7 +15,7 @@ use retrace::{
     Outcome, RecordReason, Recorder, RecorderGuard, Recording, Redaction, StartOptions, Store,
     ValueKind,
 };
-use retrace_test_postgres::AwayPort;
+use retrace_test_services::AwayPort;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -42,7 +42,7 @@ fn recorder(dir: &Path) -> (Recorder, RecorderGuard) {
 
 /// A database of its own, with the schema the tests use.
 async fn database(hint: &str) -> PgPool {
-    let url = retrace_test_postgres::fresh_database(hint);
+    let url = retrace_test_services::fresh_database(hint);
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .connect(&url)

@@ -27,6 +27,19 @@ pub struct IndexEntry {
     pub summary: Summary,
 }
 
+/// When the newest of these recordings ended (or started, if it never ended), in
+/// microseconds since the Unix epoch; `None` for no recording.
+pub fn newest_unix_us(entries: &[IndexEntry]) -> Option<u64> {
+    entries
+        .iter()
+        .map(|e| {
+            e.summary
+                .started_unix_us
+                .saturating_add(e.summary.duration_us.unwrap_or(0))
+        })
+        .max()
+}
+
 /// The index of one closed segment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentIndex {

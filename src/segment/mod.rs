@@ -56,7 +56,7 @@ pub use frame::{FRAME_OVERHEAD, FRAME_TRAILER, Frame, FrameError, Frames, encode
 pub use header::{
     FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, HeaderError, SEGMENT_MAGIC, SegmentHeader,
 };
-pub use index::{INDEX_MAGIC, IndexEntry, SegmentIndex};
+pub use index::{INDEX_MAGIC, IndexEntry, SegmentIndex, newest_unix_us};
 
 /// The largest frame payload a writer produces and a reader accepts.
 pub const MAX_FRAME_BYTES: usize = 64 << 20;

@@ -133,12 +133,21 @@ pub struct Listing {
     pub problems: Vec<Problem>,
 }
 
+/// Brings a segment's bytes to the local disk before its frames are read: how a store
+/// whose segments live in object storage lists from the indexes alone and downloads
+/// only the segments a command reads (see `retrace::ship::Mirror`).
+pub trait SegmentFetcher: Send + Sync + std::fmt::Debug {
+    /// Makes `segment` readable on the local disk; does nothing if it already is.
+    fn fetch(&self, segment: &Path) -> Result<(), String>;
+}
+
 /// The recordings under a recording root.
 #[derive(Debug)]
 pub struct Store {
     root: PathBuf,
     sessions: Vec<Arc<SessionInfo>>,
     problems: Vec<Problem>,
+    fetcher: Option<Arc<dyn SegmentFetcher>>,
 }
 
 impl Store {
@@ -201,7 +210,21 @@ impl Store {
             root,
             sessions,
             problems,
+            fetcher: None,
         })
+    }
+
+    /// Reads each segment through `fetcher` before its frames are read.
+    pub fn with_fetcher(mut self, fetcher: Arc<dyn SegmentFetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    fn loader(&self) -> Loader {
+        Loader {
+            cache: Vec::new(),
+            fetcher: self.fetcher.clone(),
+        }
     }
 
     /// The recording root.
@@ -403,7 +426,7 @@ impl Store {
 
     /// Reads a listed recording's events.
     pub fn load(&self, info: &RecordingInfo) -> Result<Recording, StoreError> {
-        Loader::default().load(info)
+        self.loader().load(info)
     }
 
     /// Reads `infos`, in the order given, decoding each frame once: the recordings are
@@ -419,7 +442,7 @@ impl Store {
                 .map(|l| (l.segment.clone(), l.frames.first().copied().unwrap_or(0)))
         };
         order.sort_by_cached_key(|&i| first(infos[i]));
-        let mut loader = Loader::default();
+        let mut loader = self.loader();
         let mut loaded: Vec<Option<Result<Recording, StoreError>>> =
             (0..infos.len()).map(|_| None).collect();
         for i in order {
@@ -432,7 +455,7 @@ impl Store {
     pub fn recordings(&self) -> impl Iterator<Item = Result<Recording, StoreError>> + '_ {
         let mut listing = self.list();
         listing.recordings.reverse();
-        let mut loader = Loader::default();
+        let mut loader = self.loader();
         listing
             .recordings
             .into_iter()
@@ -445,9 +468,9 @@ impl Store {
 /// A frame: its segment and offset.
 type FrameKey = (PathBuf, u64);
 
-#[derive(Default)]
 struct Loader {
     cache: Vec<(FrameKey, Arc<Vec<Chunk>>)>,
+    fetcher: Option<Arc<dyn SegmentFetcher>>,
 }
 
 impl Loader {
@@ -460,6 +483,12 @@ impl Loader {
             .find(|((p, o), _)| *o == offset && p == path)
         {
             return Ok(Arc::clone(chunks));
+        }
+        if let Some(fetcher) = &self.fetcher {
+            fetcher.fetch(path).map_err(|reason| Problem::Unreadable {
+                file: path.to_path_buf(),
+                reason,
+            })?;
         }
         let chunks = Arc::new(read_frame_chunks(path, offset)?);
         if self.cache.len() == Self::CACHED_FRAMES {

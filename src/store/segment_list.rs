@@ -52,14 +52,7 @@ impl SegmentInfo {
     /// When the newest recording in it ended (or started, if it never ended), in
     /// microseconds since the Unix epoch; `None` when it lists no recording.
     pub fn newest_unix_us(&self) -> Option<u64> {
-        self.entries
-            .iter()
-            .map(|e| {
-                e.summary
-                    .started_unix_us
-                    .saturating_add(e.summary.duration_us.unwrap_or(0))
-            })
-            .max()
+        crate::segment::newest_unix_us(&self.entries)
     }
 }
 

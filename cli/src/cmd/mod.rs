@@ -7,6 +7,7 @@ pub(crate) mod export;
 pub(crate) mod gc;
 pub(crate) mod ls;
 pub(crate) mod replay;
+pub(crate) mod ship;
 pub(crate) mod show;
 pub(crate) mod stats;
 pub(crate) mod verify;
@@ -29,6 +30,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Verify(args) => verify::run(root, &args),
         Command::Audit(args) => audit::run(root, &args),
         Command::AdminKey(args) => admin_key::run(&args),
+        Command::Ship(args) => ship::run(root, &args),
     }
 }
 

@@ -50,6 +50,10 @@ fn metadata_problem(dir: &std::path::Path) -> Option<Problem> {
 /// Runs `retrace verify`.
 pub(crate) fn run(root: &RootArgs, args: &VerifyArgs) -> anyhow::Result<Status> {
     let store = root.open()?;
+    if let Some(mirror) = root.mirror()? {
+        // Verifying reads every byte: every shipped segment comes down first.
+        mirror.fetch_all()?;
+    }
     crate::audit_trail::record_read(root, "verify", &[]);
     let mut problems: Vec<Problem> = Vec::new();
     let mut files = Vec::new();

@@ -128,6 +128,16 @@ fn remove_session(dir: &Path) -> std::io::Result<()> {
 
 /// Runs `retrace gc`.
 pub(crate) fn run(root: &RootArgs, args: &GcArgs) -> anyhow::Result<Status> {
+    if let Some(url) = root.url() {
+        // Deleting from the mirror would delete nothing that matters.
+        return Err(crate::exit::fail(
+            Status::Usage,
+            format!(
+                "retrace gc works on a recording directory, not on {url}; run it where the \
+                 recordings are written, before or after `retrace ship --delete-after-ship`"
+            ),
+        ));
+    }
     let store = root.open()?;
     let listing = store.segments();
     warn_problems(&listing.problems);

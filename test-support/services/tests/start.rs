@@ -8,14 +8,14 @@ const PREFIX: &str = "postgres://postgres@127.0.0.1:";
 
 #[test]
 fn starts_answers_and_hands_out_fresh_databases() {
-    let url = retrace_test_postgres::url();
+    let url = retrace_test_services::url();
     let (port, database) = port_and_database(url);
     assert_eq!(database, "retrace");
     TcpStream::connect(("127.0.0.1", port)).expect("connect to the cluster's port");
     open_session(port, "retrace").expect("a session on the retrace database");
 
-    let a = retrace_test_postgres::fresh_database("start test");
-    let b = retrace_test_postgres::fresh_database("start test");
+    let a = retrace_test_services::fresh_database("start test");
+    let b = retrace_test_services::fresh_database("start test");
     assert_ne!(a, b);
     for fresh in [&a, &b] {
         let (fresh_port, name) = port_and_database(fresh);

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 
 #[test]
 fn stop_and_wait_leaves_nothing_listening() {
-    let url = retrace_test_postgres::url();
+    let url = retrace_test_services::url();
     let port: u16 = url
         .rsplit_once(':')
         .and_then(|(_, rest)| rest.split_once('/'))
@@ -13,7 +13,7 @@ fn stop_and_wait_leaves_nothing_listening() {
         .unwrap_or_else(|| panic!("no port in {url}"));
     TcpStream::connect(("127.0.0.1", port)).expect("the cluster answers before the stop");
 
-    retrace_test_postgres::stop_and_wait();
+    retrace_test_services::stop_and_wait();
 
     assert!(
         TcpStream::connect(("127.0.0.1", port)).is_err(),
@@ -21,6 +21,6 @@ fn stop_and_wait_leaves_nothing_listening() {
     );
     let dir = std::env::temp_dir().join(format!("retrace-pg-{}", std::process::id()));
     assert!(!dir.exists(), "{} is left", dir.display());
-    assert_eq!(retrace_test_postgres::url(), url, "the URL stays, dead");
-    retrace_test_postgres::stop_and_wait(); // a second stop is a no-op
+    assert_eq!(retrace_test_services::url(), url, "the URL stays, dead");
+    retrace_test_services::stop_and_wait(); // a second stop is a no-op
 }
