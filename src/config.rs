@@ -21,8 +21,8 @@ use variables::{
     BUILD_VERSION, CHANNEL_CAPACITY, CHUNK_BYTES, DISK_POLICY, ENABLED, FLUSH, FSYNC, GIT_COMMIT,
     KEEP, KEEP_LATENCY, MAX_CAPTURE_RATE, MAX_CAPTURES, MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES,
     MAX_WINDOW, NODE_NAME, POD_NAME, POD_NAMESPACE, POLICY_FILE, RECORDING_PATH, REGION,
-    SAMPLE_RATE, SEGMENT_MAX_AGE, SEGMENT_MAX_BYTES, SERVICE, SHUTDOWN_TIMEOUT, TRIGGER_HEADER,
-    TRIGGER_TOKEN,
+    SAMPLE_RATE, SEGMENT_MAX_AGE, SEGMENT_MAX_BYTES, SERVICE, SHIP_DELETE, SHIP_INTERVAL, SHIP_URL,
+    SHUTDOWN_TIMEOUT, TRIGGER_HEADER, TRIGGER_TOKEN,
 };
 pub use variables::{VARIABLES, Variable};
 
@@ -137,6 +137,17 @@ pub struct Config {
     pub origin: crate::metadata::Origin,
     /// The most recordings per second all captures together may claim.
     pub max_capture_rate: u64,
+    /// Where a background thread ships closed segments (`s3://bucket/prefix`, `gs://…`,
+    /// `az://…`, a directory), as `retrace ship --watch` would; `None`: not shipped.
+    /// Needs the `ship` feature. See [`ship`](crate::ship) (with that feature).
+    #[serde(default)]
+    pub ship_url: Option<String>,
+    /// How often the shipping thread looks for closed segments.
+    #[serde(default = "default_ship_interval")]
+    pub ship_interval: Duration,
+    /// Whether the shipping thread deletes each segment once its upload is verified.
+    #[serde(default)]
+    pub ship_delete: bool,
     /// What is redacted, by every layer, boundary and outgoing call that records
     /// through this recorder (the trigger header's name is added to it).
     #[serde(skip)]
@@ -173,9 +184,16 @@ impl Default for Config {
             policy_file: None,
             origin: crate::metadata::Origin::default(),
             max_capture_rate: crate::policy::DEFAULT_MAX_CAPTURE_RATE,
+            ship_url: None,
+            ship_interval: default_ship_interval(),
+            ship_delete: false,
             redaction: crate::Redaction::default(),
         }
     }
+}
+
+fn default_ship_interval() -> Duration {
+    Duration::from_secs(10)
 }
 
 fn default_service_name() -> String {
@@ -371,6 +389,26 @@ impl ConfigBuilder {
     /// policy in force stays). See [`policy::PolicyFile`](crate::policy::PolicyFile).
     pub fn policy_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.policy_file = Some(path.into());
+        self
+    }
+
+    /// Ships closed segments to `url` from a background thread
+    /// ([`Config::ship_url`]; needs the `ship` feature).
+    pub fn ship_to(mut self, url: impl Into<String>) -> Self {
+        self.config.ship_url = Some(url.into());
+        self
+    }
+
+    /// How often the shipping thread looks for closed segments
+    /// ([`Config::ship_interval`]).
+    pub fn ship_interval(mut self, interval: Duration) -> Self {
+        self.config.ship_interval = interval;
+        self
+    }
+
+    /// Whether shipped segments are deleted locally ([`Config::ship_delete`]).
+    pub fn ship_delete(mut self, delete: bool) -> Self {
+        self.config.ship_delete = delete;
         self
     }
 
@@ -585,6 +623,15 @@ impl ConfigBuilder {
         if let Some(v) = env.get(MAX_CAPTURE_RATE.name) {
             c.max_capture_rate = parse_count(MAX_CAPTURE_RATE.name, &v)? as u64;
         }
+        if let Some(v) = env.get(SHIP_URL.name).filter(|v| !v.trim().is_empty()) {
+            c.ship_url = Some(v.trim().to_owned());
+        }
+        if let Some(v) = env.get(SHIP_INTERVAL.name) {
+            c.ship_interval = parse_duration(SHIP_INTERVAL.name, &v)?;
+        }
+        if let Some(v) = env.get(SHIP_DELETE.name) {
+            c.ship_delete = parse_bool(SHIP_DELETE.name, &v)?;
+        }
         validate(&c)?;
         fit_segments_to_budget(&mut c)?;
         Ok(c)
@@ -608,6 +655,26 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate(self)?;
         check_budget(self)
+    }
+}
+
+/// Whether segments can be shipped to `url`: the `ship` feature is on and the URL
+/// names a store (no connection is made).
+fn check_ship_url(url: &str) -> Result<(), String> {
+    #[cfg(feature = "ship")]
+    {
+        if !url.contains("://") {
+            return Ok(()); // a directory, created when shipping starts
+        }
+        crate::ship::Destination::parse(url)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "ship"))]
+    {
+        Err(format!(
+            "cannot ship to {url:?}: this build of retrace lacks its `ship` cargo feature"
+        ))
     }
 }
 
@@ -643,6 +710,19 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
                 humantime::format_duration(MAX_WINDOW_CAP)
             ),
         );
+    }
+    if let Some(url) = &c.ship_url {
+        check_ship_url(url).or_else(|reason| invalid("ship_url", SHIP_URL, &reason))?;
+        if c.ship_interval < Duration::from_millis(100) {
+            return invalid(
+                "ship_interval",
+                SHIP_INTERVAL,
+                &format!(
+                    "{} is shorter than 100ms",
+                    humantime::format_duration(c.ship_interval)
+                ),
+            );
+        }
     }
     if c.max_captures == 0 {
         return invalid("max_captures", MAX_CAPTURES, "must be at least 1");

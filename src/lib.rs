@@ -129,7 +129,7 @@ pub use redaction::{Redaction, RedactionBuilder, RedactionError, RedactionMode};
 /// to end, and `examples/repository.rs` a repository that wraps a client.
 ///
 pub use retrace_macros::record;
-pub use stats::{DropReason, Stats, WriteLatency};
+pub use stats::{DropReason, ShippingStats, Stats, WriteLatency};
 pub use store::{Listing, Problem, Recording, RecordingInfo, Store, StoreError};
 pub use summary::Summary;
 pub use writer::SessionError;

@@ -98,6 +98,35 @@ pub(crate) struct Counters {
     pub(crate) decisions: [AtomicU64; DECISIONS.len()],
     pub(crate) write_latency: [AtomicU64; WRITE_LATENCY_BOUNDS_US.len() + 1],
     pub(crate) write_latency_sum_us: AtomicU64,
+    pub(crate) shipping: ShippingCounters,
+}
+
+/// The shipping thread's counters (`RETRACE_SHIP_URL`), published after each pass.
+#[derive(Debug, Default)]
+pub(crate) struct ShippingCounters {
+    pub(crate) segments: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) retried: AtomicU64,
+    pub(crate) pending: AtomicU64,
+    pub(crate) lag_ms: AtomicU64,
+}
+
+/// What the shipping thread (`RETRACE_SHIP_URL`) has done; all zero without one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingStats {
+    /// Segments shipped (each with its index), verified and journaled.
+    pub segments: u64,
+    /// Bytes uploaded.
+    pub bytes: u64,
+    /// Failed attempts at a segment.
+    pub failed: u64,
+    /// Attempts at a segment that had failed before.
+    pub retried: u64,
+    /// Closed segments not shipped yet, as of the last pass.
+    pub pending: u64,
+    /// How long the oldest of them had waited, in milliseconds, as of the last pass.
+    pub lag_ms: u64,
 }
 
 /// The decisions [`Stats::decisions`] counts, by name: a recording started for each
@@ -233,6 +262,14 @@ impl Counters {
                 counts: self.write_latency.iter().map(load).collect(),
                 sum_us: load(&self.write_latency_sum_us),
             },
+            shipping: ShippingStats {
+                segments: load(&self.shipping.segments),
+                bytes: load(&self.shipping.bytes),
+                failed: load(&self.shipping.failed),
+                retried: load(&self.shipping.retried),
+                pending: load(&self.shipping.pending),
+                lag_ms: load(&self.shipping.lag_ms),
+            },
         }
     }
 }
@@ -297,6 +334,9 @@ pub struct Stats {
     /// How long the writer's writes took.
     #[serde(default)]
     pub write_latency: WriteLatency,
+    /// What the shipping thread has done (`RETRACE_SHIP_URL`).
+    #[serde(default)]
+    pub shipping: ShippingStats,
 }
 
 impl Stats {

@@ -740,6 +740,46 @@ async fn metrics_match_the_counters_after_known_traffic() {
         m["retrace_write_duration_seconds_bucket{le=\"+Inf\"}"],
         m["retrace_write_duration_seconds_count"]
     );
+    assert!(
+        !m.contains_key("retrace_ship_segments_total"),
+        "no shipping metrics without shipping"
+    );
+    s.stop();
+}
+
+#[cfg(feature = "ship")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipping_metrics_follow_the_shipping_thread() {
+    let archive = tempfile::tempdir().unwrap();
+    let to = archive.path().display().to_string();
+    let s = Setup::new(
+        move |c| {
+            c.sample_rate(1.0)
+                .segment_max_age(Duration::from_millis(100))
+                .ship_to(to)
+                .ship_interval(Duration::from_millis(100))
+        },
+        AdminLimits::default(),
+    )
+    .await;
+    s.checkout("42").await;
+    s.settle();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let m = loop {
+        let answer = s.admin("GET", "/metrics", READ_KEY, None).await;
+        let m = parse_metrics(&answer.text);
+        if m.get("retrace_ship_segments_total").copied().unwrap_or(0.0) >= 1.0 {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", answer.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let stats = s.recorder.stats();
+    assert!(m["retrace_ship_bytes_total"] > 0.0);
+    assert!(m["retrace_ship_bytes_total"] <= stats.shipping.bytes as f64);
+    assert_eq!(m["retrace_ship_failures_total"], 0.0);
+    assert!(m.contains_key("retrace_ship_pending_segments"));
+    assert!(m.contains_key("retrace_ship_lag_seconds"));
     s.stop();
 }
 

@@ -79,6 +79,12 @@ variables! {
     MAX_CAPTURES = "RETRACE_MAX_CAPTURES", "the most captures active at once", "`10`";
     /// [`Config::max_capture_rate`](super::Config::max_capture_rate).
     MAX_CAPTURE_RATE = "RETRACE_MAX_CAPTURE_RATE", "the most recordings per second all captures together may take", "`100`";
+    /// [`Config::ship_url`](super::Config::ship_url).
+    SHIP_URL = "RETRACE_SHIP_URL", "ship closed segments from a background thread to `s3://bucket/prefix`, `gs://`, `az://` or a directory (the `ship` feature)", "none";
+    /// [`Config::ship_interval`](super::Config::ship_interval).
+    SHIP_INTERVAL = "RETRACE_SHIP_INTERVAL", "how often the shipping thread looks for closed segments", "`10s`";
+    /// [`Config::ship_delete`](super::Config::ship_delete).
+    SHIP_DELETE = "RETRACE_SHIP_DELETE", "delete each segment once its upload is verified", "off";
     /// The admin service's API keys (`retrace_tower::admin`): a file of `id scopes blake3:hash` lines.
     ADMIN_KEYS_FILE = "RETRACE_ADMIN_KEYS_FILE", "the admin service's API keys file; without one only `/health` is served", "none";
     /// Where the admin service listens when it runs on its own listener.

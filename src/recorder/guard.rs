@@ -33,6 +33,9 @@ pub struct RecorderGuard {
     shared: Option<Arc<Shared>>,
     thread: Option<JoinHandle<()>>,
     policy_watch: Option<PolicyWatch>,
+    /// The shipping thread, stopped after the writer so that it ships the last segment.
+    #[cfg(feature = "ship")]
+    pub(crate) shipping: Option<super::shipping::ShipLoop>,
 }
 
 impl RecorderGuard {
@@ -41,6 +44,8 @@ impl RecorderGuard {
             shared: None,
             thread: None,
             policy_watch: None,
+            #[cfg(feature = "ship")]
+            shipping: None,
         }
     }
 
@@ -53,6 +58,8 @@ impl RecorderGuard {
             shared: Some(shared),
             thread: Some(thread),
             policy_watch,
+            #[cfg(feature = "ship")]
+            shipping: None,
         }
     }
 
@@ -93,6 +100,11 @@ impl RecorderGuard {
             );
             Err(ShutdownError::Timeout(timeout))
         };
+        #[cfg(feature = "ship")]
+        if let Some(mut shipping) = self.shipping.take() {
+            // The writer has closed its last segment: one last pass ships it.
+            shipping.finish(deadline.saturating_duration_since(Instant::now()));
+        }
         let stats = shared.accounting.counters.snapshot();
         result.map(|()| stats)
     }

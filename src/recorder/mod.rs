@@ -27,6 +27,8 @@
 mod guard;
 mod handle;
 mod policy_watch;
+#[cfg(feature = "ship")]
+mod shipping;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,6 +65,11 @@ pub enum RecorderError {
     /// The writer thread could not be spawned.
     #[error("could not start the writer thread: {0}")]
     Thread(std::io::Error),
+    /// The shipping thread (`RETRACE_SHIP_URL`) could not start: its journal cannot be
+    /// opened, say.
+    #[cfg(feature = "ship")]
+    #[error("could not start shipping: {0}")]
+    Ship(#[source] crate::ship::ShipError),
     /// [`Recorder::install`] was called twice.
     #[error("a process-wide recorder is already installed")]
     AlreadyInstalled,
@@ -163,9 +170,29 @@ impl Recorder {
             buffers: Arc::clone(&buffers),
             policy,
         });
+        #[cfg(feature = "ship")]
+        let shipping = config
+            .ship_url
+            .as_deref()
+            .map(|url| {
+                shipping::ShipLoop::start(
+                    config.recording_path.clone(),
+                    url,
+                    config.ship_interval,
+                    config.ship_delete,
+                    Arc::clone(&accounting),
+                )
+            })
+            .transpose()
+            .map_err(RecorderError::Ship)?;
         let thread = writer::spawn(session, Arc::clone(&config), rx, accounting, pause, buffers)
             .map_err(RecorderError::Thread)?;
-        let guard = RecorderGuard::new(Arc::clone(&shared), thread, policy_watch);
+        #[allow(unused_mut)]
+        let mut guard = RecorderGuard::new(Arc::clone(&shared), thread, policy_watch);
+        #[cfg(feature = "ship")]
+        {
+            guard.shipping = shipping;
+        }
         Ok((
             Recorder {
                 shared: Some(shared),

@@ -111,6 +111,9 @@ impl Journal {
 
     /// Records a verified upload, durably, before anything relies on it.
     pub fn record(&mut self, entry: JournalEntry) -> Result<(), ShipError> {
+        if self.entries.get(&entry.local) == Some(&entry) {
+            return Ok(()); // journaled before a crash that came before its sibling's line
+        }
         let line = format_line(&entry);
         self.file
             .write_all(line.as_bytes())
@@ -185,6 +188,18 @@ mod tests {
         assert_eq!(journal.get("s/b"), None);
         let text = fs::read_to_string(&path).expect("read");
         assert!(text.ends_with('\n'), "the torn line is gone: {text:?}");
+    }
+
+    #[test]
+    fn recording_the_same_upload_twice_writes_one_line() {
+        let root = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(root.path().join("s")).expect("mkdir");
+        fs::write(root.path().join("s/a"), "abc").expect("write");
+        let mut journal = Journal::open(root.path(), "s3://b/p").expect("open");
+        journal.record(entry("s/a")).expect("record");
+        journal.record(entry("s/a")).expect("again");
+        let text = fs::read_to_string(journal.path()).expect("read");
+        assert_eq!(text.lines().count(), 1, "{text}");
     }
 
     #[test]

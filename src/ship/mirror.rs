@@ -6,27 +6,40 @@
 //! bucket, `{cache}/{session}/…`, whatever hour prefixes a session's segments were
 //! shipped under: the metadata and each segment's index (small, and all a listing
 //! needs) are downloaded; each segment is a sparse placeholder of its real length
-//! beside a `.remote` marker naming its key. The [`Store`] it returns fetches a
-//! segment, replacing its placeholder atomically, the first time a frame of it is
-//! read. Indexes and segments never change once shipped, so what is in the cache
-//! stays valid; metadata and counters are downloaded again at each sync.
+//! beside a `.remote` marker, and a `.key` file naming its object. The [`Store`] it
+//! returns fetches a segment, replacing its placeholder atomically, the first time a
+//! frame of it is read. Indexes and segments never change once shipped, so what is in
+//! the cache stays valid; metadata and counters are downloaded again at each sync, and
+//! what is no longer in the bucket (expired, or deleted by a `gc`) leaves the mirror.
+//!
+//! Retention on a bucket works through the mirror too: [`Mirror::delete_segment`]
+//! and [`Mirror::delete_session`] delete the objects behind a mirrored segment or
+//! session, then the mirror's copies.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures_util::TryStreamExt;
-use object_store::ObjectStore;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::{Destination, ShipError};
 use crate::metadata::{COUNTERS_FILE, METADATA_FILE};
 use crate::segment::{INDEX_EXT, SEGMENT_EXT};
 use crate::store::{SegmentFetcher, Store};
 
-/// The marker beside a segment placeholder: its extension, and what it holds (the key).
+/// Index and metadata downloads in flight at once during a sync.
+const CONCURRENT_DOWNLOADS: usize = 16;
+
+/// The marker beside a segment not downloaded yet.
 const REMOTE_EXT: &str = "remote";
+/// The file beside a mirrored segment that names its object.
+const KEY_EXT: &str = "key";
+/// The file in a mirrored session naming its metadata objects, one key a line (a
+/// session shipped over several hours has a copy in each hour's prefix).
+const METADATA_KEYS: &str = ".metadata-keys";
 
 /// A local mirror of the recordings under a destination.
 #[derive(Clone, Debug)]
@@ -100,11 +113,11 @@ impl Mirror {
 
     fn fetch_segment(&self, segment: &Path) -> Result<(), ShipError> {
         let marker = marker(segment);
-        let Ok(key) = fs::read_to_string(&marker) else {
+        if !marker.exists() {
             return Ok(()); // already local
-        };
+        }
         let store = Arc::clone(self.destination.store());
-        let key = Key::from(key.trim());
+        let key = segment_object(segment)?;
         let tmp = segment.with_extension("download");
         let bytes = {
             let key = key.clone();
@@ -117,6 +130,85 @@ impl Mirror {
     }
 }
 
+impl Mirror {
+    /// Deletes a mirrored segment's objects (segment, index, Parquet index) from the
+    /// store, then its files from the mirror. The segment first: an index without
+    /// its segment is never left behind.
+    pub fn delete_segment(&self, segment: &Path) -> Result<(), ShipError> {
+        let key = segment_object(segment)?;
+        let keys: Vec<Key> = [SEGMENT_EXT, INDEX_EXT, "parquet"]
+            .iter()
+            .map(|ext| sibling_key(&key, ext))
+            .collect();
+        self.delete_objects(keys)?;
+        remove_local(segment)
+    }
+
+    /// Deletes a mirrored session's metadata objects, then the session from the
+    /// mirror. For a session whose segments are all gone.
+    pub fn delete_session(&self, session_dir: &Path) -> Result<(), ShipError> {
+        let list = session_dir.join(METADATA_KEYS);
+        let text = fs::read_to_string(&list).unwrap_or_default();
+        self.delete_objects(text.lines().map(Key::from).collect())?;
+        fs::remove_dir_all(session_dir).map_err(io_error(session_dir))
+    }
+
+    /// The object behind a mirrored segment, for messages.
+    pub fn segment_key(&self, segment: &Path) -> Option<String> {
+        segment_object(segment).ok().map(|k| k.to_string())
+    }
+
+    fn delete_objects(&self, keys: Vec<Key>) -> Result<(), ShipError> {
+        let store = Arc::clone(self.destination.store());
+        on_own_runtime(move || async move {
+            for key in keys {
+                match store.delete(&key).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(source) => {
+                        return Err(ShipError::Store {
+                            operation: "delete",
+                            key: key.to_string(),
+                            source,
+                        });
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The key of a mirrored segment, from the file beside it.
+fn segment_object(segment: &Path) -> Result<Key, ShipError> {
+    let file = key_file(segment);
+    let text = fs::read_to_string(&file).map_err(io_error(&file))?;
+    Ok(Key::from(text.trim()))
+}
+
+/// `key` with its file's extension changed: the index beside a segment, say.
+fn sibling_key(key: &Key, ext: &str) -> Key {
+    let text = key.as_ref();
+    let stem = text.rsplit_once('.').map_or(text, |(stem, _)| stem);
+    Key::from(format!("{stem}.{ext}"))
+}
+
+/// Removes a mirrored segment's files: the segment, its index and its sidecars.
+fn remove_local(segment: &Path) -> Result<(), ShipError> {
+    for path in [
+        segment.to_path_buf(),
+        segment.with_extension(INDEX_EXT),
+        marker(segment),
+        key_file(segment),
+    ] {
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(ShipError::Io { path, source }),
+        }
+    }
+    Ok(())
+}
+
 impl SegmentFetcher for Mirror {
     fn fetch(&self, segment: &Path) -> Result<(), String> {
         self.fetch_segment(segment).map_err(|e| e.to_string())
@@ -125,6 +217,10 @@ impl SegmentFetcher for Mirror {
 
 fn marker(segment: &Path) -> PathBuf {
     segment.with_extension(format!("{SEGMENT_EXT}.{REMOTE_EXT}"))
+}
+
+fn key_file(segment: &Path) -> PathBuf {
+    segment.with_extension(format!("{SEGMENT_EXT}.{KEY_EXT}"))
 }
 
 async fn sync(destination: &Destination, dir: &Path) -> Result<SyncReport, ShipError> {
@@ -138,8 +234,22 @@ async fn sync(destination: &Destination, dir: &Path) -> Result<SyncReport, ShipE
             key: destination.prefix().to_string(),
             source,
         })?;
+    // A segment is mirrored once its index is in the bucket too: the shipper uploads
+    // the index last, so a segment without one is still on its way.
+    let indexed: HashSet<String> = objects
+        .iter()
+        .filter_map(|o| {
+            o.location
+                .as_ref()
+                .strip_suffix(&format!(".{INDEX_EXT}"))
+                .map(str::to_owned)
+        })
+        .collect();
     let mut report = SyncReport::default();
-    let mut sessions: HashMap<String, ()> = HashMap::new();
+    let mut sessions: HashSet<String> = HashSet::new();
+    let mut listed: HashSet<PathBuf> = HashSet::new();
+    let mut metadata_keys: HashMap<String, Vec<String>> = HashMap::new();
+    let mut wanted = Vec::new();
     for object in objects {
         let parts: Vec<String> = object
             .location
@@ -160,9 +270,24 @@ async fn sync(destination: &Destination, dir: &Path) -> Result<SyncReport, ShipE
         }
         let session_dir = dir.join(session);
         fs::create_dir_all(&session_dir).map_err(io_error(&session_dir))?;
-        sessions.insert(session.clone(), ());
+        sessions.insert(session.clone());
         let local = session_dir.join(file);
+        listed.insert(local.clone());
+        if is_metadata {
+            metadata_keys
+                .entry(session.clone())
+                .or_default()
+                .push(object.location.to_string());
+        }
         if is_segment {
+            let stem = object
+                .location
+                .as_ref()
+                .strip_suffix(&format!(".{SEGMENT_EXT}"));
+            if !stem.is_some_and(|stem| indexed.contains(stem)) {
+                listed.remove(&local);
+                continue;
+            }
             report.segments += 1;
             let len = fs::metadata(&local).map(|m| m.len()).ok();
             if len != Some(object.size) {
@@ -170,21 +295,66 @@ async fn sync(destination: &Destination, dir: &Path) -> Result<SyncReport, ShipE
                 let placeholder = File::create(&local).map_err(io_error(&local))?;
                 placeholder.set_len(object.size).map_err(io_error(&local))?;
                 let marker = marker(&local);
-                fs::write(&marker, object.location.as_ref()).map_err(io_error(&marker))?;
+                fs::write(&marker, b"").map_err(io_error(&marker))?;
             }
+            let key_file = key_file(&local);
+            fs::write(&key_file, object.location.as_ref()).map_err(io_error(&key_file))?;
             continue;
         }
         let stale = is_metadata || fs::metadata(&local).map(|m| m.len()).ok() != Some(object.size);
         if stale {
-            let bytes = download(store, &object.location).await?;
-            let tmp = local.with_extension("download");
-            fs::write(&tmp, &bytes).map_err(io_error(&tmp))?;
-            fs::rename(&tmp, &local).map_err(io_error(&local))?;
-            report.downloaded += 1;
+            wanted.push((object.location, local));
         }
     }
+    // Small files over one connection each are latency-bound: several at a time.
+    let mut downloads = futures_util::stream::iter(wanted)
+        .map(|(key, local)| async move {
+            let bytes = download(store, &key).await?;
+            let tmp = local.with_extension("download");
+            fs::write(&tmp, &bytes).map_err(io_error(&tmp))?;
+            fs::rename(&tmp, &local).map_err(io_error(&local))
+        })
+        .buffer_unordered(CONCURRENT_DOWNLOADS);
+    while let Some(done) = downloads.next().await {
+        done?;
+        report.downloaded += 1;
+    }
+    for (session, keys) in metadata_keys {
+        let list = dir.join(&session).join(METADATA_KEYS);
+        fs::write(&list, keys.join("\n")).map_err(io_error(&list))?;
+    }
+    prune(dir, &sessions, &listed)?;
     report.sessions = sessions.len();
     Ok(report)
+}
+
+/// Removes from the mirror what the bucket no longer holds: sessions with no object
+/// left, and segments (with their index) whose object is gone.
+fn prune(
+    dir: &Path,
+    sessions: &HashSet<String>,
+    listed: &HashSet<PathBuf>,
+) -> Result<(), ShipError> {
+    for entry in fs::read_dir(dir).map_err(io_error(dir))?.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !sessions.contains(&name) {
+            fs::remove_dir_all(&path).map_err(io_error(&path))?;
+            continue;
+        }
+        for file in fs::read_dir(&path).map_err(io_error(&path))?.flatten() {
+            let file = file.path();
+            let gone =
+                file.extension().is_some_and(|e| e == SEGMENT_EXT) && !listed.contains(&file);
+            if gone {
+                remove_local(&file)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn download(store: &Arc<dyn ObjectStore>, key: &Key) -> Result<bytes::Bytes, ShipError> {

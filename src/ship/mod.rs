@@ -8,8 +8,9 @@
 //!
 //! How: [`Shipper::ship_pending`] uploads every closed segment that its
 //! [`Journal`] does not list yet, under the key [`segment_key`] gives it
-//! (`{prefix}/{service}/{yyyy-mm-dd}/{hh}/{session}/{file}`), segment first, then its
-//! index, then the session's metadata. Each upload carries the file's BLAKE3 digest
+//! (`{prefix}/{service}/{yyyy-mm-dd}/{hh}/{session}/{file}`): the session's metadata,
+//! the segment, its index as Parquet for query engines (`seg-NNNNNN.parquet`), then
+//! its index. Each upload carries the file's BLAKE3 digest
 //! and is verified by size and digest before the journal records it, and only then
 //! may the local copy go ([`ShipOptions::delete_after_ship`]). Shipping is
 //! at-least-once and idempotent: after a crash between an upload and its journal
@@ -27,13 +28,16 @@ mod digest;
 mod journal;
 mod key;
 mod mirror;
+mod parquet_index;
 mod shipper;
+mod status;
 
 pub use destination::Destination;
 pub use journal::{Journal, JournalEntry};
 pub use key::segment_key;
 pub use mirror::{Mirror, SyncReport};
-pub use shipper::{ShipOptions, ShipReport, Shipper};
+pub use shipper::{ShipOptions, ShipReport, ShipTotals, Shipper};
+pub use status::ShipStatus;
 
 use std::path::PathBuf;
 
@@ -82,4 +86,13 @@ pub enum ShipError {
     /// The recording directory could not be read.
     #[error(transparent)]
     Recordings(#[from] crate::StoreError),
+    /// A segment's index could not be written as Parquet.
+    #[error("{key}: cannot write its index as Parquet: {source}")]
+    Parquet {
+        /// The segment's object key.
+        key: String,
+        /// The Parquet writer's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
 }

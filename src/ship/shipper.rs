@@ -14,7 +14,8 @@ use object_store::{
 
 use super::digest::Fingerprint;
 use super::journal::{Journal, JournalEntry};
-use super::{Destination, ShipError, segment_key};
+use super::parquet_index::{self, PARQUET_EXT};
+use super::{Destination, ShipError, ShipStatus, segment_key};
 use crate::metadata::{COUNTERS_FILE, METADATA_FILE};
 use crate::segment::{INDEX_EXT, SegmentIndex, newest_unix_us};
 use crate::store::{SessionInfo, Store, segment_files};
@@ -99,6 +100,7 @@ pub struct Shipper {
     options: ShipOptions,
     backoff: HashMap<PathBuf, Backoff>,
     totals: ShipTotals,
+    started_unix_ms: u64,
 }
 
 impl Shipper {
@@ -121,6 +123,7 @@ impl Shipper {
             options,
             backoff: HashMap::new(),
             totals: ShipTotals::default(),
+            started_unix_ms: unix_ms(SystemTime::now()),
         })
     }
 
@@ -201,7 +204,38 @@ impl Shipper {
             }
         }
         self.totals.bytes += report.bytes;
+        self.write_status(&report);
         Ok(report)
+    }
+
+    /// What this shipper has done since it started, as of `report`'s pass.
+    pub fn status(&self, report: &ShipReport) -> ShipStatus {
+        ShipStatus {
+            destination: self.destination.url().to_owned(),
+            started_unix_ms: self.started_unix_ms,
+            updated_unix_ms: unix_ms(SystemTime::now()),
+            segments: self.totals.segments,
+            bytes: self.totals.bytes,
+            failed: self.totals.failed,
+            retried: self.totals.retried,
+            pending: report.pending,
+            lag_ms: report
+                .lag
+                .map_or(0, |l| l.as_millis().min(u128::from(u64::MAX)) as u64),
+            last_error: report
+                .failures
+                .last()
+                .map(|(path, e)| format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Publishes what this shipper has done in its status file; a status that cannot
+    /// be written only costs `retrace stats` its view, so it is logged and ignored.
+    fn write_status(&self, report: &ShipReport) {
+        let status = self.status(report);
+        if let Err(e) = status.write(&self.root) {
+            tracing::warn!(error = %e, "retrace: the shipper's status file was not written");
+        }
     }
 
     fn local_name(session: &SessionInfo, file: &Path) -> String {
@@ -231,8 +265,9 @@ impl Shipper {
         report: &mut ShipReport,
     ) -> Result<(), ShipError> {
         let index_bytes = read(index)?;
-        let newest = SegmentIndex::decode(&index_bytes)
-            .ok()
+        let decoded = SegmentIndex::decode(&index_bytes).ok();
+        let newest = decoded
+            .as_ref()
             .and_then(|i| newest_unix_us(&i.entries))
             .or_else(|| modified_unix_us(segment))
             .unwrap_or(0);
@@ -266,6 +301,13 @@ impl Shipper {
             .upload(&segment_key, segment_bytes)
             .await?
             .count(report);
+        // The index as Parquet for query engines, derived and not journaled (like the
+        // metadata); an index that does not decode ships without it.
+        if let Some(decoded) = &decoded {
+            let parquet = parquet_index::encode(session, segment_key.as_ref(), &decoded.entries)?;
+            let parquet_key = key(&segment.with_extension(PARQUET_EXT));
+            report.bytes += self.upload(&parquet_key, Bytes::from(parquet)).await?.sent;
+        }
         self.journal.record(JournalEntry {
             local: Self::local_name(session, segment),
             len: print.len,
@@ -438,6 +480,11 @@ fn modified_unix_us(path: &Path) -> Option<u64> {
     let modified = fs::metadata(path).ok()?.modified().ok()?;
     let since = modified.duration_since(SystemTime::UNIX_EPOCH).ok()?;
     u64::try_from(since.as_micros()).ok()
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis().min(u128::from(u64::MAX)) as u64)
 }
 
 fn note_lag(report: &mut ShipReport, modified: Option<SystemTime>) {

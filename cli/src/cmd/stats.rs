@@ -113,6 +113,8 @@ struct Report {
     flagged: BTreeMap<&'static str, u64>,
     sizes: Vec<Bucket>,
     recorder: Counters,
+    /// Each shipper's last status (`retrace ship`, `RETRACE_SHIP_URL`), by destination.
+    shipping: Vec<retrace::ship::ShipStatus>,
     problems: usize,
 }
 
@@ -161,6 +163,9 @@ fn gather(root: &RootArgs) -> anyhow::Result<Report> {
         }
     }
     d.total_bytes = d.segment_bytes + d.index_bytes + d.metadata_bytes;
+    if root.url().is_none() {
+        r.shipping = retrace::ship::ShipStatus::read_all(&root.path);
+    }
     let mut sizes = vec![0u64; SIZE_BUCKETS.len() + 1];
     for info in &listing.recordings {
         let s = &info.summary;
@@ -334,6 +339,37 @@ pub(crate) fn run(root: &RootArgs, args: &StatsArgs) -> anyhow::Result<Status> {
         "  segments deleted  {} (by the disk budget)",
         c.segments_deleted
     )?;
+    for ship in &r.shipping {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "shipping to {} (since {}, last pass {})",
+            ship.destination,
+            crate::time::rfc3339_seconds(ship.started_unix_ms * 1000),
+            crate::time::rfc3339_seconds(ship.updated_unix_ms * 1000)
+        )?;
+        writeln!(
+            out,
+            "  shipped           {} segments ({})",
+            ship.segments,
+            bytes(ship.bytes)
+        )?;
+        writeln!(
+            out,
+            "  failed            {} attempts ({} retries)",
+            ship.failed, ship.retried
+        )?;
+        let lag = std::time::Duration::from_secs(ship.lag_ms / 1000);
+        writeln!(
+            out,
+            "  pending           {} segments (the oldest for {})",
+            ship.pending,
+            humantime::format_duration(lag)
+        )?;
+        if let Some(error) = &ship.last_error {
+            writeln!(out, "  last error        {error}")?;
+        }
+    }
     for (title, table) in [
         ("by service", counts("SERVICE", &r.by_service)),
         ("by status", counts("STATUS", &r.by_status)),

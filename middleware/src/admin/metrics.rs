@@ -19,6 +19,12 @@
 //! | `retrace_write_duration_seconds` | histogram | |
 //! | `retrace_captures_active` | gauge | |
 //! | `retrace_policy_reloads_total` | counter | `outcome`: applied, rejected (with a policy file) |
+//! | `retrace_ship_segments_total` | counter | | segments shipped (with `RETRACE_SHIP_URL`) |
+//! | `retrace_ship_bytes_total` | counter | | bytes uploaded |
+//! | `retrace_ship_failures_total` | counter | | failed attempts at a segment |
+//! | `retrace_ship_retries_total` | counter | | attempts at a segment that had failed |
+//! | `retrace_ship_pending_segments` | gauge | | closed segments not shipped yet |
+//! | `retrace_ship_lag_seconds` | gauge | | how long the oldest of them has waited |
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -41,6 +47,7 @@ pub(crate) fn render(recorder: &Recorder) -> Result<String, std::fmt::Error> {
         capacity: recorder.config().map_or(0, |c| c.channel_capacity as u64),
         captures: recorder.policy().active_captures() as u64,
         policy_file: recorder.policy().file_status(),
+        shipping: recorder.config().is_some_and(|c| c.ship_url.is_some()),
     }));
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &registry)?;
@@ -54,6 +61,8 @@ struct Snapshot {
     capacity: u64,
     captures: u64,
     policy_file: Option<retrace::policy::PolicyFileStatus>,
+    /// Whether the recorder ships (`RETRACE_SHIP_URL`): the shipping metrics exist only then.
+    shipping: bool,
 }
 
 fn label(name: &str) -> String {
@@ -190,6 +199,46 @@ impl Collector for Snapshot {
             "Captures recording now.",
             self.captures,
         )?;
+        if self.shipping {
+            let sh = &s.shipping;
+            counter(
+                e,
+                "retrace_ship_segments",
+                "Segments shipped to object storage.",
+                sh.segments,
+            )?;
+            counter(
+                e,
+                "retrace_ship_bytes",
+                "Bytes uploaded to object storage.",
+                sh.bytes,
+            )?;
+            counter(
+                e,
+                "retrace_ship_failures",
+                "Failed attempts to ship a segment.",
+                sh.failed,
+            )?;
+            counter(
+                e,
+                "retrace_ship_retries",
+                "Attempts at a segment that had failed before.",
+                sh.retried,
+            )?;
+            gauge(
+                e,
+                "retrace_ship_pending_segments",
+                "Closed segments not shipped yet.",
+                sh.pending,
+            )?;
+            let lag = ConstGauge::new(sh.lag_ms as f64 / 1e3);
+            lag.encode(e.encode_descriptor(
+                "retrace_ship_lag_seconds",
+                "How long the oldest closed segment not shipped yet has waited.",
+                None,
+                lag.metric_type(),
+            )?)?;
+        }
         if let Some(file) = &self.policy_file {
             let mut family = e.encode_descriptor(
                 "retrace_policy_reloads",

@@ -128,16 +128,9 @@ fn remove_session(dir: &Path) -> std::io::Result<()> {
 
 /// Runs `retrace gc`.
 pub(crate) fn run(root: &RootArgs, args: &GcArgs) -> anyhow::Result<Status> {
-    if let Some(url) = root.url() {
-        // Deleting from the mirror would delete nothing that matters.
-        return Err(crate::exit::fail(
-            Status::Usage,
-            format!(
-                "retrace gc works on a recording directory, not on {url}; run it where the \
-                 recordings are written, before or after `retrace ship --delete-after-ship`"
-            ),
-        ));
-    }
+    // On a bucket, the plan is made on the mirror's copies of the indexes and the
+    // objects behind each segment are deleted.
+    let mirror = root.mirror()?;
     let store = root.open()?;
     let listing = store.segments();
     warn_problems(&listing.problems);
@@ -171,13 +164,17 @@ pub(crate) fn run(root: &RootArgs, args: &GcArgs) -> anyhow::Result<Status> {
     }
     for &(i, why) in &plan.delete {
         let seg = &segments[i];
-        let result = if args.dry_run {
-            Ok(())
-        } else {
-            remove_segment(seg)
+        let name = mirror
+            .as_ref()
+            .and_then(|m| m.segment_key(&seg.path))
+            .unwrap_or_else(|| seg.path.display().to_string());
+        let result = match (&mirror, args.dry_run) {
+            (_, true) => Ok(()),
+            (Some(m), false) => m.delete_segment(&seg.path).map_err(anyhow::Error::from),
+            (None, false) => remove_segment(seg).map_err(anyhow::Error::from),
         };
         if let Err(e) = result {
-            eprintln!("error: cannot delete {}: {e}", seg.path.display());
+            eprintln!("error: cannot delete {name}: {e}");
             failures += 1;
             continue;
         }
@@ -199,8 +196,7 @@ pub(crate) fn run(root: &RootArgs, args: &GcArgs) -> anyhow::Result<Status> {
         };
         writeln!(
             out,
-            "{verb} {} ({}, {} recordings, newest {newest}; {because})",
-            seg.path.display(),
+            "{verb} {name} ({}, {} recordings, newest {newest}; {because})",
             bytes(seg.bytes()),
             seg.entries.len(),
         )?;
@@ -219,15 +215,19 @@ pub(crate) fn run(root: &RootArgs, args: &GcArgs) -> anyhow::Result<Status> {
         if segment_files(&session.dir).is_ok_and(|f| !f.is_empty()) && !args.dry_run {
             continue;
         }
-        let result = if args.dry_run {
-            Ok(())
-        } else {
-            remove_session(&session.dir)
+        let session_name = |session: &retrace::store::SessionInfo| match root.url() {
+            Some(url) => format!("{url} session {}", session.name),
+            None => session.dir.display().to_string(),
+        };
+        let result = match (&mirror, args.dry_run) {
+            (_, true) => Ok(()),
+            (Some(m), false) => m.delete_session(&session.dir).map_err(anyhow::Error::from),
+            (None, false) => remove_session(&session.dir).map_err(anyhow::Error::from),
         };
         match result {
-            Ok(()) => writeln!(out, "{verb} {} (empty session)", session.dir.display())?,
+            Ok(()) => writeln!(out, "{verb} {} (empty session)", session_name(session))?,
             Err(e) => {
-                eprintln!("error: cannot delete {}: {e}", session.dir.display());
+                eprintln!("error: cannot delete {}: {e}", session_name(session));
                 failures += 1;
             }
         }
