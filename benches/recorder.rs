@@ -69,12 +69,22 @@ fn response_head() -> ResponseHead {
 }
 
 fn recorder(dir: &std::path::Path, capacity: usize) -> (Recorder, retrace::RecorderGuard) {
+    recorder_encrypted(dir, capacity, &[])
+}
+
+/// A recorder whose segments are encrypted to `recipients` (none: plain).
+fn recorder_encrypted(
+    dir: &std::path::Path,
+    capacity: usize,
+    recipients: &[String],
+) -> (Recorder, retrace::RecorderGuard) {
     let config = Config::builder()
         .enabled(true)
         .service("bench")
         .recording_path(dir)
         .channel_capacity(capacity)
         .max_in_flight_bytes(1 << 30)
+        .encrypt_to(recipients.iter().cloned())
         .build()
         .expect("valid config");
     Recorder::new(config).expect("recorder starts")
@@ -191,24 +201,44 @@ fn writer_throughput(c: &mut Criterion) {
         stats.raw_bytes
     };
     group.throughput(Throughput::Bytes(raw_per_batch));
-    group.bench_function(BenchmarkId::new("json_traffic", RECORDINGS), |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let (rec, guard) = recorder(dir.path(), RECORDINGS + 16);
-                let pause = rec.pause_writer().expect("enabled");
-                fill(&rec, &heads, &resp, &req_bodies, &resp_bodies);
-                let start = Instant::now();
-                drop(pause);
-                rec.flush(Duration::from_secs(60)).expect("flush");
-                total += start.elapsed();
-                drop(guard);
-            }
-            total
-        })
-    });
+    // Plain, then (with the `encryption` feature) encrypted to one age recipient, side
+    // by side in one run: the ratio of the two is the cost of encryption at rest.
+    let arms: Vec<(&str, Vec<String>)> = std::iter::once(("json_traffic", Vec::new()))
+        .chain(encrypted_arm())
+        .collect();
+    for (name, recipients) in &arms {
+        group.bench_function(BenchmarkId::new(*name, RECORDINGS), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let (rec, guard) = recorder_encrypted(dir.path(), RECORDINGS + 16, recipients);
+                    let pause = rec.pause_writer().expect("enabled");
+                    fill(&rec, &heads, &resp, &req_bodies, &resp_bodies);
+                    let start = Instant::now();
+                    drop(pause);
+                    rec.flush(Duration::from_secs(60)).expect("flush");
+                    total += start.elapsed();
+                    drop(guard);
+                }
+                total
+            })
+        });
+    }
     group.finish();
+}
+
+/// The encrypted arm, with the `encryption` feature: one fresh age recipient.
+fn encrypted_arm() -> Option<(&'static str, Vec<String>)> {
+    #[cfg(feature = "encryption")]
+    {
+        let recipient = age::x25519::Identity::generate().to_public().to_string();
+        Some(("json_traffic_encrypted", vec![recipient]))
+    }
+    #[cfg(not(feature = "encryption"))]
+    {
+        None
+    }
 }
 
 fn fill(

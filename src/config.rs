@@ -18,11 +18,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use variables::{
-    BUILD_VERSION, CHANNEL_CAPACITY, CHUNK_BYTES, DISK_POLICY, ENABLED, FLUSH, FSYNC, GIT_COMMIT,
-    KEEP, KEEP_LATENCY, MAX_CAPTURE_RATE, MAX_CAPTURES, MAX_DISK_BYTES, MAX_IN_FLIGHT_BYTES,
-    MAX_WINDOW, NODE_NAME, POD_NAME, POD_NAMESPACE, POLICY_FILE, RECORDING_PATH, REGION,
-    SAMPLE_RATE, SEGMENT_MAX_AGE, SEGMENT_MAX_BYTES, SERVICE, SHIP_DELETE, SHIP_INTERVAL, SHIP_URL,
-    SHUTDOWN_TIMEOUT, TRIGGER_HEADER, TRIGGER_TOKEN,
+    BUILD_VERSION, CHANNEL_CAPACITY, CHUNK_BYTES, DISK_POLICY, ENABLED, ENCRYPT_TO, FLUSH, FSYNC,
+    GIT_COMMIT, KEEP, KEEP_LATENCY, MAX_CAPTURE_RATE, MAX_CAPTURES, MAX_DISK_BYTES,
+    MAX_IN_FLIGHT_BYTES, MAX_WINDOW, NODE_NAME, POD_NAME, POD_NAMESPACE, POLICY_FILE,
+    RECORDING_PATH, REGION, SAMPLE_RATE, SEGMENT_MAX_AGE, SEGMENT_MAX_BYTES, SERVICE, SHIP_DELETE,
+    SHIP_INTERVAL, SHIP_URL, SHUTDOWN_TIMEOUT, TRIGGER_HEADER, TRIGGER_TOKEN,
 };
 pub use variables::{VARIABLES, Variable};
 
@@ -148,6 +148,12 @@ pub struct Config {
     /// Whether the shipping thread deletes each segment once its upload is verified.
     #[serde(default)]
     pub ship_delete: bool,
+    /// The age X25519 recipients (`age1…`) segments and indexes are encrypted to;
+    /// empty: not encrypted. Several recipients let a key be rotated: a file reads with
+    /// the identity of any of them. Needs the `encryption` feature. See
+    /// [`encryption`](crate::encryption).
+    #[serde(default)]
+    pub encrypt_to: Vec<String>,
     /// What is redacted, by every layer, boundary and outgoing call that records
     /// through this recorder (the trigger header's name is added to it).
     #[serde(skip)]
@@ -187,6 +193,7 @@ impl Default for Config {
             ship_url: None,
             ship_interval: default_ship_interval(),
             ship_delete: false,
+            encrypt_to: Vec::new(),
             redaction: crate::Redaction::default(),
         }
     }
@@ -403,6 +410,17 @@ impl ConfigBuilder {
     /// ([`Config::ship_interval`]).
     pub fn ship_interval(mut self, interval: Duration) -> Self {
         self.config.ship_interval = interval;
+        self
+    }
+
+    /// Encrypts segments and indexes to these age X25519 recipients
+    /// ([`Config::encrypt_to`]; needs the `encryption` feature).
+    pub fn encrypt_to<I, S>(mut self, recipients: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.encrypt_to = recipients.into_iter().map(Into::into).collect();
         self
     }
 
@@ -632,6 +650,14 @@ impl ConfigBuilder {
         if let Some(v) = env.get(SHIP_DELETE.name) {
             c.ship_delete = parse_bool(SHIP_DELETE.name, &v)?;
         }
+        if let Some(v) = env.get(ENCRYPT_TO.name) {
+            c.encrypt_to = v
+                .split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         validate(&c)?;
         fit_segments_to_budget(&mut c)?;
         Ok(c)
@@ -723,6 +749,10 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
                 ),
             );
         }
+    }
+    if !c.encrypt_to.is_empty() {
+        crate::encryption::check_recipients(&c.encrypt_to)
+            .or_else(|e| invalid("encrypt_to", ENCRYPT_TO, &e.to_string()))?;
     }
     if c.max_captures == 0 {
         return invalid("max_captures", MAX_CAPTURES, "must be at least 1");
@@ -961,6 +991,19 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "encryption")]
+    fn a_bad_recipient_names_the_variable_and_the_value() {
+        let err = with("RETRACE_ENCRYPT_TO", "age1nope")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RETRACE_ENCRYPT_TO"), "{err}");
+        assert!(
+            err.contains("\"age1nope\" is not an age X25519 recipient"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn each_bad_env_value_names_the_variable_and_value() {
         let cases = [
             ("RETRACE", "maybe"),
@@ -985,6 +1028,8 @@ mod tests {
             ("RETRACE_TRIGGER_TOKEN", ""),
             ("RETRACE_KEEP", "errors"),
             ("RETRACE_KEEP_LATENCY", "slow"),
+            ("RETRACE_SHIP_INTERVAL", "often"),
+            ("RETRACE_SHIP_DELETE", "2"),
         ];
         for (var, value) in cases {
             let err = with(var, value).unwrap_err();

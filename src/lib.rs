@@ -83,6 +83,7 @@ pub mod config;
 pub mod content_coding;
 pub mod context;
 pub mod diff;
+pub mod encryption;
 pub mod event;
 mod hand_off;
 pub mod id;

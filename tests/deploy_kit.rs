@@ -199,9 +199,17 @@ fn the_application_container_sets_variables_retrace_reads_and_accepts() {
         );
     }
     let set = |name: &str| env.iter().find(|(n, _)| n == name);
-    for from_the_pod in ["POD_NAME", "NODE_NAME", "POD_NAMESPACE"] {
+    for from_the_pod in [
+        "POD_NAME",
+        "NODE_NAME",
+        "POD_NAMESPACE",
+        "RETRACE_ENCRYPT_TO",
+    ] {
         let (_, value) = set(from_the_pod).unwrap_or_else(|| panic!("{from_the_pod} is not set"));
-        assert_eq!(value, &None, "{from_the_pod} comes from the downward API");
+        assert_eq!(
+            value, &None,
+            "{from_the_pod} comes from the downward API or a Secret"
+        );
     }
 
     let literals = env

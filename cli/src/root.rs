@@ -26,9 +26,27 @@ pub(crate) struct RootArgs {
         hide_default_value = true
     )]
     pub(crate) path: PathBuf,
+    /// An age identity file that opens encrypted recordings (repeatable)
+    #[arg(
+        long = "identity",
+        global = true,
+        value_name = "FILE",
+        env = "RETRACE_IDENTITY",
+        value_delimiter = ','
+    )]
+    pub(crate) identities: Vec<PathBuf>,
 }
 
 impl RootArgs {
+    /// Puts the identities given into the process's keyring, which every reader of an
+    /// encrypted segment or index uses.
+    pub(crate) fn load_identities(&self) -> anyhow::Result<()> {
+        for path in &self.identities {
+            retrace::encryption::keyring().add_identity_file(path)?;
+        }
+        Ok(())
+    }
+
     /// Opens the store; a missing or unreadable directory is an error.
     pub(crate) fn open(&self) -> anyhow::Result<Store> {
         match self.mirror()? {

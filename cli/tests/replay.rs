@@ -386,3 +386,50 @@ fn bad_pacing_options_are_usage_errors() {
         run.stderr
     );
 }
+
+#[test]
+fn recordings_shipped_to_a_bucket_replay_from_it_as_from_the_directory() {
+    let (rt, root, _) = setup();
+    let env = retrace_test_services::s3::env();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let url = format!(
+        "{}/replay",
+        retrace_test_services::s3::fresh_bucket("replay from bucket")
+    );
+    let shipped = root.retrace_env(&["ship", "--to", &url], &pairs);
+    assert_eq!(shipped.code, 0, "{shipped:?}");
+    assert!(
+        shipped.stderr.contains("shipped 1 segments"),
+        "{}",
+        shipped.stderr
+    );
+
+    let cache = tempfile::tempdir().expect("cache");
+    let cache_text = cache.path().display().to_string();
+    let mut remote_env = pairs.clone();
+    remote_env.push(("RETRACE_CACHE_DIR", &cache_text));
+    let same = Server::start(&rt, app(Version::Original));
+    let target = same.url();
+    let run = support::retrace_env(
+        &[
+            "replay", "--target", &target, "--asap", "--json", "--path", &url,
+        ],
+        &remote_env,
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let summary = json_of(&run);
+    assert_eq!(
+        (&summary["sent"], &summary["matched"]),
+        (&json!(3), &json!(3))
+    );
+    let changed = Server::start(&rt, app(Version::Renamed));
+    let target = changed.url();
+    let run = support::retrace_env(
+        &["replay", "--target", &target, "--asap", "--path", &url],
+        &remote_env,
+    );
+    assert_eq!(
+        run.code, 7,
+        "a difference fails the replay from a bucket too: {run:?}"
+    );
+}

@@ -703,3 +703,73 @@ fn gc_on_a_bucket_deletes_the_objects_of_expired_segments_and_sessions() {
     let listed: Vec<serde_json::Value> = serde_json::from_str(&ls.stdout).expect("json");
     assert_eq!(listed.len(), 1, "{}", ls.stdout);
 }
+
+#[test]
+fn a_large_segment_goes_up_in_parts_and_lands_byte_for_byte() {
+    let env = s3_env();
+    let bucket = retrace_test_services::s3::fresh_bucket("ship multipart");
+    let root = Root::new();
+    let start = (now_us() - 2 * HOUR_US) / HOUR_US * HOUR_US;
+    let name = "media_web-1_20261207T010000Z_10_cdcd";
+    let segments = session_with_segments(root.path(), name, 1, start);
+    // 12 MiB that do not compress or repeat: three parts of 5 MiB at most.
+    let mut big = Vec::with_capacity(12 << 20);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while big.len() < 12 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.extend_from_slice(&x.to_le_bytes());
+    }
+    fs::write(&segments[0], &big).expect("a large segment");
+
+    let options = env.iter().map(|(k, v)| (k.to_string(), v.clone()));
+    let destination = Destination::parse_with(&bucket, options).expect("destination");
+    let ship_options = retrace::ship::ShipOptions {
+        multipart_threshold: 8 << 20,
+        part_size: 5 << 20,
+        ..Default::default()
+    };
+    let mut shipper =
+        retrace::ship::Shipper::new(root.path(), destination, ship_options).expect("shipper");
+    let report = support::runtime()
+        .block_on(shipper.ship_pending())
+        .expect("a pass");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.segments, 1);
+
+    let found = bucket_contents(&bucket, &env);
+    let key = found
+        .keys()
+        .find(|k| k.ends_with("seg-000000.rtseg"))
+        .expect("the segment is in the bucket")
+        .clone();
+    assert_eq!(found[&key].len(), big.len());
+    assert!(found[&key] == big, "byte for byte");
+    // Shipped again from a fresh journal: found in the store, not uploaded twice.
+    for entry in fs::read_dir(root.path()).expect("root").flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".journal") {
+            fs::remove_file(entry.path()).expect("drop the journal");
+        }
+    }
+    let options = env.iter().map(|(k, v)| (k.to_string(), v.clone()));
+    let destination = Destination::parse_with(&bucket, options).expect("destination");
+    let mut again = retrace::ship::Shipper::new(
+        root.path(),
+        destination,
+        retrace::ship::ShipOptions {
+            multipart_threshold: 8 << 20,
+            part_size: 5 << 20,
+            ..Default::default()
+        },
+    )
+    .expect("shipper");
+    let report = support::runtime()
+        .block_on(again.ship_pending())
+        .expect("a pass");
+    assert_eq!(report.already_there, 2, "{report:?}");
+    assert!(
+        report.bytes < 1 << 20,
+        "only metadata went again: {report:?}"
+    );
+}

@@ -85,6 +85,8 @@ variables! {
     SHIP_INTERVAL = "RETRACE_SHIP_INTERVAL", "how often the shipping thread looks for closed segments", "`10s`";
     /// [`Config::ship_delete`](super::Config::ship_delete).
     SHIP_DELETE = "RETRACE_SHIP_DELETE", "delete each segment once its upload is verified", "off";
+    /// [`Config::encrypt_to`](super::Config::encrypt_to).
+    ENCRYPT_TO = "RETRACE_ENCRYPT_TO", "encrypt segments and indexes to these age X25519 recipients (`age1…`, comma-separated; the `encryption` feature)", "none: not encrypted";
     /// The admin service's API keys (`retrace_tower::admin`): a file of `id scopes blake3:hash` lines.
     ADMIN_KEYS_FILE = "RETRACE_ADMIN_KEYS_FILE", "the admin service's API keys file; without one only `/health` is served", "none";
     /// Where the admin service listens when it runs on its own listener.

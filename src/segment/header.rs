@@ -6,8 +6,15 @@
 
 /// The first eight bytes of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"RETRACE\x01";
-/// The format's major version: a reader refuses a file with a higher one.
-pub const FORMAT_MAJOR: u16 = 2;
+/// The newest major version this reader reads: it refuses a file with a higher one.
+/// A plain segment is written at 2.0; an encrypted one at 3.0, which is 2.0 with an
+/// envelope frame after the header and sealed frame payloads
+/// ([`crate::encryption`]), so that a reader without it refuses the file by name.
+pub const FORMAT_MAJOR: u16 = 3;
+/// The major version of a plain file.
+const PLAIN_MAJOR: u16 = 2;
+/// The major version of an encrypted file.
+const ENCRYPTED_MAJOR: u16 = 3;
 /// The format's minor version.
 pub const FORMAT_MINOR: u16 = 0;
 /// Bytes in a segment header.
@@ -48,11 +55,22 @@ pub enum HeaderError {
 }
 
 impl SegmentHeader {
-    /// The header this version writes.
+    /// The header this version writes on a plain file.
     pub const CURRENT: Self = Self {
-        major: FORMAT_MAJOR,
+        major: PLAIN_MAJOR,
         minor: FORMAT_MINOR,
     };
+
+    /// The header this version writes on an encrypted file.
+    pub const ENCRYPTED: Self = Self {
+        major: ENCRYPTED_MAJOR,
+        minor: FORMAT_MINOR,
+    };
+
+    /// Whether the file is encrypted: an envelope frame follows the header.
+    pub fn is_encrypted(&self) -> bool {
+        self.major >= ENCRYPTED_MAJOR
+    }
 
     /// The header's bytes, with the given magic.
     pub(crate) fn encode_with(self, magic: [u8; 8]) -> [u8; HEADER_LEN] {
@@ -69,7 +87,7 @@ impl SegmentHeader {
     }
 
     /// Reads and checks a header at the start of `data` with the given magic.
-    pub(crate) fn decode_with(data: &[u8], magic: [u8; 8]) -> Result<Self, HeaderError> {
+    pub fn decode_with(data: &[u8], magic: [u8; 8]) -> Result<Self, HeaderError> {
         if data.len() < HEADER_LEN {
             return Err(HeaderError::Short { len: data.len() });
         }
@@ -96,11 +114,11 @@ mod tests {
 
     #[test]
     fn newer_major_version_is_refused_by_name() {
-        let bytes = SegmentHeader { major: 3, minor: 3 }.encode();
+        let bytes = SegmentHeader { major: 4, minor: 3 }.encode();
         let err = SegmentHeader::decode(&bytes).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "segment format version 3.3 is newer than this reader supports (2.x); upgrade retrace to read it"
+            "segment format version 4.3 is newer than this reader supports (3.x); upgrade retrace to read it"
         );
         let newer_minor = SegmentHeader { major: 2, minor: 9 }.encode();
         assert!(SegmentHeader::decode(&newer_minor).is_ok());

@@ -8,8 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::body::{Body, BodyError};
 use super::frame::{Frames, encode_frame};
-use super::header::{HEADER_LEN, HeaderError, SegmentHeader};
+use super::header::{HeaderError, SegmentHeader};
+use crate::encryption::Sealer;
 use crate::id::RecordingId;
 use crate::summary::Summary;
 
@@ -62,6 +64,10 @@ pub enum IndexError {
     /// The payload does not decode.
     #[error("the index does not decode: {0}")]
     Decode(#[from] postcard::Error),
+    /// The index is encrypted and cannot be opened (no identity, or a wrong one), or
+    /// its envelope is damaged.
+    #[error("the index cannot be opened: {0}")]
+    Locked(String),
 }
 
 impl SegmentIndex {
@@ -73,13 +79,32 @@ impl SegmentIndex {
         Ok(out)
     }
 
-    /// Reads an index file's bytes.
+    /// The index file's bytes, encrypted with a session's data key.
+    pub fn encode_sealed(&self, sealer: &Sealer) -> Result<Vec<u8>, postcard::Error> {
+        let payload = postcard::to_stdvec(self)?;
+        let mut sealed = Vec::new();
+        sealer.seal(&payload, &mut sealed);
+        let mut out = SegmentHeader::ENCRYPTED.encode_with(INDEX_MAGIC).to_vec();
+        encode_frame(sealer.envelope(), &mut out);
+        encode_frame(&sealed, &mut out);
+        Ok(out)
+    }
+
+    /// Reads an index file's bytes (opening them with the process's
+    /// [`keyring`](crate::encryption::keyring) if they are encrypted).
     pub fn decode(data: &[u8]) -> Result<Self, IndexError> {
-        SegmentHeader::decode_with(data, INDEX_MAGIC)?;
-        let frame = Frames::new(data, HEADER_LEN)
+        let body = Body::read(data, INDEX_MAGIC).map_err(|e| match e {
+            BodyError::Header(h) => IndexError::Header(h),
+            other => IndexError::Frame(other.to_string()),
+        })?;
+        let frame = Frames::new(data, body.start)
             .next()
             .ok_or_else(|| IndexError::Frame("no frame".to_owned()))?
             .map_err(|e| IndexError::Frame(e.to_string()))?;
-        Ok(postcard::from_bytes(frame.payload)?)
+        let mut buf = Vec::new();
+        let payload = body
+            .open(frame.payload, &mut buf)
+            .map_err(|e| IndexError::Locked(e.to_string()))?;
+        Ok(postcard::from_bytes(payload)?)
     }
 }

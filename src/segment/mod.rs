@@ -37,6 +37,10 @@
 //!   to refuse the file by name rather than call a frame damaged. Format 2.0 is this
 //!   case: [`RecordReason::Capture`](crate::event::RecordReason::Capture) was appended;
 //!   a 1.0 file reads unchanged (the `v1` fixture test below).
+//! - **Format 3.0 is an encrypted file** ([`crate::encryption`]): 2.0 with an envelope
+//!   frame after the header and each frame's payload sealed. Plain files are still
+//!   written at 2.0, so readers of 2.x keep reading them; such a reader refuses an
+//!   encrypted file by name rather than calling it damaged.
 //! - A **minor** version ([`FORMAT_MINOR`]) may only add what a reader of the same
 //!   major never decodes: a new file beside the segment, or bytes after the last frame
 //!   that frame validation already stops at. Nothing of that kind exists yet, so the
@@ -46,17 +50,19 @@
 //!   expectations. A new major version adds a `v2` fixture beside it; `v1` is never
 //!   regenerated.
 
+pub mod body;
 pub mod codec;
 pub mod frame;
 pub mod header;
 pub mod index;
 
+pub use body::{Body, BodyError};
 pub use codec::{CodecError, decode_payload, encode_payload};
 pub use frame::{FRAME_OVERHEAD, FRAME_TRAILER, Frame, FrameError, Frames, encode_frame};
 pub use header::{
     FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, HeaderError, SEGMENT_MAGIC, SegmentHeader,
 };
-pub use index::{INDEX_MAGIC, IndexEntry, SegmentIndex, newest_unix_us};
+pub use index::{INDEX_MAGIC, IndexEntry, IndexError, SegmentIndex, newest_unix_us};
 
 /// The largest frame payload a writer produces and a reader accepts.
 pub const MAX_FRAME_BYTES: usize = 64 << 20;

@@ -17,7 +17,7 @@ use super::journal::{Journal, JournalEntry};
 use super::parquet_index::{self, PARQUET_EXT};
 use super::{Destination, ShipError, ShipStatus, segment_key};
 use crate::metadata::{COUNTERS_FILE, METADATA_FILE};
-use crate::segment::{INDEX_EXT, SegmentIndex, newest_unix_us};
+use crate::segment::{INDEX_EXT, INDEX_MAGIC, SegmentHeader, SegmentIndex, newest_unix_us};
 use crate::store::{SessionInfo, Store, segment_files};
 
 /// The user-metadata name under which an object carries its BLAKE3 digest.
@@ -303,7 +303,11 @@ impl Shipper {
             .count(report);
         // The index as Parquet for query engines, derived and not journaled (like the
         // metadata); an index that does not decode ships without it.
-        if let Some(decoded) = &decoded {
+        // An encrypted index stays encrypted: no Parquet copy of it in clear, even
+        // when this process holds an identity that opens it.
+        let encrypted =
+            SegmentHeader::decode_with(&index_bytes, INDEX_MAGIC).is_ok_and(|h| h.is_encrypted());
+        if let Some(decoded) = decoded.as_ref().filter(|_| !encrypted) {
             let parquet = parquet_index::encode(session, segment_key.as_ref(), &decoded.entries)?;
             let parquet_key = key(&segment.with_extension(PARQUET_EXT));
             report.bytes += self.upload(&parquet_key, Bytes::from(parquet)).await?.sent;

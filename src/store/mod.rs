@@ -260,20 +260,30 @@ impl Store {
             let segments = segment_files(&session.dir).map_err(io(&session.dir))?;
             for segment in &segments {
                 let data = fs::read(segment).map_err(io(segment))?;
-                let body = data.get(crate::segment::HEADER_LEN..).unwrap_or_default();
-                let mut frames = crate::segment::Frames::new(&data, crate::segment::HEADER_LEN);
+                // An encrypted segment is read as a reader with the keyring's
+                // identities reads it; without one, as it is on disk.
+                let body = crate::segment::Body::read(&data, crate::segment::SEGMENT_MAGIC).ok();
+                let start = body
+                    .as_ref()
+                    .map_or(crate::segment::HEADER_LEN, |b| b.start);
+                let mut frames = crate::segment::Frames::new(&data, start);
                 let mut any = false;
+                let mut opened = Vec::new();
                 for frame in frames.by_ref() {
                     let Ok(frame) = frame else { continue };
                     any = true;
+                    let payload = body
+                        .as_ref()
+                        .and_then(|b| b.open(frame.payload, &mut opened).ok())
+                        .unwrap_or(frame.payload);
                     let mut raw = Vec::new();
-                    match crate::segment::codec::decompress_payload(frame.payload, &mut raw) {
+                    match crate::segment::codec::decompress_payload(payload, &mut raw) {
                         Ok(()) => all.extend_from_slice(&raw),
-                        Err(_) => all.extend_from_slice(frame.payload),
+                        Err(_) => all.extend_from_slice(payload),
                     }
                 }
                 if !any {
-                    all.extend_from_slice(body);
+                    all.extend_from_slice(data.get(start..).unwrap_or_default());
                 }
             }
             let entries = fs::read_dir(&session.dir).map_err(io(&session.dir))?;

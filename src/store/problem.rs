@@ -57,6 +57,14 @@ pub enum Problem {
         /// Why it was not used.
         reason: String,
     },
+    /// An encrypted segment or index that no identity given opens: its frames were
+    /// checked, not read.
+    Encrypted {
+        /// The file.
+        file: PathBuf,
+        /// Which recipients it wants, and what was given.
+        reason: String,
+    },
     /// A `metadata.json` that could not be read.
     BadMetadata {
         /// The file.
@@ -76,6 +84,7 @@ impl Problem {
             | Self::Unsupported { file, .. }
             | Self::Unreadable { file, .. }
             | Self::IndexIgnored { file, .. }
+            | Self::Encrypted { file, .. }
             | Self::BadMetadata { file, .. } => file,
         }
     }
@@ -83,7 +92,10 @@ impl Problem {
     /// Whether the problem means recorded data was lost (a torn tail is expected after a
     /// crash and loses only unflushed data; an ignored index loses nothing).
     pub fn is_damage(&self) -> bool {
-        !matches!(self, Self::TornTail { .. } | Self::IndexIgnored { .. })
+        !matches!(
+            self,
+            Self::TornTail { .. } | Self::IndexIgnored { .. } | Self::Encrypted { .. }
+        )
     }
 }
 
@@ -129,6 +141,9 @@ impl fmt::Display for Problem {
                 "{}: index not used ({reason}); the segment was scanned instead",
                 file.display()
             ),
+            Self::Encrypted { file, reason } => {
+                write!(f, "{}: encrypted and not opened: {reason}", file.display())
+            }
             Self::BadMetadata { file, reason } => {
                 write!(
                     f,

@@ -10,8 +10,8 @@ use super::problem::Problem;
 use crate::event::Chunk;
 use crate::id::RecordingId;
 use crate::segment::{
-    FrameError, Frames, HEADER_LEN, HeaderError, INDEX_EXT, IndexEntry, SegmentHeader,
-    SegmentIndex, codec, frame,
+    Body, BodyError, FrameError, Frames, HEADER_LEN, HeaderError, INDEX_EXT, IndexEntry,
+    IndexError, SEGMENT_MAGIC, SegmentIndex, codec, frame,
 };
 use crate::summary::Summary;
 
@@ -73,6 +73,16 @@ pub fn read_segment(path: &Path) -> SegmentContents {
                     seg_len.map_or_else(|| "none".to_owned(), |l| l.to_string())
                 ),
             }),
+            // Scanning would meet the same lock: say it once, for the segment.
+            Err(IndexError::Locked(reason)) => {
+                return SegmentContents {
+                    problems: vec![Problem::Encrypted {
+                        file: path.to_path_buf(),
+                        reason,
+                    }],
+                    ..SegmentContents::default()
+                };
+            }
             Err(e) => problems.push(Problem::IndexIgnored {
                 file: index_path,
                 reason: e.to_string(),
@@ -95,13 +105,23 @@ pub fn scan_segment(path: &Path) -> SegmentContents {
             return out;
         }
     };
-    if let Err(e) = SegmentHeader::decode(&data) {
-        out.problems.push(header_problem(path, e));
-        return out;
+    let body = match Body::read(&data, SEGMENT_MAGIC) {
+        Ok(body) => body,
+        Err(e) => {
+            out.problems.push(body_problem(path, e));
+            return out;
+        }
+    };
+    if let Some(locked) = body.locked() {
+        out.problems.push(Problem::Encrypted {
+            file: path.to_path_buf(),
+            reason: locked.to_string(),
+        });
     }
     let mut positions: HashMap<RecordingId, usize> = HashMap::new();
     let mut raw = Vec::new();
-    for item in Frames::new(&data, HEADER_LEN) {
+    let mut opened = Vec::new();
+    for item in Frames::new(&data, body.start) {
         let frame = match item {
             Ok(f) => f,
             Err(e) => {
@@ -110,15 +130,24 @@ pub fn scan_segment(path: &Path) -> SegmentContents {
             }
         };
         out.frames += 1;
-        let chunks = codec::decompress_payload(frame.payload, &mut raw)
-            .and_then(|()| codec::decode_raw(&raw));
+        if body.locked().is_some() {
+            continue; // checked, not readable
+        }
+        let chunks = body
+            .open(frame.payload, &mut opened)
+            .map_err(|e| e.to_string())
+            .and_then(|payload| {
+                codec::decompress_payload(payload, &mut raw)
+                    .and_then(|()| codec::decode_raw(&raw))
+                    .map_err(|e| e.to_string())
+            });
         let chunks = match chunks {
             Ok(c) => c,
             Err(e) => {
                 out.problems.push(Problem::Undecodable {
                     file: path.to_path_buf(),
                     offset: frame.offset,
-                    reason: e.to_string(),
+                    reason: e,
                 });
                 continue;
             }
@@ -140,6 +169,17 @@ pub fn scan_segment(path: &Path) -> SegmentContents {
         }
     }
     out
+}
+
+fn body_problem(path: &Path, e: BodyError) -> Problem {
+    match e {
+        BodyError::Header(h) => header_problem(path, h),
+        BodyError::Envelope(reason) => Problem::Corrupt {
+            file: path.to_path_buf(),
+            offset: HEADER_LEN as u64,
+            reason: format!("the key envelope: {reason}"),
+        },
+    }
 }
 
 fn frame_problem(path: &Path, e: FrameError) -> Problem {
@@ -176,6 +216,13 @@ pub fn read_frame_chunks(path: &Path, offset: u64) -> Result<Vec<Chunk>, Problem
         reason,
     };
     let mut file = File::open(path).map_err(|e| file_problem(&e))?;
+    let body = Body::read_file(&mut file, SEGMENT_MAGIC).map_err(|e| body_problem(path, e))?;
+    if let Some(locked) = body.locked() {
+        return Err(Problem::Encrypted {
+            file: path.to_path_buf(),
+            reason: locked.to_string(),
+        });
+    }
     file.seek(SeekFrom::Start(offset))
         .map_err(|e| file_problem(&e))?;
     let mut prefix = [0u8; 4];
@@ -190,6 +237,10 @@ pub fn read_frame_chunks(path: &Path, offset: u64) -> Result<Vec<Chunk>, Problem
         .read_to_end(&mut buf)
         .map_err(|e| file_problem(&e))?;
     let payload = frame::read_frame(&buf).map_err(|r| corrupt(r.to_owned()))?;
+    let mut opened = Vec::new();
+    let payload = body
+        .open(payload, &mut opened)
+        .map_err(|e| corrupt(e.to_string()))?;
     codec::decode_payload(payload).map_err(|e| Problem::Undecodable {
         file: path.to_path_buf(),
         offset,

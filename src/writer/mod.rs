@@ -32,6 +32,7 @@ pub use session::SessionError;
 use self::budget::{Admission, DiskBudget};
 use self::segment_file::SegmentFile;
 use crate::config::{Config, FlushPolicy};
+use crate::encryption::Sealer;
 use crate::hand_off::{Accounting, BufferPool, ChunkMessage, Message, WriterPause};
 use crate::segment::{MAX_FRAME_BYTES, codec, encode_frame};
 use crate::stats::{Counters, DropReason};
@@ -67,6 +68,7 @@ pub(crate) fn spawn(
     accounting: Arc<Accounting>,
     pause: Arc<WriterPause>,
     buffers: Arc<BufferPool>,
+    sealer: Option<Arc<Sealer>>,
 ) -> std::io::Result<JoinHandle<()>> {
     let budget = config.max_disk_bytes.map(|max| {
         // A live writer closes a segment by age: one of another session idle for
@@ -83,6 +85,8 @@ pub(crate) fn spawn(
         pause,
         buffers,
         budget,
+        sealer,
+        sealed: Vec::new(),
         segment: None,
         next_segment: 1,
         frame: FrameBuilder::default(),
@@ -132,6 +136,10 @@ struct Writer {
     pause: Arc<WriterPause>,
     buffers: Arc<BufferPool>,
     budget: Option<DiskBudget>,
+    /// The session's data key, when segments are encrypted (`RETRACE_ENCRYPT_TO`).
+    sealer: Option<Arc<Sealer>>,
+    /// Where a compressed frame is sealed, reused from frame to frame.
+    sealed: Vec<u8>,
     segment: Option<SegmentFile>,
     next_segment: u32,
     frame: FrameBuilder,
@@ -367,10 +375,15 @@ impl Writer {
             return;
         }
         let f = &mut self.frame;
+        let seal_overhead = if self.sealer.is_some() {
+            crate::encryption::SEAL_OVERHEAD
+        } else {
+            0
+        };
         let compressed = codec::compress_batch_reusing(&f.raw[..end], &mut f.payload)
             .ok()
             .map(<[u8]>::len)
-            .filter(|&len| len <= MAX_FRAME_BYTES);
+            .filter(|&len| len + seal_overhead <= MAX_FRAME_BYTES);
         let parts = std::mem::take(&mut f.parts);
         let (lasts, others) = (std::mem::take(&mut f.lasts), std::mem::take(&mut f.others));
         f.raw.drain(..end);
@@ -383,7 +396,13 @@ impl Writer {
             return;
         };
         let rel_offset = self.out.len();
-        encode_frame(&self.frame.payload[..payload_len], &mut self.out);
+        match &self.sealer {
+            None => encode_frame(&self.frame.payload[..payload_len], &mut self.out),
+            Some(sealer) => {
+                sealer.seal(&self.frame.payload[..payload_len], &mut self.sealed);
+                encode_frame(&self.sealed, &mut self.out);
+            }
+        }
         self.out_frames.push(PendingFrame {
             rel_offset,
             parts,
@@ -418,7 +437,8 @@ impl Writer {
         // What the batch adds to the disk: its frames, the header of a new segment,
         // and (at most) what its recordings add to the segment's index.
         let header = if self.segment.is_none() {
-            crate::segment::HEADER_LEN as u64 + segment_file::INDEX_OVERHEAD
+            segment_file::header_len(self.sealer.as_deref())
+                + segment_file::index_overhead(self.sealer.as_deref())
         } else {
             0
         };
@@ -446,14 +466,18 @@ impl Writer {
                 self.session.dir(),
                 self.next_segment,
                 self.session.file_mode(),
+                self.sealer.clone(),
             ) {
                 Ok(seg) => {
                     self.next_segment += 1;
                     Counters::add(&self.accounting.counters.written_bytes, seg.len());
                     if let Some(b) = self.budget.as_mut() {
-                        b.wrote(seg.len(), segment_file::INDEX_OVERHEAD);
+                        b.wrote(
+                            seg.len(),
+                            segment_file::index_overhead(self.sealer.as_deref()),
+                        );
                     }
-                    self.index_reserved = segment_file::INDEX_OVERHEAD;
+                    self.index_reserved = segment_file::index_overhead(self.sealer.as_deref());
                     self.segment = Some(seg);
                 }
                 Err(e) => {

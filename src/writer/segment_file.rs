@@ -6,11 +6,16 @@ use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::session::{create_file, write_atomically};
+use crate::encryption::Sealer;
 use crate::id::RecordingId;
-use crate::segment::{HEADER_LEN, INDEX_EXT, IndexEntry, SEGMENT_EXT, SegmentHeader, SegmentIndex};
+use crate::segment::{
+    FRAME_OVERHEAD, HEADER_LEN, INDEX_EXT, IndexEntry, SEGMENT_EXT, SegmentHeader, SegmentIndex,
+    encode_frame,
+};
 use crate::summary::Summary;
 
 /// The file name of segment number `n`.
@@ -44,7 +49,21 @@ impl Hasher for IdHasher {
 
 /// The bytes of an index besides its entries: its header, the frame around its payload
 /// and the payload's own fields, with room to spare.
-pub(crate) const INDEX_OVERHEAD: u64 = HEADER_LEN as u64 + 64;
+const INDEX_OVERHEAD: u64 = HEADER_LEN as u64 + 64;
+
+/// The bytes a segment starts with: its header, and the envelope frame when encrypted.
+pub(crate) fn header_len(sealer: Option<&Sealer>) -> u64 {
+    HEADER_LEN as u64 + sealer.map_or(0, |s| (s.envelope().len() + FRAME_OVERHEAD) as u64)
+}
+
+/// [`INDEX_OVERHEAD`], and what encryption adds to an index: the envelope frame and
+/// the sealed payload's nonce and tag.
+pub(crate) fn index_overhead(sealer: Option<&Sealer>) -> u64 {
+    INDEX_OVERHEAD
+        + sealer.map_or(0, |s| {
+            (s.envelope().len() + FRAME_OVERHEAD + crate::encryption::SEAL_OVERHEAD) as u64
+        })
+}
 
 /// An upper bound of the bytes one recording's part adds to a segment's index: its
 /// summary as encoded, the id, and a frame offset with room for the list's growth.
@@ -75,14 +94,28 @@ pub(crate) struct SegmentFile {
     entries: Vec<IndexEntry>,
     positions: HashMap<RecordingId, usize, BuildHasherDefault<IdHasher>>,
     file_mode: u32,
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl SegmentFile {
-    /// Creates the file and writes its header.
-    pub(crate) fn create(dir: &Path, number: u32, file_mode: u32) -> io::Result<Self> {
+    /// Creates the file and writes its header (and, encrypted, its envelope frame).
+    pub(crate) fn create(
+        dir: &Path,
+        number: u32,
+        file_mode: u32,
+        sealer: Option<Arc<Sealer>>,
+    ) -> io::Result<Self> {
         let path = dir.join(segment_name(number));
         let mut file = create_file(&path, file_mode)?;
-        if let Err(e) = file.write_all(&SegmentHeader::CURRENT.encode()) {
+        let head = match &sealer {
+            None => SegmentHeader::CURRENT.encode().to_vec(),
+            Some(sealer) => {
+                let mut head = SegmentHeader::ENCRYPTED.encode().to_vec();
+                encode_frame(sealer.envelope(), &mut head);
+                head
+            }
+        };
+        if let Err(e) = file.write_all(&head) {
             // A full disk can fail the header itself: leave no empty segment behind.
             drop(file);
             let _ = std::fs::remove_file(&path);
@@ -91,11 +124,12 @@ impl SegmentFile {
         Ok(Self {
             file,
             path,
-            len: HEADER_LEN as u64,
+            len: head.len() as u64,
             opened: Instant::now(),
             entries: Vec::new(),
             positions: HashMap::default(),
             file_mode,
+            sealer,
         })
     }
 
@@ -171,9 +205,13 @@ impl SegmentFile {
             segment_len: self.len,
             entries: self.entries,
         };
+        let bytes = match &self.sealer {
+            None => index.encode(),
+            Some(sealer) => index.encode_sealed(sealer),
+        };
         Ok(PendingIndex {
             path: self.path.with_extension(INDEX_EXT),
-            bytes: index.encode().map_err(io::Error::other)?,
+            bytes: bytes.map_err(io::Error::other)?,
             file_mode: self.file_mode,
             fsync,
         })

@@ -20,6 +20,7 @@ use crate::exit::{EXIT_CODES, Status};
 /// Runs the subcommand the command line asked for.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
     let root = &cli.root;
+    root.load_identities()?;
     match cli.command {
         Command::Ls(args) => ls::run(root, &args),
         Command::Show(args) => show::run(root, &args),

@@ -105,12 +105,25 @@ impl Root {
     }
 
     pub fn record_with(&self, service: &str, specs: &[Spec], flush_each: bool) -> Vec<String> {
-        let config = Config::builder()
-            .enabled(true)
-            .recording_path(self.path())
-            .service(service)
-            .build()
-            .expect("config");
+        self.record_configured(service, specs, flush_each, |c| c)
+    }
+
+    /// [`Root::record_with`] with more configuration (encryption, say).
+    pub fn record_configured(
+        &self,
+        service: &str,
+        specs: &[Spec],
+        flush_each: bool,
+        configure: impl FnOnce(retrace::ConfigBuilder) -> retrace::ConfigBuilder,
+    ) -> Vec<String> {
+        let config = configure(
+            Config::builder()
+                .enabled(true)
+                .recording_path(self.path())
+                .service(service),
+        )
+        .build()
+        .expect("config");
         let (recorder, guard) = Recorder::new(config).expect("recorder");
         let mut ids = Vec::new();
         for spec in specs {
