@@ -219,6 +219,13 @@ fn marker(segment: &Path) -> PathBuf {
     segment.with_extension(format!("{SEGMENT_EXT}.{REMOTE_EXT}"))
 }
 
+/// The file beside a mirrored metadata file holding its object's ETag.
+fn etag_file(local: &Path) -> PathBuf {
+    let mut name = local.as_os_str().to_owned();
+    name.push(".etag");
+    PathBuf::from(name)
+}
+
 fn key_file(segment: &Path) -> PathBuf {
     segment.with_extension(format!("{SEGMENT_EXT}.{KEY_EXT}"))
 }
@@ -301,19 +308,32 @@ async fn sync(destination: &Destination, dir: &Path) -> Result<SyncReport, ShipE
             fs::write(&key_file, object.location.as_ref()).map_err(io_error(&key_file))?;
             continue;
         }
-        let stale = is_metadata || fs::metadata(&local).map(|m| m.len()).ok() != Some(object.size);
+        // Indexes never change once shipped; metadata and counters do (the counters
+        // in place, at the same size), so they are fetched again when their ETag moved.
+        let stale = if is_metadata {
+            object.e_tag.is_none() || fs::read_to_string(etag_file(&local)).ok() != object.e_tag
+        } else {
+            fs::metadata(&local).map(|m| m.len()).ok() != Some(object.size)
+        };
         if stale {
-            wanted.push((object.location, local));
+            wanted.push((object.location, local, object.e_tag.filter(|_| is_metadata)));
         }
     }
     // Small files over one connection each are latency-bound: several at a time.
     let mut downloads = futures_util::stream::iter(wanted)
-        .map(|(key, local)| async move {
-            let bytes = download(store, &key).await?;
-            let tmp = local.with_extension("download");
-            fs::write(&tmp, &bytes).map_err(io_error(&tmp))?;
-            fs::rename(&tmp, &local).map_err(io_error(&local))
-        })
+        .map(
+            |(key, local, e_tag): (Key, PathBuf, Option<String>)| async move {
+                let bytes = download(store, &key).await?;
+                let tmp = local.with_extension("download");
+                fs::write(&tmp, &bytes).map_err(io_error(&tmp))?;
+                fs::rename(&tmp, &local).map_err(io_error(&local))?;
+                if let Some(e_tag) = e_tag {
+                    let file = etag_file(&local);
+                    fs::write(&file, e_tag).map_err(io_error(&file))?;
+                }
+                Ok::<(), ShipError>(())
+            },
+        )
         .buffer_unordered(CONCURRENT_DOWNLOADS);
     while let Some(done) = downloads.next().await {
         done?;

@@ -101,6 +101,8 @@ pub struct Shipper {
     backoff: HashMap<PathBuf, Backoff>,
     totals: ShipTotals,
     started_unix_ms: u64,
+    /// The metadata files this shipper has sent, by key, as they were sent.
+    metadata_sent: HashMap<Key, Fingerprint>,
 }
 
 impl Shipper {
@@ -124,6 +126,7 @@ impl Shipper {
             backoff: HashMap::new(),
             totals: ShipTotals::default(),
             started_unix_ms: unix_ms(SystemTime::now()),
+            metadata_sent: HashMap::new(),
         })
     }
 
@@ -287,11 +290,18 @@ impl Shipper {
         let segment_key = key(segment);
         let index_key = key(index);
         // The session's metadata first, so that whoever finds a segment can read it;
-        // it is small and rewritten with each segment (the counters change).
+        // sent again when it changed since this shipper last sent it (the counters
+        // change), not checked again otherwise.
         for name in [METADATA_FILE, COUNTERS_FILE] {
             let path = session.dir.join(name);
             if let Ok(bytes) = fs::read(&path) {
-                report.bytes += self.upload(&key(&path), Bytes::from(bytes)).await?.sent;
+                let meta_key = key(&path);
+                let print = Fingerprint::of(&bytes);
+                if self.metadata_sent.get(&meta_key) == Some(&print) {
+                    continue;
+                }
+                report.bytes += self.upload(&meta_key, Bytes::from(bytes)).await?.sent;
+                self.metadata_sent.insert(meta_key, print);
             }
         }
         // The segment before its index: an index in the store means its segment is
