@@ -259,6 +259,22 @@ impl Keyring {
     }
 }
 
+/// A recipient as an error may show it: an identity (a secret key) pasted where the
+/// public key belongs is not repeated into logs.
+#[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+fn shown_recipient(value: &str) -> String {
+    if value
+        .trim()
+        .to_ascii_uppercase()
+        .starts_with("AGE-SECRET-KEY-")
+    {
+        "AGE-SECRET-KEY-… (a secret identity, not a recipient; give its public key, `age-keygen -y`)"
+            .to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
 #[cfg(feature = "encryption")]
 mod imp {
     use std::io::{Read, Write};
@@ -280,7 +296,7 @@ mod imp {
             .map(|r| {
                 r.trim().parse::<x25519::Recipient>().map_err(|reason| {
                     EncryptionError::BadRecipient {
-                        value: r.clone(),
+                        value: super::shown_recipient(r),
                         reason: reason.to_owned(),
                     }
                 })
@@ -306,7 +322,11 @@ mod imp {
         let encryptor =
             age::Encryptor::with_recipients(parsed.iter().map(|r| r as &dyn age::Recipient))
                 .map_err(|e| EncryptionError::BadRecipient {
-                    value: recipients.join(","),
+                    value: recipients
+                        .iter()
+                        .map(|r| super::shown_recipient(r))
+                        .collect::<Vec<_>>()
+                        .join(","),
                     reason: e.to_string(),
                 })?;
         let mut wrapped = Vec::new();
@@ -483,6 +503,10 @@ mod tests {
                 .starts_with("\"age1nope\" is not an age X25519 recipient"),
             "{err}"
         );
+        let (_, secret) = pair();
+        let err = check_recipients(std::slice::from_ref(&secret)).expect_err("a secret");
+        assert!(!err.to_string().contains(&secret[16..]), "{err}");
+        assert!(err.to_string().contains("age-keygen -y"), "{err}");
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("key.txt");
         std::fs::write(&file, "# created: today\nAGE-SECRET-KEY-1NOTAKEY\n").expect("write");

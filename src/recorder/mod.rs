@@ -174,21 +174,6 @@ impl Recorder {
             buffers: Arc::clone(&buffers),
             policy,
         });
-        #[cfg(feature = "ship")]
-        let shipping = config
-            .ship_url
-            .as_deref()
-            .map(|url| {
-                shipping::ShipLoop::start(
-                    config.recording_path.clone(),
-                    url,
-                    config.ship_interval,
-                    config.ship_delete,
-                    Arc::clone(&accounting),
-                )
-            })
-            .transpose()
-            .map_err(RecorderError::Ship)?;
         let sealer = if config.encrypt_to.is_empty() {
             None
         } else {
@@ -206,6 +191,21 @@ impl Recorder {
             sealer,
         )
         .map_err(RecorderError::Thread)?;
+        #[cfg(feature = "ship")]
+        let shipping = config
+            .ship_url
+            .as_deref()
+            .map(|url| {
+                shipping::ShipLoop::start(
+                    config.recording_path.clone(),
+                    url,
+                    config.ship_interval,
+                    config.ship_delete,
+                    Arc::clone(&shared.accounting),
+                )
+            })
+            .transpose()
+            .map_err(RecorderError::Ship)?;
         #[allow(unused_mut)]
         let mut guard = RecorderGuard::new(Arc::clone(&shared), thread, policy_watch);
         #[cfg(feature = "ship")]

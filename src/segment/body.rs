@@ -41,6 +41,12 @@ pub enum BodyError {
     /// The envelope frame of an encrypted file is torn or damaged.
     #[error("the encrypted file's key envelope is damaged: {0}")]
     Envelope(String),
+    /// The file ends inside the envelope frame: created just before a crash.
+    #[error("the file ends {len} bytes into its key envelope")]
+    TornEnvelope {
+        /// The bytes of the envelope frame present.
+        len: usize,
+    },
 }
 
 impl Body {
@@ -56,6 +62,16 @@ impl Body {
             });
         }
         let rest = data.get(HEADER_LEN..).unwrap_or_default();
+        let declared = rest
+            .get(..4)
+            .and_then(|p| frame_len([p[0], p[1], p[2], p[3]]));
+        let torn = match declared {
+            None => rest.len() < 4,
+            Some(total) => rest.len() < total,
+        };
+        if torn {
+            return Err(BodyError::TornEnvelope { len: rest.len() });
+        }
         let payload = read_frame(rest).map_err(|e| BodyError::Envelope(e.to_owned()))?;
         let envelope = Envelope::decode(payload).map_err(|e| BodyError::Envelope(e.to_string()))?;
         let key = match keyring().open(&envelope) {

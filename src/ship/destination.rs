@@ -65,14 +65,18 @@ impl Destination {
             .collect();
         // The three cloud builders share a shape but no trait.
         macro_rules! configured {
-            ($builder:ty) => {{
+            ($builder:ty) => {
+                configured!($builder, |b| b)
+            };
+            ($builder:ty, $finish:expr) => {{
                 let mut builder = <$builder>::new();
                 for (k, v) in &options {
                     if let Ok(key) = k.parse() {
                         builder = builder.with_config(key, v.clone());
                     }
                 }
-                let built = builder.with_url(url).with_retry(retry).build();
+                let finish: fn($builder) -> $builder = $finish;
+                let built = finish(builder.with_url(url).with_retry(retry)).build();
                 Arc::new(built.map_err(|e| bad(e.to_string()))?)
             }};
         }
@@ -84,7 +88,11 @@ impl Destination {
                 return Self::directory(url, &dir).map_err(bad);
             }
             ObjectStoreScheme::AmazonS3 => {
-                configured!(object_store::aws::AmazonS3Builder)
+                // S3 checks each upload against the SHA-256 sent with it: what
+                // arrives is what was read from the disk.
+                configured!(object_store::aws::AmazonS3Builder, |b| {
+                    b.with_checksum_algorithm(object_store::aws::Checksum::SHA256)
+                })
             }
             ObjectStoreScheme::GoogleCloudStorage => {
                 configured!(object_store::gcp::GoogleCloudStorageBuilder)

@@ -118,7 +118,7 @@ impl Mirror {
         }
         let store = Arc::clone(self.destination.store());
         let key = segment_object(segment)?;
-        let tmp = segment.with_extension("download");
+        let tmp = download_path(segment);
         let bytes = {
             let key = key.clone();
             on_own_runtime(move || async move { download(&store, &key).await })?
@@ -132,11 +132,13 @@ impl Mirror {
 
 impl Mirror {
     /// Deletes a mirrored segment's objects (segment, index, Parquet index) from the
-    /// store, then its files from the mirror. The segment first: an index without
-    /// its segment is never left behind.
+    /// store, then its files from the mirror. The segment first: a delete cut short
+    /// leaves at worst an index without its segment, which readers skip (a sync
+    /// mirrors a segment only with its index, never the other way round); the
+    /// bucket's lifecycle rule clears such leftovers.
     pub fn delete_segment(&self, segment: &Path) -> Result<(), ShipError> {
         let key = segment_object(segment)?;
-        let keys: Vec<Key> = [SEGMENT_EXT, INDEX_EXT, "parquet"]
+        let keys: Vec<Key> = [SEGMENT_EXT, INDEX_EXT, super::parquet_index::PARQUET_EXT]
             .iter()
             .map(|ext| sibling_key(&key, ext))
             .collect();
@@ -149,7 +151,11 @@ impl Mirror {
     pub fn delete_session(&self, session_dir: &Path) -> Result<(), ShipError> {
         let list = session_dir.join(METADATA_KEYS);
         let text = fs::read_to_string(&list).unwrap_or_default();
-        self.delete_objects(text.lines().map(Key::from).collect())?;
+        let keys = text
+            .lines()
+            .map(|line| parse_key(line, &list))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.delete_objects(keys)?;
         fs::remove_dir_all(session_dir).map_err(io_error(session_dir))
     }
 
@@ -182,14 +188,23 @@ impl Mirror {
 fn segment_object(segment: &Path) -> Result<Key, ShipError> {
     let file = key_file(segment);
     let text = fs::read_to_string(&file).map_err(io_error(&file))?;
-    Ok(Key::from(text.trim()))
+    parse_key(text.trim(), &file)
+}
+
+/// A key as stored (already encoded): parsed, not encoded again.
+fn parse_key(text: &str, from: &Path) -> Result<Key, ShipError> {
+    Key::parse(text).map_err(|e| ShipError::Io {
+        path: from.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+    })
 }
 
 /// `key` with its file's extension changed: the index beside a segment, say.
 fn sibling_key(key: &Key, ext: &str) -> Key {
+    // The key's text is already encoded; a plain extension changes nothing of that.
     let text = key.as_ref();
     let stem = text.rsplit_once('.').map_or(text, |(stem, _)| stem);
-    Key::from(format!("{stem}.{ext}"))
+    Key::parse(format!("{stem}.{ext}")).unwrap_or_else(|_| key.clone())
 }
 
 /// Removes a mirrored segment's files: the segment, its index and its sidecars.
@@ -217,6 +232,16 @@ impl SegmentFetcher for Mirror {
 
 fn marker(segment: &Path) -> PathBuf {
     segment.with_extension(format!("{SEGMENT_EXT}.{REMOTE_EXT}"))
+}
+
+/// A temporary file beside `path` for a download, unique to this process and call, so
+/// that two commands sharing a cache never write into each other's.
+fn download_path(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}.{n}.download", std::process::id()));
+    PathBuf::from(name)
 }
 
 /// The file beside a mirrored metadata file holding its object's ETag.
@@ -252,6 +277,26 @@ async fn sync(destination: &Destination, dir: &Path) -> Result<SyncReport, ShipE
                 .map(str::to_owned)
         })
         .collect();
+    // A session shipped over several hours has a copy of its metadata in each hour's
+    // prefix; the newest is the one mirrored.
+    let mut newest_metadata = HashMap::new();
+    for object in &objects {
+        let parts: Vec<String> = object
+            .location
+            .parts()
+            .map(|p| p.as_ref().to_owned())
+            .collect();
+        if let [.., session, file] = parts.as_slice()
+            && (file == METADATA_FILE || file == COUNTERS_FILE)
+        {
+            let entry = newest_metadata
+                .entry((session.clone(), file.clone()))
+                .or_insert((object.last_modified, object.location.clone()));
+            if object.last_modified > entry.0 {
+                *entry = (object.last_modified, object.location.clone());
+            }
+        }
+    }
     let mut report = SyncReport::default();
     let mut sessions: HashSet<String> = HashSet::new();
     let mut listed: HashSet<PathBuf> = HashSet::new();
@@ -285,6 +330,10 @@ async fn sync(destination: &Destination, dir: &Path) -> Result<SyncReport, ShipE
                 .entry(session.clone())
                 .or_default()
                 .push(object.location.to_string());
+            let newest = newest_metadata.get(&(session.clone(), file.clone()));
+            if newest.is_some_and(|(_, key)| *key != object.location) {
+                continue;
+            }
         }
         if is_segment {
             let stem = object
@@ -298,11 +347,13 @@ async fn sync(destination: &Destination, dir: &Path) -> Result<SyncReport, ShipE
             report.segments += 1;
             let len = fs::metadata(&local).map(|m| m.len()).ok();
             if len != Some(object.size) {
+                // The marker first: a crash between the two leaves a marked file that
+                // is fetched, never an unmarked placeholder read as the segment.
+                let marker = marker(&local);
+                fs::write(&marker, b"").map_err(io_error(&marker))?;
                 // A sparse placeholder of the real length: the index check compares it.
                 let placeholder = File::create(&local).map_err(io_error(&local))?;
                 placeholder.set_len(object.size).map_err(io_error(&local))?;
-                let marker = marker(&local);
-                fs::write(&marker, b"").map_err(io_error(&marker))?;
             }
             let key_file = key_file(&local);
             fs::write(&key_file, object.location.as_ref()).map_err(io_error(&key_file))?;
@@ -324,7 +375,7 @@ async fn sync(destination: &Destination, dir: &Path) -> Result<SyncReport, ShipE
         .map(
             |(key, local, e_tag): (Key, PathBuf, Option<String>)| async move {
                 let bytes = download(store, &key).await?;
-                let tmp = local.with_extension("download");
+                let tmp = download_path(&local);
                 fs::write(&tmp, &bytes).map_err(io_error(&tmp))?;
                 fs::rename(&tmp, &local).map_err(io_error(&local))?;
                 if let Some(e_tag) = e_tag {
@@ -419,5 +470,22 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ShipError + '_ {
     move |source| ShipError::Io {
         path: path.to_owned(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sibling_of_an_encoded_key_is_not_encoded_twice() {
+        let key = Key::from_iter(["p", "a%b c", "seg-000001.rtseg"]);
+        let index = sibling_key(&key, INDEX_EXT);
+        let parts: Vec<String> = index.parts().map(|p| p.as_ref().to_owned()).collect();
+        let original: Vec<String> = key.parts().map(|p| p.as_ref().to_owned()).collect();
+        assert_eq!(parts[..2], original[..2], "{index}");
+        assert_eq!(parts[2], "seg-000001.rtidx");
+        let stored = parse_key(key.as_ref(), Path::new("k")).expect("parses");
+        assert_eq!(stored, key, "a stored key reads back as itself");
     }
 }

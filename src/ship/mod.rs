@@ -10,9 +10,11 @@
 //! [`Journal`] does not list yet, under the key [`segment_key`] gives it
 //! (`{prefix}/{service}/{yyyy-mm-dd}/{hh}/{session}/{file}`): the session's metadata,
 //! the segment, its index as Parquet for query engines (`seg-NNNNNN.parquet`), then
-//! its index. Each upload carries the file's BLAKE3 digest
-//! and is verified by size and digest before the journal records it, and only then
-//! may the local copy go ([`ShipOptions::delete_after_ship`]). Shipping is
+//! its index. On S3 the server checks each upload against the SHA-256 sent with it;
+//! every upload also carries the file's BLAKE3 digest as object metadata, and a `HEAD`
+//! then confirms that the key holds an object of the file's size carrying that
+//! digest (a directory destination is read back and hashed) before the journal
+//! records it; only then may the local copy go ([`ShipOptions::delete_after_ship`]). Shipping is
 //! at-least-once and idempotent: after a crash between an upload and its journal
 //! line the same bytes go to the same key again, or are found there already.
 //! Large files go up in parts; the store client retries transient failures with

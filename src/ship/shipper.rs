@@ -152,10 +152,21 @@ impl Shipper {
         let mut report = ShipReport::default();
         let store = Store::open(&self.root)?;
         for session in store.sessions() {
-            let files = segment_files(&session.dir).map_err(|source| ShipError::Io {
-                path: session.dir.clone(),
-                source,
-            })?;
+            // A session that cannot be listed (deleted by a gc meanwhile) is that
+            // session's failure, not the pass's.
+            let files = match segment_files(&session.dir) {
+                Ok(files) => files,
+                Err(source) => {
+                    report.failures.push((
+                        session.dir.clone(),
+                        ShipError::Io {
+                            path: session.dir.clone(),
+                            source,
+                        },
+                    ));
+                    continue;
+                }
+            };
             for segment in files {
                 let index = segment.with_extension(INDEX_EXT);
                 let Ok(meta) = fs::metadata(&segment) else {
@@ -274,18 +285,36 @@ impl Shipper {
             .and_then(|i| newest_unix_us(&i.entries))
             .or_else(|| modified_unix_us(segment))
             .unwrap_or(0);
+        // A segment journaled before a crash keeps the directory it went to, whatever
+        // the hour computed now (an identity given this time, a different mtime).
+        let journaled_dir: Option<Vec<String>> = self
+            .journal
+            .get(&Self::local_name(session, segment))
+            .and_then(|e| Key::parse(&e.key).ok())
+            .map(|k| k.parts().map(|p| p.as_ref().to_owned()).collect::<Vec<_>>())
+            .filter(|parts| !parts.is_empty())
+            .map(|mut parts| {
+                parts.pop();
+                parts
+            });
         let key = |file: &Path| {
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default();
-            segment_key(
-                self.destination.prefix(),
-                session.service(),
-                newest,
-                &session.name,
-                &name,
-            )
+            match &journaled_dir {
+                Some(dir) => {
+                    let joined = format!("{}/{}", dir.join("/"), Key::from(name.as_ref()));
+                    Key::parse(joined).unwrap_or_else(|_| Key::from(name.as_ref()))
+                }
+                None => segment_key(
+                    self.destination.prefix(),
+                    session.service(),
+                    newest,
+                    &session.name,
+                    &name,
+                ),
+            }
         };
         let segment_key = key(segment);
         let index_key = key(index);
@@ -318,9 +347,17 @@ impl Shipper {
         let encrypted =
             SegmentHeader::decode_with(&index_bytes, INDEX_MAGIC).is_ok_and(|h| h.is_encrypted());
         if let Some(decoded) = decoded.as_ref().filter(|_| !encrypted) {
-            let parquet = parquet_index::encode(session, segment_key.as_ref(), &decoded.entries)?;
-            let parquet_key = key(&segment.with_extension(PARQUET_EXT));
-            report.bytes += self.upload(&parquet_key, Bytes::from(parquet)).await?.sent;
+            // Derived: a Parquet file that cannot be made is logged, never a reason to
+            // hold the segment back.
+            match parquet_index::encode(session, segment_key.as_ref(), &decoded.entries) {
+                Ok(parquet) => {
+                    let parquet_key = key(&segment.with_extension(PARQUET_EXT));
+                    report.bytes += self.upload(&parquet_key, Bytes::from(parquet)).await?.sent;
+                }
+                Err(e) => {
+                    tracing::warn!(segment = %segment.display(), error = %e, "retrace: the segment ships without its Parquet index");
+                }
+            }
         }
         self.journal.record(JournalEntry {
             local: Self::local_name(session, segment),

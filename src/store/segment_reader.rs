@@ -174,6 +174,12 @@ pub fn scan_segment(path: &Path) -> SegmentContents {
 fn body_problem(path: &Path, e: BodyError) -> Problem {
     match e {
         BodyError::Header(h) => header_problem(path, h),
+        BodyError::TornEnvelope { len } => Problem::TornTail {
+            file: path.to_path_buf(),
+            offset: HEADER_LEN as u64,
+            len: len as u64,
+            reason: "the file ends inside its key envelope".to_owned(),
+        },
         BodyError::Envelope(reason) => Problem::Corrupt {
             file: path.to_path_buf(),
             offset: HEADER_LEN as u64,

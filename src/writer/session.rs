@@ -14,7 +14,7 @@ use crate::metadata::{
     COUNTERS_FILE, COUNTERS_FILE_LEN, ConfigSummary, METADATA_FILE, SessionCounters,
     SessionMetadata,
 };
-use crate::segment::FORMAT_MAJOR;
+use crate::segment::SegmentHeader;
 use crate::stats::Stats;
 
 /// Why a session directory could not be set up.
@@ -149,7 +149,11 @@ impl Session {
                 host,
                 pid,
                 retrace_version: env!("CARGO_PKG_VERSION").to_owned(),
-                format_major: FORMAT_MAJOR,
+                format_major: if config.encrypt_to.is_empty() {
+                    SegmentHeader::CURRENT.major
+                } else {
+                    SegmentHeader::ENCRYPTED.major
+                },
                 started_unix_ms: now,
                 updated_unix_ms: now,
                 ended_unix_ms: None,

@@ -25,7 +25,8 @@ const EXAMPLES: &str = "  retrace ship --to s3://recordings/prod
 Only closed segments are shipped (those with an index file beside them); the one a
 recorder is writing is left alone. Objects go to
 {prefix}/{service}/{yyyy-mm-dd}/{hh}/{session}/{file}, with the session's metadata.
-Each upload is verified by size and BLAKE3 digest and recorded in a journal in the
+S3 checks each upload against its SHA-256; then the object's size and the BLAKE3
+digest it carries are confirmed, and the upload is recorded in a journal in the
 recording directory, so an interrupted run picks up where it stopped and never
 deletes a file that is not safely in the store.
 
