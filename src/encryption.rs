@@ -7,16 +7,21 @@
 //! short), so `age` does what it is best at, wrapping a key for recipients, and each
 //! frame is sealed on its own:
 //!
-//! - A writer session draws a random 256-bit data key and wraps it with `age` for every
-//!   recipient of `RETRACE_ENCRYPT_TO` (X25519, `age1…`; several for key rotation).
-//! - Each encrypted segment or index is format 3.0: the header, then an *envelope*
+//! - Each segment gets a random 256-bit data key of its own, wrapped with `age` for
+//!   every recipient of `RETRACE_ENCRYPT_TO` (X25519, `age1…`; several for key
+//!   rotation); its index is sealed with the same key.
+//! - An encrypted segment or index is format 3.0: the header, then an *envelope*
 //!   frame (the recipients' public keys, in clear so a reader can say which identity
 //!   a file wants, and the wrapped key), then frames whose payloads are
-//!   `nonce (24 bytes) || XChaCha20-Poly1305(lz4 payload) || tag (16 bytes)`, with a
-//!   fresh random nonce per frame. Framing, lengths and checksums are those of every
-//!   segment, so a torn tail is found and cut exactly as in a plain one, and `retrace
-//!   verify` checks the frames without any key.
-//! - A reader unwraps the data key once per envelope with the identities it was given
+//!   `XChaCha20-Poly1305(lz4 payload) || tag (16 bytes)`. The nonce is the frame's
+//!   byte offset in its file ([`INDEX_POSITION`] for the index): unique under the
+//!   file's key, and a frame moved to another place or file, or replayed, does not
+//!   open. Framing, lengths and checksums are those of every segment, so a torn tail
+//!   is found and cut exactly as in a plain one, and `retrace verify` checks the
+//!   frames without any key. (Frames are sealed as the writer appends them, when
+//!   their offset is known; a failed append closes the segment, so no offset is ever
+//!   sealed twice under one key.)
+//! - A reader unwraps a file's data key once with the identities it was given
 //!   ([`keyring`], `--identity FILE` or `RETRACE_IDENTITY` in the CLI); a missing or
 //!   wrong identity is an error naming the recipients the file was encrypted to.
 //!
@@ -36,7 +41,10 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 /// Bytes a sealed payload adds to its plaintext: the nonce and the tag.
-pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+pub const SEAL_OVERHEAD: usize = TAG_LEN;
+/// The position an index's payload is sealed at: never a frame's offset.
+pub const INDEX_POSITION: u64 = u64::MAX;
+#[cfg(feature = "encryption")]
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 
@@ -112,12 +120,19 @@ impl Envelope {
     }
 }
 
+/// At most the bytes of an envelope for these recipients: age's header (its version
+/// line, one X25519 stanza per recipient, its MAC), the wrapped key and postcard's
+/// lengths, with room to spare. For disk budgets, before a file exists.
+pub fn envelope_bound(recipients: &[String]) -> usize {
+    256 + recipients.iter().map(|r| r.len() + 160).sum::<usize>()
+}
+
 /// Checks recipients (`age1…` X25519 public keys) without encrypting anything.
 pub fn check_recipients(recipients: &[String]) -> Result<(), EncryptionError> {
     imp::parse_recipients(recipients).map(drop)
 }
 
-/// A writer session's data key: seals frames for the session's recipients.
+/// A segment's data key: seals its frames and its index for the recipients.
 pub struct Sealer {
     envelope: Vec<u8>,
     key: imp::Key,
@@ -146,9 +161,12 @@ impl Sealer {
         &self.envelope
     }
 
-    /// Seals `plaintext` into `out` (cleared first): nonce, ciphertext, tag.
-    pub fn seal(&self, plaintext: &[u8], out: &mut Vec<u8>) {
-        imp::seal(&self.key, plaintext, out);
+    /// Seals `plaintext`, the payload of the frame at byte offset `position` of its
+    /// file ([`INDEX_POSITION`] for an index), into `out` (cleared first): ciphertext,
+    /// then tag. The nonce is the position: unique under this file's key, and a frame
+    /// moved elsewhere does not open.
+    pub fn seal(&self, plaintext: &[u8], position: u64, out: &mut Vec<u8>) {
+        imp::seal(&self.key, plaintext, position, out);
     }
 }
 
@@ -164,9 +182,14 @@ impl std::fmt::Debug for Opener {
 }
 
 impl Opener {
-    /// Opens a sealed payload into `out` (cleared first).
-    pub fn open(&self, sealed: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptionError> {
-        imp::open(&self.key, sealed, out)
+    /// Opens the sealed payload of the frame at `position` into `out` (cleared first).
+    pub fn open(
+        &self,
+        sealed: &[u8],
+        position: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptionError> {
+        imp::open(&self.key, sealed, position, out)
     }
 }
 
@@ -280,7 +303,7 @@ mod imp {
     use std::io::{Read, Write};
 
     use age::x25519;
-    use chacha20poly1305::aead::{AeadCore, AeadInPlace, KeyInit, OsRng};
+    use chacha20poly1305::aead::{AeadInPlace, KeyInit, OsRng};
     use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
     use super::{EncryptionError, NONCE_LEN, TAG_LEN};
@@ -365,29 +388,38 @@ mod imp {
         })
     }
 
-    pub(super) fn seal(key: &Key, plaintext: &[u8], out: &mut Vec<u8>) {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    /// The nonce of the frame at `position`: the offset, then zeros.
+    fn nonce(position: u64) -> XNonce {
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[..8].copy_from_slice(&position.to_le_bytes());
+        XNonce::from(nonce)
+    }
+
+    pub(super) fn seal(key: &Key, plaintext: &[u8], position: u64, out: &mut Vec<u8>) {
         out.clear();
-        out.reserve(NONCE_LEN + plaintext.len() + TAG_LEN);
-        out.extend_from_slice(&nonce);
+        out.reserve(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
         // Sealing in place cannot fail for a buffer this size (it fails only past
         // the cipher's 256 GiB message limit, far above a frame's 64 MiB).
-        match key.encrypt_in_place_detached(&nonce, b"", &mut out[NONCE_LEN..]) {
+        match key.encrypt_in_place_detached(&nonce(position), b"", out) {
             Ok(tag) => out.extend_from_slice(&tag),
             Err(_) => out.clear(),
         }
     }
 
-    pub(super) fn open(key: &Key, sealed: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptionError> {
-        if sealed.len() < NONCE_LEN + TAG_LEN {
+    pub(super) fn open(
+        key: &Key,
+        sealed: &[u8],
+        position: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptionError> {
+        if sealed.len() < TAG_LEN {
             return Err(EncryptionError::Unauthentic);
         }
-        let (nonce, rest) = sealed.split_at(NONCE_LEN);
-        let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
+        let (body, tag) = sealed.split_at(sealed.len() - TAG_LEN);
         out.clear();
         out.extend_from_slice(body);
-        key.decrypt_in_place_detached(XNonce::from_slice(nonce), b"", out, tag.into())
+        key.decrypt_in_place_detached(&nonce(position), b"", out, tag.into())
             .map_err(|_| EncryptionError::Unauthentic)
     }
 }
@@ -417,11 +449,16 @@ mod imp {
         Err(EncryptionError::Unavailable)
     }
 
-    pub(super) fn seal(key: &Key, _: &[u8], _: &mut Vec<u8>) {
+    pub(super) fn seal(key: &Key, _: &[u8], _: u64, _: &mut Vec<u8>) {
         match *key {}
     }
 
-    pub(super) fn open(key: &Key, _: &[u8], _: &mut Vec<u8>) -> Result<(), EncryptionError> {
+    pub(super) fn open(
+        key: &Key,
+        _: &[u8],
+        _: u64,
+        _: &mut Vec<u8>,
+    ) -> Result<(), EncryptionError> {
         match *key {}
     }
 }
@@ -446,7 +483,7 @@ mod tests {
         let (_, secret_c) = pair();
         let sealer = Sealer::new(&[public_a.clone(), public_b.clone()]).expect("sealer");
         let mut sealed = Vec::new();
-        sealer.seal(b"card 4111 1111 1111 1111", &mut sealed);
+        sealer.seal(b"card 4111 1111 1111 1111", 16, &mut sealed);
         assert_eq!(sealed.len(), 24 + SEAL_OVERHEAD);
         assert!(!sealed.windows(4).any(|w| w == b"4111"), "no plaintext");
         let envelope = Envelope::decode(sealer.envelope()).expect("envelope");
@@ -462,7 +499,7 @@ mod tests {
             keyring
                 .open(&envelope)
                 .expect("opens")
-                .open(&sealed, &mut plain)
+                .open(&sealed, 16, &mut plain)
                 .expect("authentic");
             assert_eq!(plain, b"card 4111 1111 1111 1111");
         }
@@ -490,7 +527,20 @@ mod tests {
         let last = altered.len() - 1;
         altered[last] ^= 1;
         assert_eq!(
-            opener.open(&altered, &mut Vec::new()),
+            opener.open(&altered, 16, &mut Vec::new()),
+            Err(EncryptionError::Unauthentic)
+        );
+        // A frame moved to another position, or sealed with another file's key,
+        // does not open.
+        assert_eq!(
+            opener.open(&sealed, 17, &mut Vec::new()),
+            Err(EncryptionError::Unauthentic)
+        );
+        let other = Sealer::new(std::slice::from_ref(&public_a)).expect("sealer");
+        let mut foreign = Vec::new();
+        other.seal(b"card 4111 1111 1111 1111", 16, &mut foreign);
+        assert_eq!(
+            opener.open(&foreign, 16, &mut Vec::new()),
             Err(EncryptionError::Unauthentic)
         );
     }

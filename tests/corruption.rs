@@ -95,7 +95,7 @@ fn a_newer_major_version_is_refused_by_name() {
     let seg = five_frames(dir.path());
     fs::remove_file(seg.with_extension("rtidx")).unwrap();
     let mut data = fs::read(&seg).unwrap();
-    data[8..10].copy_from_slice(&3u16.to_le_bytes());
+    data[8..10].copy_from_slice(&4u16.to_le_bytes());
     fs::write(&seg, &data).unwrap();
     let listing = Store::open(dir.path()).unwrap().list();
     assert!(listing.recordings.is_empty());
@@ -103,7 +103,7 @@ fn a_newer_major_version_is_refused_by_name() {
         listing.problems,
         vec![Problem::Unsupported {
             file: seg.clone(),
-            reason: "segment format version 3.0 is newer than this reader supports (2.x); upgrade retrace to read it".to_owned()
+            reason: "segment format version 4.0 is newer than this reader supports (3.x); upgrade retrace to read it".to_owned()
         }]
     );
 }

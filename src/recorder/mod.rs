@@ -70,10 +70,6 @@ pub enum RecorderError {
     #[cfg(feature = "ship")]
     #[error("could not start shipping: {0}")]
     Ship(#[source] crate::ship::ShipError),
-    /// The session's data key could not be made for the recipients
-    /// (`RETRACE_ENCRYPT_TO`).
-    #[error("could not set up encryption: {0}")]
-    Encryption(#[source] crate::encryption::EncryptionError),
     /// [`Recorder::install`] was called twice.
     #[error("a process-wide recorder is already installed")]
     AlreadyInstalled,
@@ -174,23 +170,8 @@ impl Recorder {
             buffers: Arc::clone(&buffers),
             policy,
         });
-        let sealer = if config.encrypt_to.is_empty() {
-            None
-        } else {
-            let sealer = crate::encryption::Sealer::new(&config.encrypt_to)
-                .map_err(RecorderError::Encryption)?;
-            Some(Arc::new(sealer))
-        };
-        let thread = writer::spawn(
-            session,
-            Arc::clone(&config),
-            rx,
-            accounting,
-            pause,
-            buffers,
-            sealer,
-        )
-        .map_err(RecorderError::Thread)?;
+        let thread = writer::spawn(session, Arc::clone(&config), rx, accounting, pause, buffers)
+            .map_err(RecorderError::Thread)?;
         #[cfg(feature = "ship")]
         let shipping = config
             .ship_url

@@ -103,17 +103,18 @@ impl Body {
         Self::read(&head, magic)
     }
 
-    /// A frame's payload as the codec reads it: `payload` itself in a plain file, the
-    /// payload opened into `buf` in an encrypted one.
+    /// The payload of the frame at `position` as the codec reads it: `payload` itself
+    /// in a plain file, the payload opened into `buf` in an encrypted one.
     pub fn open<'a>(
         &self,
         payload: &'a [u8],
+        position: u64,
         buf: &'a mut Vec<u8>,
     ) -> Result<&'a [u8], EncryptionError> {
         match &self.key {
             Key::Plain => Ok(payload),
             Key::Open(opener) => {
-                opener.open(payload, buf)?;
+                opener.open(payload, position, buf)?;
                 Ok(buf)
             }
             Key::Locked(e) => Err(e.clone()),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::body::{Body, BodyError};
 use super::frame::{Frames, encode_frame};
 use super::header::{HeaderError, SegmentHeader};
-use crate::encryption::Sealer;
+use crate::encryption::{INDEX_POSITION, Sealer};
 use crate::id::RecordingId;
 use crate::summary::Summary;
 
@@ -79,11 +79,11 @@ impl SegmentIndex {
         Ok(out)
     }
 
-    /// The index file's bytes, encrypted with a session's data key.
+    /// The index file's bytes, encrypted with its segment's data key.
     pub fn encode_sealed(&self, sealer: &Sealer) -> Result<Vec<u8>, postcard::Error> {
         let payload = postcard::to_stdvec(self)?;
         let mut sealed = Vec::new();
-        sealer.seal(&payload, &mut sealed);
+        sealer.seal(&payload, INDEX_POSITION, &mut sealed);
         let mut out = SegmentHeader::ENCRYPTED.encode_with(INDEX_MAGIC).to_vec();
         encode_frame(sealer.envelope(), &mut out);
         encode_frame(&sealed, &mut out);
@@ -103,7 +103,7 @@ impl SegmentIndex {
             .map_err(|e| IndexError::Frame(e.to_string()))?;
         let mut buf = Vec::new();
         let payload = body
-            .open(frame.payload, &mut buf)
+            .open(frame.payload, INDEX_POSITION, &mut buf)
             .map_err(|e| IndexError::Locked(e.to_string()))?;
         Ok(postcard::from_bytes(payload)?)
     }

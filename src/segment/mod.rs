@@ -27,7 +27,7 @@
 //!   new reader keeps the previous major's types as frozen copies (a `v1` module) and
 //!   converts what it decodes with them, chosen by the segment header's version, so
 //!   older files still read; an older reader refuses the new files by name ("segment
-//!   format version 3.0 is newer than this reader supports"). A field cannot be
+//!   format version 4.0 is newer than this reader supports"). A field cannot be
 //!   appended "with a default" as with serde's self-describing formats: postcard has no
 //!   end-of-struct marker to tell a reader the field is absent.
 //! - **Appending a variant** at the end of an encoded enum leaves every value the

@@ -274,7 +274,7 @@ impl Store {
                     any = true;
                     let payload = body
                         .as_ref()
-                        .and_then(|b| b.open(frame.payload, &mut opened).ok())
+                        .and_then(|b| b.open(frame.payload, frame.offset, &mut opened).ok())
                         .unwrap_or(frame.payload);
                     let mut raw = Vec::new();
                     match crate::segment::codec::decompress_payload(payload, &mut raw) {

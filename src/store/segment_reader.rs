@@ -134,7 +134,7 @@ pub fn scan_segment(path: &Path) -> SegmentContents {
             continue; // checked, not readable
         }
         let chunks = body
-            .open(frame.payload, &mut opened)
+            .open(frame.payload, frame.offset, &mut opened)
             .map_err(|e| e.to_string())
             .and_then(|payload| {
                 codec::decompress_payload(payload, &mut raw)
@@ -245,7 +245,7 @@ pub fn read_frame_chunks(path: &Path, offset: u64) -> Result<Vec<Chunk>, Problem
     let payload = frame::read_frame(&buf).map_err(|r| corrupt(r.to_owned()))?;
     let mut opened = Vec::new();
     let payload = body
-        .open(payload, &mut opened)
+        .open(payload, offset, &mut opened)
         .map_err(|e| corrupt(e.to_string()))?;
     codec::decode_payload(payload).map_err(|e| Problem::Undecodable {
         file: path.to_path_buf(),

@@ -68,7 +68,6 @@ pub(crate) fn spawn(
     accounting: Arc<Accounting>,
     pause: Arc<WriterPause>,
     buffers: Arc<BufferPool>,
-    sealer: Option<Arc<Sealer>>,
 ) -> std::io::Result<JoinHandle<()>> {
     let budget = config.max_disk_bytes.map(|max| {
         // A live writer closes a segment by age: one of another session idle for
@@ -77,6 +76,8 @@ pub(crate) fn spawn(
         DiskBudget::new(&config.recording_path, max, config.disk_policy)
             .for_session(session.dir(), abandoned)
     });
+    let recipients: Option<Arc<[String]>> =
+        (!config.encrypt_to.is_empty()).then(|| config.encrypt_to.clone().into());
     let writer = Writer {
         config,
         session,
@@ -85,8 +86,9 @@ pub(crate) fn spawn(
         pause,
         buffers,
         budget,
-        sealer,
+        recipients,
         sealed: Vec::new(),
+        sealed_out: Vec::new(),
         segment: None,
         next_segment: 1,
         frame: FrameBuilder::default(),
@@ -136,10 +138,13 @@ struct Writer {
     pause: Arc<WriterPause>,
     buffers: Arc<BufferPool>,
     budget: Option<DiskBudget>,
-    /// The session's data key, when segments are encrypted (`RETRACE_ENCRYPT_TO`).
-    sealer: Option<Arc<Sealer>>,
-    /// Where a compressed frame is sealed, reused from frame to frame.
+    /// The recipients segments are encrypted to (`RETRACE_ENCRYPT_TO`); each segment
+    /// gets a data key of its own.
+    recipients: Option<Arc<[String]>>,
+    /// Where a frame's payload is sealed, reused from frame to frame.
     sealed: Vec<u8>,
+    /// Where a batch's sealed frames are built, swapped with the output buffer.
+    sealed_out: Vec<u8>,
     segment: Option<SegmentFile>,
     next_segment: u32,
     frame: FrameBuilder,
@@ -375,7 +380,7 @@ impl Writer {
             return;
         }
         let f = &mut self.frame;
-        let seal_overhead = if self.sealer.is_some() {
+        let seal_overhead = if self.recipients.is_some() {
             crate::encryption::SEAL_OVERHEAD
         } else {
             0
@@ -396,13 +401,9 @@ impl Writer {
             return;
         };
         let rel_offset = self.out.len();
-        match &self.sealer {
-            None => encode_frame(&self.frame.payload[..payload_len], &mut self.out),
-            Some(sealer) => {
-                sealer.seal(&self.frame.payload[..payload_len], &mut self.sealed);
-                encode_frame(&self.sealed, &mut self.out);
-            }
-        }
+        // Plain for now: sealing needs the frame's offset in its segment, known when
+        // the batch is written (`seal_out`).
+        encode_frame(&self.frame.payload[..payload_len], &mut self.out);
         self.out_frames.push(PendingFrame {
             rel_offset,
             parts,
@@ -428,6 +429,31 @@ impl Writer {
         }
     }
 
+    /// Seals each frame of the output buffer with the segment's key, at the offset it
+    /// will have in the segment, and notes the frames' new places.
+    fn seal_out(&mut self, sealer: &Sealer, base: u64) {
+        self.sealed_out.clear();
+        let ends: Vec<usize> = self
+            .out_frames
+            .iter()
+            .skip(1)
+            .map(|f| f.rel_offset)
+            .chain(std::iter::once(self.out.len()))
+            .collect();
+        for (f, end) in self.out_frames.iter_mut().zip(ends) {
+            // Encoded by `seal_frame_before` a moment ago: it reads back.
+            let Ok(payload) = crate::segment::frame::read_frame(&self.out[f.rel_offset..end])
+            else {
+                continue;
+            };
+            let rel_offset = self.sealed_out.len();
+            sealer.seal(payload, base + rel_offset as u64, &mut self.sealed);
+            encode_frame(&self.sealed, &mut self.sealed_out);
+            f.rel_offset = rel_offset;
+        }
+        std::mem::swap(&mut self.out, &mut self.sealed_out);
+    }
+
     /// Writes the output buffer to the current segment (opening one if needed).
     fn write_out(&mut self) {
         self.last_write = Instant::now();
@@ -436,9 +462,15 @@ impl Writer {
         }
         // What the batch adds to the disk: its frames, the header of a new segment,
         // and (at most) what its recordings add to the segment's index.
+        let recipients = self.recipients.as_deref();
         let header = if self.segment.is_none() {
-            segment_file::header_len(self.sealer.as_deref())
-                + segment_file::index_overhead(self.sealer.as_deref())
+            segment_file::header_bound(recipients) + segment_file::index_overhead_bound(recipients)
+        } else {
+            0
+        };
+        // Sealing adds a tag to each frame.
+        let sealing = if recipients.is_some() {
+            (self.out_frames.len() * crate::encryption::SEAL_OVERHEAD) as u64
         } else {
             0
         };
@@ -449,7 +481,7 @@ impl Writer {
             .map(segment_file::index_entry_bound)
             .sum();
         if let Some(budget) = self.budget.as_mut() {
-            let admission = budget.admit(self.out.len() as u64 + header + index_growth);
+            let admission = budget.admit(self.out.len() as u64 + sealing + header + index_growth);
             let (Admission::Fits { deleted } | Admission::Full { deleted }) = admission;
             Counters::add(&self.accounting.counters.segments_deleted, deleted);
             if matches!(admission, Admission::Full { .. }) {
@@ -466,18 +498,15 @@ impl Writer {
                 self.session.dir(),
                 self.next_segment,
                 self.session.file_mode(),
-                self.sealer.clone(),
+                self.recipients.as_deref(),
             ) {
                 Ok(seg) => {
                     self.next_segment += 1;
                     Counters::add(&self.accounting.counters.written_bytes, seg.len());
                     if let Some(b) = self.budget.as_mut() {
-                        b.wrote(
-                            seg.len(),
-                            segment_file::index_overhead(self.sealer.as_deref()),
-                        );
+                        b.wrote(seg.len(), seg.index_overhead());
                     }
-                    self.index_reserved = segment_file::index_overhead(self.sealer.as_deref());
+                    self.index_reserved = seg.index_overhead();
                     self.segment = Some(seg);
                 }
                 Err(e) => {
@@ -488,10 +517,16 @@ impl Writer {
                 }
             }
         }
-        let Some(seg) = self.segment.as_mut() else {
+        let Some(seg) = self.segment.as_ref() else {
             return;
         };
         let base = seg.len();
+        if let Some(sealer) = seg.sealer().cloned() {
+            self.seal_out(&sealer, base);
+        }
+        let Some(seg) = self.segment.as_mut() else {
+            return;
+        };
         let began = Instant::now();
         match seg.append(&self.out, self.config.fsync) {
             Ok(()) => {

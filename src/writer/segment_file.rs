@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::session::{create_file, write_atomically};
-use crate::encryption::Sealer;
+use crate::encryption::{Sealer, envelope_bound};
 use crate::id::RecordingId;
 use crate::segment::{
     FRAME_OVERHEAD, HEADER_LEN, INDEX_EXT, IndexEntry, SEGMENT_EXT, SegmentHeader, SegmentIndex,
@@ -51,17 +51,17 @@ impl Hasher for IdHasher {
 /// and the payload's own fields, with room to spare.
 const INDEX_OVERHEAD: u64 = HEADER_LEN as u64 + 64;
 
-/// The bytes a segment starts with: its header, and the envelope frame when encrypted.
-pub(crate) fn header_len(sealer: Option<&Sealer>) -> u64 {
-    HEADER_LEN as u64 + sealer.map_or(0, |s| (s.envelope().len() + FRAME_OVERHEAD) as u64)
+/// At most the bytes a new segment starts with: its header, and the envelope frame
+/// when it is encrypted to `recipients`.
+pub(crate) fn header_bound(recipients: Option<&[String]>) -> u64 {
+    HEADER_LEN as u64 + recipients.map_or(0, |r| (envelope_bound(r) + FRAME_OVERHEAD) as u64)
 }
 
-/// [`INDEX_OVERHEAD`], and what encryption adds to an index: the envelope frame and
-/// the sealed payload's nonce and tag.
-pub(crate) fn index_overhead(sealer: Option<&Sealer>) -> u64 {
+/// At most [`SegmentFile::index_overhead`] of a new segment.
+pub(crate) fn index_overhead_bound(recipients: Option<&[String]>) -> u64 {
     INDEX_OVERHEAD
-        + sealer.map_or(0, |s| {
-            (s.envelope().len() + FRAME_OVERHEAD + crate::encryption::SEAL_OVERHEAD) as u64
+        + recipients.map_or(0, |r| {
+            (envelope_bound(r) + FRAME_OVERHEAD + crate::encryption::SEAL_OVERHEAD) as u64
         })
 }
 
@@ -98,13 +98,18 @@ pub(crate) struct SegmentFile {
 }
 
 impl SegmentFile {
-    /// Creates the file and writes its header (and, encrypted, its envelope frame).
+    /// Creates the file and writes its header; encrypted to `recipients`, with a data
+    /// key of its own, wrapped in an envelope frame after the header.
     pub(crate) fn create(
         dir: &Path,
         number: u32,
         file_mode: u32,
-        sealer: Option<Arc<Sealer>>,
+        recipients: Option<&[String]>,
     ) -> io::Result<Self> {
+        let sealer = recipients
+            .map(|r| Sealer::new(r).map(Arc::new))
+            .transpose()
+            .map_err(io::Error::other)?;
         let path = dir.join(segment_name(number));
         let mut file = create_file(&path, file_mode)?;
         let head = match &sealer {
@@ -135,6 +140,20 @@ impl SegmentFile {
 
     pub(crate) fn len(&self) -> u64 {
         self.len
+    }
+
+    /// The segment's data key, when it is encrypted.
+    pub(crate) fn sealer(&self) -> Option<&Arc<Sealer>> {
+        self.sealer.as_ref()
+    }
+
+    /// The bytes of its index besides the entries: [`INDEX_OVERHEAD`], and when
+    /// encrypted the envelope frame and the sealed payload's tag.
+    pub(crate) fn index_overhead(&self) -> u64 {
+        INDEX_OVERHEAD
+            + self.sealer.as_ref().map_or(0, |s| {
+                (s.envelope().len() + FRAME_OVERHEAD + crate::encryption::SEAL_OVERHEAD) as u64
+            })
     }
 
     pub(crate) fn path(&self) -> &Path {
