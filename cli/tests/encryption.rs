@@ -175,15 +175,8 @@ fn an_encrypted_upload_reads_from_the_bucket_only_with_the_identity() {
         "no index in clear beside encrypted segments: {keys:?}"
     );
 
-    let cache = tempfile::tempdir().expect("cache");
-    let cache_text = cache.path().display().to_string();
-    let mut remote_env = pairs.clone();
-    remote_env.push(("RETRACE_CACHE_DIR", &cache_text));
-    let remote = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--path", &url]);
-        support::retrace_env(&all, &remote_env)
-    };
+    let reader = support::BucketReader::new(&url);
+    let remote = |args: &[&str]| reader.run(args);
     let locked = remote(&["ls", "--json"]);
     assert_eq!(listed(&locked), 0, "{locked:?}");
     assert!(locked.stderr.contains(&k.recipient), "{}", locked.stderr);
@@ -193,6 +186,6 @@ fn an_encrypted_upload_reads_from_the_bucket_only_with_the_identity() {
     assert_eq!(show.code, 0, "{show:?}");
     assert!(show.stdout.contains(PLANTED), "{}", show.stdout);
     // What went to the bucket is what was on disk: ciphertext.
-    let raw = every_byte(cache.path());
+    let raw = every_byte(reader.cache());
     assert!(!raw.windows(PLANTED.len()).any(|w| w == PLANTED.as_bytes()));
 }

@@ -404,18 +404,10 @@ fn recordings_shipped_to_a_bucket_replay_from_it_as_from_the_directory() {
         shipped.stderr
     );
 
-    let cache = tempfile::tempdir().expect("cache");
-    let cache_text = cache.path().display().to_string();
-    let mut remote_env = pairs.clone();
-    remote_env.push(("RETRACE_CACHE_DIR", &cache_text));
+    let reader = support::BucketReader::new(&url);
     let same = Server::start(&rt, app(Version::Original));
     let target = same.url();
-    let run = support::retrace_env(
-        &[
-            "replay", "--target", &target, "--asap", "--json", "--path", &url,
-        ],
-        &remote_env,
-    );
+    let run = reader.run(&["replay", "--target", &target, "--asap", "--json"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let summary = json_of(&run);
     assert_eq!(
@@ -424,10 +416,7 @@ fn recordings_shipped_to_a_bucket_replay_from_it_as_from_the_directory() {
     );
     let changed = Server::start(&rt, app(Version::Renamed));
     let target = changed.url();
-    let run = support::retrace_env(
-        &["replay", "--target", &target, "--asap", "--path", &url],
-        &remote_env,
-    );
+    let run = reader.run(&["replay", "--target", &target, "--asap"]);
     assert_eq!(
         run.code, 7,
         "a difference fails the replay from a bucket too: {run:?}"

@@ -547,15 +547,8 @@ fn ls_show_export_and_verify_read_a_bucket_fetching_only_the_segments_they_need(
         }
     }
 
-    let cache = tempfile::tempdir().expect("cache");
-    let cache_text = cache.path().display().to_string();
-    let mut remote_env = env_pairs(&env);
-    remote_env.push(("RETRACE_CACHE_DIR", &cache_text));
-    let remote = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--path", &url]);
-        support::retrace_env(&all, &remote_env)
-    };
+    let reader = support::BucketReader::new(&url);
+    let remote = |args: &[&str]| reader.run(args);
 
     let local_ls = root.retrace(&["ls", "--json"]);
     let remote_ls = remote(&["ls", "--json"]);
@@ -575,7 +568,7 @@ fn ls_show_export_and_verify_read_a_bucket_fetching_only_the_segments_they_need(
         "the bucket lists what was shipped"
     );
     assert_eq!(ids(&remote_ls).len(), 5);
-    assert_eq!(markers(cache.path()), 5, "ls downloaded no segment");
+    assert_eq!(markers(reader.cache()), 5, "ls downloaded no segment");
 
     let id = ids(&local_ls)[0].clone();
     let local_show = root.retrace(&["show", &id]);
@@ -586,7 +579,7 @@ fn ls_show_export_and_verify_read_a_bucket_fetching_only_the_segments_they_need(
         "show reads the shipped bytes"
     );
     assert_eq!(
-        markers(cache.path()),
+        markers(reader.cache()),
         4,
         "show downloaded exactly one segment"
     );
@@ -600,7 +593,7 @@ fn ls_show_export_and_verify_read_a_bucket_fetching_only_the_segments_they_need(
 
     let verify = remote(&["verify"]);
     assert_eq!(verify.code, 0, "{verify:?}");
-    assert_eq!(markers(cache.path()), 0, "verify read every segment");
+    assert_eq!(markers(reader.cache()), 0, "verify read every segment");
 }
 
 #[test]
@@ -658,15 +651,8 @@ fn gc_on_a_bucket_deletes_the_objects_of_expired_segments_and_sessions() {
     let before = bucket_contents(&url, &env);
     assert!(before.keys().any(|k| k.contains(old)) && before.keys().any(|k| k.contains(recent)));
 
-    let cache = tempfile::tempdir().expect("cache");
-    let cache_text = cache.path().display().to_string();
-    let mut remote_env = env_pairs(&env);
-    remote_env.push(("RETRACE_CACHE_DIR", &cache_text));
-    let remote = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--path", &url]);
-        support::retrace_env(&all, &remote_env)
-    };
+    let reader = support::BucketReader::new(&url);
+    let remote = |args: &[&str]| reader.run(args);
 
     let dry = remote(&["gc", "--max-age", "7d", "--dry-run"]);
     assert_eq!(dry.code, 0, "{dry:?}");

@@ -605,3 +605,37 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// The `retrace` command reading a bucket URL: the S3 test server's environment, and a
+/// mirror cache of its own (`RETRACE_CACHE_DIR`), so each test starts cold.
+pub struct BucketReader {
+    url: String,
+    env: Vec<(&'static str, String)>,
+    cache: tempfile::TempDir,
+}
+
+impl BucketReader {
+    pub fn new(url: &str) -> Self {
+        let cache = tempfile::tempdir().expect("cache");
+        let mut env = retrace_test_services::s3::env();
+        env.push(("RETRACE_CACHE_DIR", cache.path().display().to_string()));
+        Self {
+            url: url.to_owned(),
+            env,
+            cache,
+        }
+    }
+
+    /// Runs `retrace ARGS --path URL`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut all = args.to_vec();
+        all.extend(["--path", &self.url]);
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        retrace_env(&all, &env)
+    }
+
+    /// The mirror cache.
+    pub fn cache(&self) -> &Path {
+        self.cache.path()
+    }
+}
