@@ -112,6 +112,37 @@ pub(crate) struct ShippingCounters {
     pub(crate) lag_ms: AtomicU64,
 }
 
+impl ShippingCounters {
+    /// Each counter paired with its field: one list for reading and writing them.
+    fn pairs<'a>(&'a self, s: &'a mut ShippingStats) -> [(&'a AtomicU64, &'a mut u64); 6] {
+        [
+            (&self.segments, &mut s.segments),
+            (&self.bytes, &mut s.bytes),
+            (&self.failed, &mut s.failed),
+            (&self.retried, &mut s.retried),
+            (&self.pending, &mut s.pending),
+            (&self.lag_ms, &mut s.lag_ms),
+        ]
+    }
+
+    /// Puts a shipper's latest figures in place of the previous ones.
+    #[cfg_attr(not(feature = "ship"), allow(dead_code))]
+    pub(crate) fn publish(&self, figures: &ShippingStats) {
+        let mut figures = figures.clone();
+        for (counter, value) in self.pairs(&mut figures) {
+            counter.store(*value, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> ShippingStats {
+        let mut out = ShippingStats::default();
+        for (counter, value) in self.pairs(&mut out) {
+            *value = counter.load(Ordering::Relaxed);
+        }
+        out
+    }
+}
+
 /// What the shipping thread (`RETRACE_SHIP_URL`) has done; all zero without one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShippingStats {
@@ -262,14 +293,7 @@ impl Counters {
                 counts: self.write_latency.iter().map(load).collect(),
                 sum_us: load(&self.write_latency_sum_us),
             },
-            shipping: ShippingStats {
-                segments: load(&self.shipping.segments),
-                bytes: load(&self.shipping.bytes),
-                failed: load(&self.shipping.failed),
-                retried: load(&self.shipping.retried),
-                pending: load(&self.shipping.pending),
-                lag_ms: load(&self.shipping.lag_ms),
-            },
+            shipping: self.shipping.snapshot(),
         }
     }
 }

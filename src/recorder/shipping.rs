@@ -13,7 +13,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -138,15 +137,5 @@ fn publish(shipper: &Shipper, pass: Result<ShipReport, ShipError>, counters: &Sh
     for (segment, error) in &report.failures {
         tracing::warn!(segment = %segment.display(), error = %error, "retrace: a segment was not shipped; it is tried again later");
     }
-    let status = shipper.status(&report);
-    for (counter, value) in [
-        (&counters.segments, status.segments),
-        (&counters.bytes, status.bytes),
-        (&counters.failed, status.failed),
-        (&counters.retried, status.retried),
-        (&counters.pending, status.pending),
-        (&counters.lag_ms, status.lag_ms),
-    ] {
-        counter.store(value, Ordering::Relaxed);
-    }
+    counters.publish(&shipper.status(&report).counts);
 }

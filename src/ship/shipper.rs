@@ -18,6 +18,7 @@ use super::parquet_index::{self, PARQUET_EXT};
 use super::{Destination, ShipError, ShipStatus, segment_key};
 use crate::metadata::{COUNTERS_FILE, METADATA_FILE};
 use crate::segment::{INDEX_EXT, INDEX_MAGIC, SegmentHeader, SegmentIndex, newest_unix_us};
+use crate::stats::ShippingStats;
 use crate::store::{SessionInfo, Store, segment_files};
 
 /// The user-metadata name under which an object carries its BLAKE3 digest.
@@ -228,14 +229,16 @@ impl Shipper {
             destination: self.destination.url().to_owned(),
             started_unix_ms: self.started_unix_ms,
             updated_unix_ms: unix_ms(SystemTime::now()),
-            segments: self.totals.segments,
-            bytes: self.totals.bytes,
-            failed: self.totals.failed,
-            retried: self.totals.retried,
-            pending: report.pending,
-            lag_ms: report
-                .lag
-                .map_or(0, |l| l.as_millis().min(u128::from(u64::MAX)) as u64),
+            counts: ShippingStats {
+                segments: self.totals.segments,
+                bytes: self.totals.bytes,
+                failed: self.totals.failed,
+                retried: self.totals.retried,
+                pending: report.pending,
+                lag_ms: report
+                    .lag
+                    .map_or(0, |l| l.as_millis().min(u128::from(u64::MAX)) as u64),
+            },
             last_error: report
                 .failures
                 .last()

@@ -20,18 +20,10 @@ pub struct ShipStatus {
     pub started_unix_ms: u64,
     /// When this status was written.
     pub updated_unix_ms: u64,
-    /// Segments shipped since the shipper started.
-    pub segments: u64,
-    /// Bytes uploaded since the shipper started.
-    pub bytes: u64,
-    /// Failed attempts at a segment since the shipper started.
-    pub failed: u64,
-    /// Attempts at a segment that had failed before.
-    pub retried: u64,
-    /// Closed segments not shipped yet, as of the last pass.
-    pub pending: u64,
-    /// How long the oldest of them had waited, in milliseconds.
-    pub lag_ms: u64,
+    /// What it shipped, failed and has pending, since it started (the same counters
+    /// a shipping recorder keeps in [`Stats::shipping`](crate::Stats::shipping)).
+    #[serde(flatten)]
+    pub counts: crate::stats::ShippingStats,
     /// The last pass's last error, if it had one.
     pub last_error: Option<String>,
 }

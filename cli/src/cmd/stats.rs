@@ -351,19 +351,19 @@ pub(crate) fn run(root: &RootArgs, args: &StatsArgs) -> anyhow::Result<Status> {
         writeln!(
             out,
             "  shipped           {} segments ({})",
-            ship.segments,
-            bytes(ship.bytes)
+            ship.counts.segments,
+            bytes(ship.counts.bytes)
         )?;
         writeln!(
             out,
             "  failed            {} attempts ({} retries)",
-            ship.failed, ship.retried
+            ship.counts.failed, ship.counts.retried
         )?;
-        let lag = std::time::Duration::from_secs(ship.lag_ms / 1000);
+        let lag = std::time::Duration::from_secs(ship.counts.lag_ms / 1000);
         writeln!(
             out,
             "  pending           {} segments (the oldest for {})",
-            ship.pending,
+            ship.counts.pending,
             humantime::format_duration(lag)
         )?;
         if let Some(error) = &ship.last_error {
