@@ -21,7 +21,7 @@ const LISTED_IDS: usize = 100;
 /// Who runs the command: `cli:` and `$USER`, else `$LOGNAME`, else `unknown`. It comes
 /// from the environment, so it is who the user says they are; who may append at all is
 /// up to the file's permissions.
-fn who() -> String {
+pub(crate) fn who() -> String {
     let user = ["USER", "LOGNAME"]
         .iter()
         .find_map(|var| std::env::var(var).ok().filter(|u| !u.is_empty()));
@@ -32,16 +32,27 @@ fn who() -> String {
 /// The target is the recording when `read` names exactly one, else the directory; when
 /// several are read, their ids (the first [`LISTED_IDS`]) and count go in `detail`.
 pub(crate) fn record_read(root: &RootArgs, command: &str, read: &[&RecordingInfo]) {
-    if let Err(e) = append(root, command, read) {
+    record_read_by(root, &who(), command, read);
+}
+
+/// [`record_read`] for a reader other than the user running the command: someone
+/// signed in to `retrace view` with a key (`key:ID`).
+pub(crate) fn record_read_by(root: &RootArgs, who: &str, command: &str, read: &[&RecordingInfo]) {
+    if let Err(e) = append(root, who, command, read) {
         eprintln!("warning: the audit log was not written for `retrace {command}`: {e}");
     }
 }
 
-fn append(root: &RootArgs, command: &str, read: &[&RecordingInfo]) -> Result<(), AuditError> {
+fn append(
+    root: &RootArgs,
+    who: &str,
+    command: &str,
+    read: &[&RecordingInfo],
+) -> Result<(), AuditError> {
     let Some(log) = AuditLog::open_existing(audit::default_path(&root.path))? else {
         return Ok(());
     };
-    let mut entry = AuditEntry::new(who(), format!("cli.{command}"));
+    let mut entry = AuditEntry::new(who, format!("cli.{command}"));
     entry = match read {
         [one] => entry.target(one.summary.id.to_string()),
         _ => {

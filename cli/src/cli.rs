@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{admin_key, audit, export, gc, ls, replay, ship, show, stats, verify};
+use crate::cmd::{admin_key, audit, export, gc, ls, replay, ship, show, stats, verify, view};
 use crate::exit::EXIT_CODES;
 use crate::root::RootArgs;
 
@@ -29,6 +29,7 @@ Examples:
   retrace verify                            check every checksum
   retrace audit verify                      check the audit log's hash chain
   retrace ship --to s3://bucket/prod --watch   keep shipping closed segments
+  retrace view                              browse them in a web browser
 
 {EXIT_CODES}"
     )
@@ -76,6 +77,8 @@ pub(crate) enum Command {
     AdminKey(admin_key::AdminKeyArgs),
     /// Ship closed segments to object storage (S3, GCS, Azure, a directory)
     Ship(ship::ShipArgs),
+    /// Browse recordings and replay reports in a local web viewer
+    View(view::ViewArgs),
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 use clap::Args;
 use retrace::{CaptureId, RecordReason, RecordingInfo};
 
-use crate::time::{When, now_unix_us, parse_when};
+use std::time::Duration;
+
+use crate::time::{When, now_unix_us, parse_duration, parse_when};
 
 /// The filter options.
 #[derive(Clone, Debug, Default, Args)]
@@ -54,6 +56,18 @@ pub(crate) struct FilterArgs {
     /// Only recordings with parts missing (never ended, a chunk lost on the way to disk)
     #[arg(long)]
     pub(crate) incomplete: bool,
+    /// Only requests with this method (GET, POST, ...; repeat for several)
+    #[arg(long, value_name = "METHOD", value_delimiter = ',')]
+    pub(crate) method: Vec<String>,
+    /// Only recordings that took at least this long (250ms, 2s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) min_duration: Option<Duration>,
+    /// Only recordings that took at most this long (same forms as --min-duration)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) max_duration: Option<Duration>,
+    /// Only requests whose target (path and query) contains this text, ignoring case
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) search: Option<String>,
 }
 
 /// A `--status` value.
@@ -168,6 +182,7 @@ pub(crate) struct Filter {
     args: FilterArgs,
     since_us: Option<u64>,
     until_us: Option<u64>,
+    search: Option<String>,
 }
 
 impl FilterArgs {
@@ -178,6 +193,7 @@ impl FilterArgs {
             args: self.clone(),
             since_us: self.since.map(|w| w.unix_us(now)),
             until_us: self.until.map(|w| w.unix_us(now)),
+            search: self.search.as_deref().map(str::to_lowercase),
         }
     }
 }
@@ -205,6 +221,19 @@ impl Filter {
             && origin_matches(info, &a.namespace, |o| &o.namespace)
             && origin_matches(info, &a.commit, |o| &o.git_commit)
             && (!a.incomplete || !s.complete())
+            && (a.method.is_empty() || a.method.iter().any(|m| m.eq_ignore_ascii_case(&s.method)))
+            && a.min_duration.is_none_or(|d| {
+                s.duration_us
+                    .is_some_and(|us| u128::from(us) >= d.as_micros())
+            })
+            && a.max_duration.is_none_or(|d| {
+                s.duration_us
+                    .is_some_and(|us| u128::from(us) <= d.as_micros())
+            })
+            && self
+                .search
+                .as_deref()
+                .is_none_or(|t| s.uri.to_lowercase().contains(t))
     }
 }
 

@@ -13,7 +13,7 @@ use retrace::ship::{Destination, Mirror};
 use retrace::{Problem, Store};
 
 /// The `--path` option, shared by every subcommand.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct RootArgs {
     /// Recording directory [default: $RETRACE_RECORDING_PATH, then ./recordings]
     #[arg(

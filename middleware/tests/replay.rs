@@ -275,6 +275,21 @@ async fn strict_replay_fails_an_extra_call_naming_it_and_no_used_candidate() {
         "the handler saw the error"
     );
     assert!(!report.is_identical());
+    // As a line of a replay report (what `retrace view --report` shows): different,
+    // with the unmatched call named and the answer the handler gave.
+    let entry = report.entry();
+    assert_eq!(entry.verdict, retrace::replay::Verdict::Different);
+    assert_eq!(
+        entry.unmatched_calls,
+        [report.calls.unmatched[0].to_string()]
+    );
+    let answer = entry.answer.expect("the replayed answer");
+    assert_eq!(answer.status, 502);
+    assert!(
+        answer
+            .body_text
+            .is_some_and(|b| b.contains("no recorded call matches GET"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! The result of a comparison: a [`Diff`] made of [`Change`]s, and the collector that
 //! fills it while keeping at most a fixed number of entries.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The default cap on reported changes, and separately on reported noise.
@@ -12,7 +12,7 @@ pub const DEFAULT_MAX_CHANGES: usize = 100;
 /// Values are those of the expected side, then the actual side; an absent value (`None`,
 /// or an empty list for headers) means the thing did not exist on that side. In JSON
 /// output the variant is named by a `part` field and absent values are left out.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "part", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Change {
@@ -126,7 +126,7 @@ impl Change {
 /// Order: status, then headers by name, then the body in document order.
 ///
 /// `Display` prints one line per change, such as `body $.total: 42 -> 43`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Diff {
     /// Differences that matter, up to the cap.

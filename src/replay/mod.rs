@@ -13,6 +13,7 @@
 //! asked for and what matched nothing are both reported.
 
 mod matching;
+pub mod report_file;
 
 use std::sync::Arc;
 
@@ -21,6 +22,10 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 pub use matching::{CallKey, Closest, UnmatchedCall};
+pub use report_file::{
+    AnswerHeader, REPORT_FORMAT, ReplayKind, ReplayReportFile, ReplayedAnswer, ReportEntry,
+    ReportFileError, Verdict,
+};
 
 use crate::event::{CallOutcome, Event, ValueKind};
 use crate::store::Recording;

@@ -11,6 +11,7 @@ pub(crate) mod ship;
 pub(crate) mod show;
 pub(crate) mod stats;
 pub(crate) mod verify;
+pub(crate) mod view;
 
 use retrace::{Listing, RecordingInfo};
 
@@ -32,6 +33,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Audit(args) => audit::run(root, &args),
         Command::AdminKey(args) => admin_key::run(&args),
         Command::Ship(args) => ship::run(root, &args),
+        Command::View(args) => view::run(root, &args),
     }
 }
 

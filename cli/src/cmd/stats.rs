@@ -37,7 +37,7 @@ pub(crate) struct StatsArgs {
 }
 
 /// The upper bounds of the size histogram's buckets; the last bucket has none.
-const SIZE_BUCKETS: [u64; 8] = [
+pub(crate) const SIZE_BUCKETS: [u64; 8] = [
     1 << 10,
     4 << 10,
     16 << 10,

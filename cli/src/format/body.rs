@@ -19,13 +19,17 @@ pub(crate) enum BodyMode {
 
 /// What a body turned out to be.
 #[derive(Debug)]
-enum Kind {
+pub(crate) enum Kind {
+    /// JSON, pretty-printed in its key order.
     Json(String),
+    /// Printable text.
     Text(String),
+    /// Anything else, or an encoded (compressed) body.
     Binary,
 }
 
-fn classify(data: &[u8], headers: &[Header]) -> Kind {
+/// What `data` is, by its headers and its bytes.
+pub(crate) fn classify(data: &[u8], headers: &[Header]) -> Kind {
     let encoded = message::find(headers, "content-encoding")
         .is_some_and(|e| !e.eq_ignore_ascii_case("identity"));
     if encoded {

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use retrace::RecordingId;
 use retrace::diff::{Diff, NoiseRules};
 use retrace::event::Header;
-use retrace::replay::SessionReport;
+use retrace::replay::{ReplayedAnswer, ReportEntry, SessionReport, Verdict};
 use serde::Serialize;
 
 /// The response the service gave during replay (after redaction).
@@ -61,6 +61,56 @@ impl ReplayReport {
             && self.calls.unused.is_empty()
             && self.calls.missing_values.is_empty()
             && self.calls.escaped.is_empty()
+    }
+
+    /// This replay as a line of a replay report file
+    /// ([`ReplayReportFile`](retrace::replay::ReplayReportFile)), which `retrace view
+    /// --report FILE` shows beside the recording.
+    ///
+    /// ```no_run
+    /// # async fn run(recordings: Vec<retrace::Recording>, app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
+    /// use retrace::replay::{ReplayKind, ReplayReportFile};
+    /// let mut file = ReplayReportFile::new(ReplayKind::InProcess, None);
+    /// for recording in &recordings {
+    ///     let report = retrace_tower::replay_recording(recording, app.clone())
+    ///         .await
+    ///         .or_else(retrace_tower::ReplayError::into_report)?;
+    ///     file.recordings.push(report.entry());
+    /// }
+    /// file.write("replay.json".as_ref())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn entry(&self) -> ReportEntry {
+        let verdict = if self.is_identical() {
+            Verdict::Identical
+        } else {
+            Verdict::Different
+        };
+        let r = &self.response;
+        let mut entry = ReportEntry::new(self.recording, self.route.clone(), verdict);
+        entry.answer = Some(ReplayedAnswer::new(
+            r.status,
+            &r.headers,
+            &r.body,
+            &r.trailers,
+        ));
+        entry.diff = self.diff.clone();
+        entry.unmatched_calls = (self.calls.unmatched.iter().map(|u| u.to_string()))
+            .chain(
+                self.calls
+                    .escaped
+                    .iter()
+                    .map(|e| format!("escaped (refused): {e}")),
+            )
+            .collect();
+        entry.unused_calls = self
+            .calls
+            .unused
+            .iter()
+            .map(|(id, method, uri)| format!("#{id} {method} {uri}"))
+            .collect();
+        entry.missing_values = self.calls.missing_values.clone();
+        entry
     }
 
     /// A readable account of everything that differed.

@@ -1,17 +1,21 @@
-//! Real services for tests and examples: one private PostgreSQL cluster and one
-//! S3-compatible server per test process, each started on first use.
+//! Real services for tests and examples: one private PostgreSQL cluster, one
+//! S3-compatible server and one WebDriver server with headless Chromium per test
+//! process, each started on first use.
 //!
 //! Why: code that records and replays database and storage traffic has to be
-//! tested against real servers. A mock proves nothing about the wire, and a test
-//! that quietly skips when no server is around proves nothing at all, so this crate
-//! starts the servers itself, through the project's own scripts, and panics,
-//! naming the cause, when it cannot.
+//! tested against real servers, and the web viewer in a real browser. A mock
+//! proves nothing about the wire or the page, and a test that quietly skips when
+//! no server is around proves nothing at all, so this crate starts the servers
+//! itself, through the project's own scripts, and panics, naming the cause, when
+//! it cannot.
 //!
 //! - [`postgres`]: a cluster started by `scripts/postgres`; its functions are
 //!   also here at the root ([`url`], [`fresh_database`], [`stop_and_wait`]), where
 //!   they were before the crate served more than PostgreSQL.
 //! - [`s3`]: moto's S3 server started by `scripts/s3`, with [`s3::env()`] for the
 //!   clients.
+//! - [`browser`]: chromedriver started by `scripts/chromium`, with
+//!   [`browser::capabilities`] for a headless Chromium session.
 //! - [`AwayPort`]: a loopback port that counts the connections a replay should
 //!   never have made.
 //!
@@ -24,6 +28,7 @@
 //! service's `stop_and_wait`.
 
 mod away_port;
+pub mod browser;
 pub mod postgres;
 pub mod s3;
 mod service_script;

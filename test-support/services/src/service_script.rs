@@ -2,11 +2,12 @@
 //! as this process, however the process ends.
 //!
 //! Why one module for every service: the scripts under `scripts/` (`postgres`,
-//! `s3`) share one interface: `start DIR` prints one URL, `stop DIR` stops the
-//! server and deletes `DIR`, and a command that makes something in the server
-//! (`createdb`, `mkbucket`) prints its URL. Starting, guarding and stopping are
-//! then the same for each, and live here once; a service only names its script,
-//! the prefix of its URLs and the start of its directory's name.
+//! `s3`, `chromium`) share one interface: `start DIR` prints one URL, `stop DIR`
+//! stops the server and deletes `DIR`, a command that makes something in the
+//! server (`createdb`, `mkbucket`) prints its URL, and one that needs no server
+//! (`binary`) prints its one line. Starting, guarding and stopping are then the
+//! same for each, and live here once; a service only names its script, the prefix
+//! of its URLs and the start of its directory's name.
 //!
 //! The guard: statics are never dropped, and a test binary may end in a panic, an
 //! abort or a signal, so the clean-up cannot run in this process. The start script
@@ -126,6 +127,26 @@ impl ServiceScript {
         ])
         .and_then(|stdout| self.expect_url(stdout, prefix))
         .unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// Runs `scripts/NAME COMMAND`, a command that needs no running service (it
+    /// finds or installs a program, say) and prints one line beginning with
+    /// `prefix`, and returns that line.
+    ///
+    /// # Panics
+    ///
+    /// If the command fails or prints anything else; the message carries the
+    /// script's stderr.
+    pub(crate) fn query(&self, command: &str, prefix: &str) -> String {
+        let line = self
+            .run(&[OsStr::new(command)])
+            .unwrap_or_else(|message| panic!("{message}"));
+        assert!(
+            is_one_url(&line, prefix),
+            "{CRATE}: scripts/{} {command} printed {line:?} where one line beginning with {prefix} was expected",
+            self.name
+        );
+        line
     }
 
     /// Stops the service, waits until the server has exited, and deletes its

@@ -44,7 +44,7 @@ use crate::output::stdout;
 use crate::progress;
 use crate::root::{RootArgs, warn_problems};
 use crate::time::parse_duration;
-use report::{JsonSummary, Rules, write_text};
+use report::{JsonSummary, Rules, report_file, write_text};
 use request::{Prepared, Target};
 use runner::{Plan, Runner};
 use schedule::{Pace, Schedule};
@@ -60,6 +60,7 @@ const EXAMPLES: &str =
   retrace replay --target http://staging:8080 --set-json 'POST /users/** $.password=@env:PW'
   retrace replay --target http://staging:8080 --set-header 'authorization=@file:token.txt'
   retrace replay --target http://staging:8080 --save-chains chains.json   (edit, then --chains)
+  retrace replay --target http://localhost:8080 --report replay.json && retrace view --report replay.json
 
 Requests are rebuilt from the recording: method, path and query (appended to the
 target's path), headers and body. Hop-by-hop and framing headers (host, content-length,
@@ -180,6 +181,10 @@ pub(crate) struct ReplayArgs {
     /// Print the summary as JSON
     #[arg(long)]
     json: bool,
+    /// Also write a replay report (JSON: each recording's verdict, and for a
+    /// difference the new answer and the changed paths) for `retrace view --report`
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 fn parse_positive_count(text: &str) -> Result<usize, String> {
@@ -408,6 +413,9 @@ pub(crate) fn run(root: &RootArgs, args: &ReplayArgs) -> anyhow::Result<Status> 
         flows: flow_count,
     };
 
+    if let Some(path) = &args.report {
+        report_file(args.target.to_string(), &tally, &prepared, &skipped).write(path)?;
+    }
     let mut out = stdout();
     if args.json {
         let seed = (args.strategy == Strategy::Random && args.limit.is_some()).then_some(seed);

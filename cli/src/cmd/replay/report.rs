@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use retrace::diff::{Diff, NoiseRules};
+use retrace::replay::{ReplayKind, ReplayReportFile, ReplayedAnswer, ReportEntry, Verdict};
 use serde::Serialize;
 
 use super::chain::{Chain, RuleSpec, describe};
@@ -19,8 +20,8 @@ use crate::format::table::{Column, Table};
 pub(crate) enum Outcome {
     /// The answer matches the recording.
     Matched,
-    /// The answer differs.
-    Mismatched(Diff),
+    /// The answer differs: how, and the answer as compared (redacted).
+    Mismatched(Diff, Box<ReplayedAnswer>),
     /// No answer: the connection failed, the request timed out, the body broke off.
     Failed(String),
 }
@@ -58,6 +59,7 @@ pub(crate) struct PerRecording {
     mismatched: u64,
     errors: u64,
     first_mismatch: Option<Diff>,
+    first_answer: Option<ReplayedAnswer>,
     first_error: Option<String>,
 }
 
@@ -119,10 +121,13 @@ impl Tally {
                 per.matched += 1;
                 self.matched += 1;
             }
-            Outcome::Mismatched(diff) => {
+            Outcome::Mismatched(diff, answer) => {
                 per.mismatched += 1;
                 self.mismatched += 1;
-                per.first_mismatch.get_or_insert(diff);
+                if per.first_mismatch.is_none() {
+                    per.first_mismatch = Some(diff);
+                    per.first_answer = Some(*answer);
+                }
             }
             Outcome::Failed(error) => {
                 per.errors += 1;
@@ -426,4 +431,37 @@ impl<'a> JsonSummary<'a> {
                 .collect(),
         }
     }
+}
+
+/// The replay report file (`--report FILE`) of a replay to `target`: one entry per
+/// recording sent (with the first answer that differed and how), then the skipped.
+pub(crate) fn report_file(
+    target: String,
+    tally: &Tally,
+    prepared: &[Prepared],
+    skipped: &[Skipped],
+) -> ReplayReportFile {
+    let mut file = ReplayReportFile::new(ReplayKind::Traffic, Some(target));
+    for (p, per) in prepared.iter().zip(&tally.per) {
+        let verdict = if per.mismatched > 0 {
+            Verdict::Different
+        } else if per.errors > 0 {
+            Verdict::Error
+        } else {
+            Verdict::Identical
+        };
+        let mut entry = ReportEntry::new(p.id, p.route.clone(), verdict);
+        entry.sent = per.sent;
+        entry.diff = per.first_mismatch.clone().unwrap_or_default();
+        entry.answer = per.first_answer.clone();
+        entry.error = per.first_error.clone();
+        file.recordings.push(entry);
+    }
+    for s in skipped {
+        let mut entry = ReportEntry::new(s.id, s.route.clone(), Verdict::Skipped);
+        entry.sent = 0;
+        entry.error = Some(s.reason.clone());
+        file.recordings.push(entry);
+    }
+    file
 }

@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use retrace::Redaction;
 use retrace::content_coding::{DEFAULT_DECODED_LIMIT, decode};
 use retrace::diff::{NoiseRules, ResponseView, comparable_answer};
+use retrace::replay::ReplayedAnswer;
 use tokio::runtime::Runtime;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
@@ -376,7 +377,15 @@ async fn send_one(shared: &Shared, send: Send) -> Sent {
     let live = Comparable::new(&shared.redaction, &answer);
     sent.outcome = match compare(prepared, &live.view(), &mapping, &shared.redaction, noise) {
         Ok(diff) if diff.is_empty() => Outcome::Matched,
-        Ok(diff) => Outcome::Mismatched(diff),
+        Ok(diff) => Outcome::Mismatched(
+            diff,
+            Box::new(ReplayedAnswer::new(
+                live.status,
+                &live.headers,
+                &live.body,
+                &[],
+            )),
+        ),
         Err(error) => Outcome::Failed(error),
     };
     sent

@@ -4,7 +4,7 @@
 //! `--body` writes one body and nothing else (for `> file`), `--json` prints the
 //! recording as `export --jsonl` would.
 
-mod waterfall;
+pub(crate) mod waterfall;
 
 use std::io::Write;
 
