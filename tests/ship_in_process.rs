@@ -34,10 +34,14 @@ fn closed_segments_are_shipped_while_recording_and_the_last_one_at_shutdown() {
             .ship_to(archive.path().display().to_string())
             .ship_interval(Duration::from_millis(100)),
     );
-    for i in 0..400 {
-        record_one(&rec, i, 2_000).expect("recorded");
+    // In rounds, each flushed: a writer that starts late on a loaded machine must not
+    // take all 400 recordings as one frame, which would leave a single segment.
+    for round in 0..8 {
+        for i in 0..50 {
+            record_one(&rec, round * 50 + i, 2_000).expect("recorded");
+        }
+        rec.flush(Duration::from_secs(10)).expect("flushed");
     }
-    rec.flush(Duration::from_secs(10)).expect("flushed");
     let deadline = Instant::now() + Duration::from_secs(30);
     while rec.stats().shipping.segments == 0 {
         assert!(

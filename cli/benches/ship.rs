@@ -32,17 +32,20 @@
 //! per request under one interpreter lock), so the figures are a floor for a real S3:
 //! they are dominated by moto's cost per request.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{Noise, body, header};
 use futures_util::TryStreamExt;
 use retrace::segment::{INDEX_EXT, SEGMENT_EXT};
 use retrace::ship::{Destination, Mirror, ShipOptions, Shipper};
 use retrace::{
-    BodyChunk, BodyEnd, CallOutcome, Config, Event, Header, OutboundCall, OutboundResult, Outcome,
+    BodyChunk, BodyEnd, CallOutcome, Config, Event, OutboundCall, OutboundResult, Outcome,
     RecordReason, Recorder, RecordingHandle, RequestHead, ResponseHead, StartOptions, WholeBody,
 };
 
@@ -57,46 +60,6 @@ const FLUSH_EVERY: usize = 20;
 const RUNS: usize = 5;
 /// The goal of issue 20 for a cold `retrace ls` over 10,000 recordings.
 const LS_GOAL: Duration = Duration::from_secs(2);
-
-/// A small deterministic generator (xorshift64*): random-looking bodies without a
-/// dependency on a random number crate's API.
-struct Noise(u64);
-
-impl Noise {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// `len` characters of `[A-Za-z0-9]`.
-    fn token(&mut self, len: usize) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| ALPHABET[(self.next() % ALPHABET.len() as u64) as usize] as char)
-            .collect()
-    }
-}
-
-/// A JSON body of about `size` bytes: a few fields and random tokens (ids, signatures,
-/// opaque cursors), which compress little.
-fn body(noise: &mut Noise, i: usize, size: usize) -> Bytes {
-    let mut s = format!("{{\"order\":{i},\"items\":[");
-    while s.len() + 80 < size {
-        s.push_str(&format!(
-            "{{\"id\":\"{}\",\"sig\":\"{}\"}},",
-            noise.token(16),
-            noise.token(40)
-        ));
-    }
-    s.push_str(&format!("{{}}],\"cursor\":\"{}\"}}", noise.token(16)));
-    Bytes::from(s)
-}
-
-fn header(name: &str, value: String) -> Header {
-    Header::new(name.to_owned(), Bytes::from(value))
-}
 
 /// The events of one request: head, body, one outgoing call, response.
 fn request_events(handle: &RecordingHandle, noise: &mut Noise, i: usize) -> Vec<Event> {

@@ -31,6 +31,8 @@
 //!
 //! Run: `cargo bench -p retrace-cli --bench view`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -39,8 +41,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{Noise, body, header};
 use retrace::{
-    BodyChunk, BodyEnd, CallOutcome, Config, Event, Header, OutboundCall, OutboundResult, Outcome,
+    BodyChunk, BodyEnd, CallOutcome, Config, Event, OutboundCall, OutboundResult, Outcome,
     RecordReason, Recorder, RecordingHandle, RequestHead, ResponseHead, StartOptions, WholeBody,
 };
 
@@ -69,45 +72,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(180);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Issue 21's goal for a page, the listing included.
 const PAGE_GOAL: Duration = Duration::from_secs(1);
-
-/// A small deterministic generator (xorshift64*), as in `ship.rs`.
-struct Noise(u64);
-
-impl Noise {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// `len` characters of `[A-Za-z0-9]`.
-    fn token(&mut self, len: usize) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| ALPHABET[(self.next() % ALPHABET.len() as u64) as usize] as char)
-            .collect()
-    }
-}
-
-/// A JSON body of about `size` bytes: a few fields and random tokens, which compress
-/// little (as in `ship.rs`).
-fn body(noise: &mut Noise, i: usize, size: usize) -> Bytes {
-    let mut s = format!("{{\"order\":{i},\"items\":[");
-    while s.len() + 80 < size {
-        s.push_str(&format!(
-            "{{\"id\":\"{}\",\"sig\":\"{}\"}},",
-            noise.token(16),
-            noise.token(40)
-        ));
-    }
-    s.push_str(&format!("{{}}],\"cursor\":\"{}\"}}", noise.token(16)));
-    Bytes::from(s)
-}
-
-fn header(name: &str, value: String) -> Header {
-    Header::new(name.to_owned(), Bytes::from(value))
-}
 
 /// What recording `i` is: method, target, status, outgoing calls, and whether it has
 /// bodies. About 6% answer 5xx, 5% 404; two thirds of the 5xx are on `/orders`.

@@ -337,6 +337,54 @@ fn a_loop_as_fast_as_possible_keeps_matching_until_its_bound() {
 }
 
 #[test]
+fn a_report_lists_what_the_duration_bound_left_unsent_as_skipped() {
+    let (rt, root, ids) = setup();
+    let same = Server::start(&rt, app(Version::Original));
+    let report = root.path().join("report.json");
+    let report_arg = report.display().to_string();
+    let run = replay(
+        &root,
+        &same.url(),
+        &[
+            "--max-rate",
+            "1",
+            "--duration",
+            "300ms",
+            "--report",
+            &report_arg,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("json");
+    let entries = file["recordings"].as_array().expect("recordings");
+    assert_eq!(entries.len(), ids.len(), "{file}");
+    let verdicts: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or(""),
+                e["verdict"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            (ids[0].as_str(), "identical"),
+            (ids[1].as_str(), "skipped"),
+            (ids[2].as_str(), "skipped")
+        ],
+        "{file}"
+    );
+    assert_eq!(
+        entries[1]["error"].as_str(),
+        Some("not sent: the run ended (--duration) before its turn"),
+        "{file}"
+    );
+}
+
+#[test]
 fn recordings_that_cannot_be_replayed_are_skipped_and_listed() {
     let (rt, root, _) = setup();
     let cut = root.record(

@@ -37,7 +37,10 @@ const REQUESTS: usize = 24;
 /// A `retrace view` process, killed when dropped.
 struct Viewer {
     child: Child,
+    /// `http://127.0.0.1:PORT`, without the token.
     url: String,
+    /// The token the printed URL carried (none with `--keys`).
+    token: Option<String>,
 }
 
 impl Viewer {
@@ -64,13 +67,16 @@ impl Viewer {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("the viewer prints its URL");
-        let url = line
+        let printed = line
             .trim()
             .strip_prefix("retrace view: ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Self { child, url }
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let (url, token) = match printed.split_once("/?token=") {
+            Some((url, token)) => (url.to_owned(), Some(token.to_owned())),
+            None => (printed.trim_end_matches('/').to_owned(), None),
+        };
+        Self { child, url, token }
     }
 }
 
@@ -182,17 +188,23 @@ async fn attr(client: &Client, css: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("{css} has no {name}"))
 }
 
+/// Where a screenshot goes: `docs/screenshots/` (shown in the README) when
+/// `RETRACE_UPDATE_SCREENSHOTS=1`, else cargo's temporary directory for tests, so a
+/// test run leaves the working tree as it was.
 fn screenshot_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../docs/screenshots")
-        .join(name)
+    let dir = if std::env::var("RETRACE_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+    };
+    dir.join(name)
 }
 
 async fn save_screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.expect("screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let path = screenshot_path(name);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("docs/screenshots");
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("screenshot directory");
     std::fs::write(&path, png).expect("screenshot written");
 }
 
@@ -226,11 +238,17 @@ async fn the_viewer_lists_draws_waterfalls_and_shows_replay_diffs_in_a_real_brow
     let viewer = Viewer::start(tmp.path(), &["recordings", "--report", "replay.json"]);
     let client = browser().await;
 
-    // The list: every recording, newest first.
+    // The list: every recording, newest first. The printed URL signs the browser in
+    // and the token leaves the address bar.
+    let token = viewer.token.as_deref().expect("a token");
     client
-        .goto(&format!("{}/", viewer.url))
+        .goto(&format!("{}/?token={token}", viewer.url))
         .await
         .expect("list");
+    assert_eq!(
+        client.current_url().await.expect("url").as_str(),
+        format!("{}/", viewer.url)
+    );
     assert_eq!(
         attr(&client, "#count", "data-total").await,
         REQUESTS.to_string()
@@ -416,6 +434,19 @@ async fn the_viewer_lists_draws_waterfalls_and_shows_replay_diffs_in_a_real_brow
 
 /// `GET url` with an optional bearer key: the status and the body.
 fn http_get(url: &str, key: Option<&str>) -> (u16, String) {
+    let (status, _, body) = http_request(url, &bearer(key));
+    (status, body)
+}
+
+/// An `Authorization: Bearer` header for `key`, if any.
+fn bearer(key: Option<&str>) -> Vec<(&'static str, String)> {
+    key.map(|k| ("authorization", format!("Bearer {k}")))
+        .into_iter()
+        .collect()
+}
+
+/// `GET url` with these headers: the status, the headers and the body.
+fn http_request(url: &str, headers: &[(&str, String)]) -> (u16, http::HeaderMap, String) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -423,19 +454,20 @@ fn http_get(url: &str, key: Option<&str>) -> (u16, String) {
     runtime.block_on(async {
         let client = HyperClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let mut req = http::Request::get(url);
-        if let Some(key) = key {
-            req = req.header("authorization", format!("Bearer {key}"));
+        for (name, value) in headers {
+            req = req.header(*name, value);
         }
         let resp = client
             .request(req.body(Full::default()).expect("request"))
             .await
             .expect("answer");
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let body = http_body_util::BodyExt::collect(resp.into_body())
             .await
             .expect("body")
             .to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
     })
 }
 
@@ -460,15 +492,16 @@ fn recordings_shipped_to_a_bucket_are_viewed_from_it() {
     let mut env = env;
     env.push(("RETRACE_CACHE_DIR", cache.path().display().to_string()));
     let viewer = Viewer::start_env(cache.path(), &[&url], &env);
-    let (status, body) = http_get(&format!("{}/", viewer.url), None);
+    let token = viewer.token.as_deref();
+    let (status, body) = http_get(&format!("{}/", viewer.url), token);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#"data-total="3""#), "{body}");
-    let (status, body) = http_get(&format!("{}/?status=5xx", viewer.url), None);
+    let (status, body) = http_get(&format!("{}/?status=5xx", viewer.url), token);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#"data-total="1""#), "{body}");
     assert!(body.contains("/cart/2"), "{body}");
     // A recording's page fetches its segment from the bucket.
-    let (status, body) = http_get(&format!("{}/r/{}", viewer.url, ids[1]), None);
+    let (status, body) = http_get(&format!("{}/r/{}", viewer.url, ids[1]), token);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&ids[1]), "{body}");
     assert!(body.contains("POST /cart/1/items"), "{body}");
@@ -500,6 +533,56 @@ fn serving_beyond_loopback_needs_allow_remote_and_keys() {
             .contains("--report: replay report /nonexistent/replay.json: "),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn on_loopback_pages_need_the_printed_token_which_a_browser_trades_for_a_cookie() {
+    let root = support::Root::new();
+    root.record("cart", &[support::Spec::new("GET", "/cart/1", 200)]);
+    let viewer = Viewer::start(root.path(), &[root.path().to_str().expect("utf-8")]);
+    let token = viewer
+        .token
+        .clone()
+        .expect("the printed URL carries a token");
+    assert_eq!(token.len(), 64, "{token}");
+    let get = |path: &str, token: Option<&str>| {
+        http_request(&format!("{}{path}", viewer.url), &bearer(token))
+    };
+
+    // Another local user reaches the port but not the recordings.
+    let (status, _, body) = get("/", None);
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body.starts_with("the token `retrace view` printed is needed"),
+        "{body}"
+    );
+    let (status, _, body) = get("/?token=guess", None);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body, "not this viewer's token");
+
+    // The printed URL signs in: a session cookie, and the token leaves the address.
+    let (status, headers, _) = get(&format!("/?status=2xx&token={token}"), None);
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/?status=2xx");
+    let cookie = headers["set-cookie"].to_str().expect("ascii");
+    assert!(cookie.starts_with("retrace_view="), "{cookie}");
+    assert!(!cookie.contains(&token), "{cookie}");
+
+    let (status, _, body) = get("/", Some(&token));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#"data-total="1""#), "{body}");
+
+    // A page reached through a rebound DNS name is refused before any key is looked at.
+    let (status, _, body) = http_request(
+        &format!("{}/", viewer.url),
+        &[("host", "evil.example".to_owned())],
+    );
+    assert_eq!(status, 421, "{body}");
+    assert!(body.contains("not Host \"evil.example\""), "{body}");
+    assert!(
+        !body.contains(root.path().to_str().expect("utf-8")),
+        "{body}"
     );
 }
 

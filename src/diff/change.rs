@@ -47,10 +47,18 @@ pub enum Change {
         /// Where, in [`PathPattern`](super::PathPattern) syntax: `$.items[2].id`.
         path: String,
         /// The recorded value, if the location existed.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
         expected: Option<Value>,
         /// The replayed value, if the location exists.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
         actual: Option<Value>,
     },
     /// A text body differs; the first differing line is shown.
@@ -77,6 +85,12 @@ pub enum Change {
         /// The replayed body's length.
         actual_len: usize,
     },
+}
+
+/// Reads a JSON value that is there, `null` included, as `Some`: a field left out is
+/// the absent side (`#[serde(default)]`), while a JSON `null` is a value that existed.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// Whether a change added, removed or changed something.

@@ -130,18 +130,41 @@ impl ReplayedAnswer {
     pub fn body(&self) -> Result<Vec<u8>, ReportFileError> {
         match (&self.body_text, &self.body_base64) {
             (Some(text), _) => Ok(text.as_bytes().to_vec()),
-            (None, Some(b64)) => STANDARD
-                .decode(b64)
-                .map_err(|e| ReportFileError::Invalid(format!("body_base64: {e}"))),
+            (None, Some(b64)) => STANDARD.decode(b64).map_err(|e| ReportFileError::Invalid {
+                field: "body_base64",
+                reason: e.to_string(),
+            }),
             (None, None) => Ok(Vec::new()),
         }
+    }
+}
+
+/// A [`RecordingId`](crate::RecordingId) as its 26-character text in JSON.
+mod id_as_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(
+        id: &crate::RecordingId,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_str(id)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<crate::RecordingId, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|e| D::Error::custom(format!("recording id {text:?}: {e}")))
     }
 }
 
 /// One recording's line in the report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReportEntry {
-    /// The recording's id.
+    /// The recording's id, written as its text form (a JSON number would not hold 128
+    /// bits in most readers).
+    #[serde(with = "id_as_text")]
     pub id: crate::RecordingId,
     /// `METHOD path` of the recorded request.
     pub route: String,
@@ -227,8 +250,13 @@ pub enum ReportFileError {
         found: u32,
     },
     /// A field holds what it cannot.
-    #[error("replay report: {0}")]
-    Invalid(String),
+    #[error("replay report: {field}: {reason}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// A whole replay report.
@@ -286,10 +314,19 @@ impl ReplayReportFile {
         let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
         tmp_name.push(format!(".tmp-{}", std::process::id()));
         let tmp = path.with_file_name(tmp_name);
-        let mut json =
-            serde_json::to_vec_pretty(self).map_err(|e| ReportFileError::Invalid(e.to_string()))?;
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| ReportFileError::Invalid {
+            field: "recordings",
+            reason: e.to_string(),
+        })?;
         json.push(b'\n');
-        let written = fs::File::create(&tmp)
+        // A report holds replayed answers, which may hold what the recordings redacted
+        // nowhere: it is made readable by its owner only, as recordings are.
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let written = options
+            .open(&tmp)
             .and_then(|mut f| f.write_all(&json).and_then(|()| f.sync_all()))
             .and_then(|()| fs::rename(&tmp, path));
         if written.is_err() {
@@ -333,8 +370,8 @@ mod tests {
             ReplayReportFile::new(ReplayKind::Traffic, Some("http://127.0.0.1:1".into()));
         let headers = [Header::new("content-type", "application/json")];
         let diff = diff_responses(
-            &ResponseView::new(200, &headers, br#"{"total":1}"#),
-            &ResponseView::new(200, &headers, br#"{"total":2}"#),
+            &ResponseView::new(200, &headers, br#"{"total":1,"note":null}"#),
+            &ResponseView::new(200, &headers, br#"{"total":2,"note":"late"}"#),
             &NoiseRules::none(),
         );
         let mut different =
@@ -354,12 +391,29 @@ mod tests {
         let path = dir.path().join("report.json");
         let file = sample();
         file.write(&path).expect("written");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).expect("metadata").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
         let back = ReplayReportFile::read(&path).expect("read");
         assert_eq!(back, file);
+        assert!(
+            back.recordings[0].diff.changes.iter().any(|c| matches!(
+                c,
+                crate::diff::Change::Json { path, expected: Some(serde_json::Value::Null), .. }
+                    if path == "$.note"
+            )),
+            "a recorded null stays a value that existed: {:?}",
+            back.recordings[0].diff
+        );
         assert_eq!(back.counts(), [1, 1, 0, 0]);
         let text = fs::read_to_string(&path).expect("text");
         assert!(text.contains(r#""path": "$.total""#), "{text}");
         assert!(text.contains(r#""verdict": "different""#), "{text}");
+        let id = format!(r#""id": "{}""#, file.recordings[0].id);
+        assert!(text.contains(&id), "{id} in {text}");
         let binary = back.recordings[1].answer.as_ref().expect("answer");
         assert_eq!(binary.body_base64.as_deref(), Some("/wAB"));
         assert_eq!(binary.body().expect("decodes"), vec![0xff, 0, 1]);

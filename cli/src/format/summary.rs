@@ -1,7 +1,7 @@
 //! How a recording's summary reads in text: status, duration, reason and flags, the same
 //! in `ls`, `show` and `stats`.
 
-use retrace::Summary;
+use retrace::{Outcome, Recording, Summary};
 
 use super::duration_us;
 
@@ -18,6 +18,16 @@ pub(crate) fn duration(s: &Summary) -> String {
 /// Why it was recorded, or `-` when the recording never ended.
 pub(crate) fn reason(s: &Summary) -> &'static str {
     s.reason.map_or("-", |r| r.as_str())
+}
+
+/// How the incoming request ended, in words.
+pub(crate) fn outcome(rec: &Recording) -> String {
+    match rec.end().map(|e| &e.outcome) {
+        None => "unfinished (the recording never ended)".to_owned(),
+        Some(Outcome::Completed) => "completed".to_owned(),
+        Some(Outcome::Aborted) => "aborted (the client went away)".to_owned(),
+        Some(Outcome::Failed(e)) => format!("failed: {e}"),
+    }
 }
 
 /// The flags that say a recording is not whole: `truncated` (a body or the event list

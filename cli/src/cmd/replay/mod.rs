@@ -13,7 +13,7 @@ mod compare;
 mod exchange;
 mod flow;
 mod noise;
-mod report;
+pub(crate) mod report;
 mod request;
 mod runner;
 mod schedule;
@@ -413,9 +413,6 @@ pub(crate) fn run(root: &RootArgs, args: &ReplayArgs) -> anyhow::Result<Status> 
         flows: flow_count,
     };
 
-    if let Some(path) = &args.report {
-        report_file(args.target.to_string(), &tally, &prepared, &skipped).write(path)?;
-    }
     let mut out = stdout();
     if args.json {
         let seed = (args.strategy == Strategy::Random && args.limit.is_some()).then_some(seed);
@@ -433,6 +430,10 @@ pub(crate) fn run(root: &RootArgs, args: &ReplayArgs) -> anyhow::Result<Status> 
         write_text(&mut out, &tally, &prepared, &skipped, &rules)?;
     }
     out.flush()?;
+    // After the summary: a report that cannot be written loses nothing printed.
+    if let Some(path) = &args.report {
+        report_file(args.target.to_string(), &tally, &prepared, &skipped).write(path)?;
+    }
     Ok(if tally.clean() {
         Status::Success
     } else {

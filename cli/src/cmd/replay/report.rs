@@ -169,7 +169,7 @@ fn times(n: u64) -> String {
 }
 
 /// The first change of a diff, with how many more there are.
-fn first_change(diff: &Diff) -> String {
+pub(crate) fn first_change(diff: &Diff) -> String {
     let Some(first) = diff.changes.first() else {
         return "differs".to_owned();
     };
@@ -447,6 +447,8 @@ pub(crate) fn report_file(
             Verdict::Different
         } else if per.errors > 0 {
             Verdict::Error
+        } else if per.sent == 0 {
+            Verdict::Skipped
         } else {
             Verdict::Identical
         };
@@ -454,7 +456,9 @@ pub(crate) fn report_file(
         entry.sent = per.sent;
         entry.diff = per.first_mismatch.clone().unwrap_or_default();
         entry.answer = per.first_answer.clone();
-        entry.error = per.first_error.clone();
+        entry.error = per.first_error.clone().or_else(|| {
+            (per.sent == 0).then(|| "not sent: the run ended (--duration) before its turn".into())
+        });
         file.recordings.push(entry);
     }
     for s in skipped {

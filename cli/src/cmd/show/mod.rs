@@ -9,7 +9,7 @@ pub(crate) mod waterfall;
 use std::io::Write;
 
 use clap::{Args, ValueEnum};
-use retrace::{CallOutcome, Outcome, Recording, RecordingInfo};
+use retrace::{CallOutcome, Recording, RecordingInfo};
 
 use super::{help_with_examples, resolve};
 use crate::exit::Status;
@@ -127,12 +127,7 @@ fn write_header(
     if let Some(trace) = s.trace_id {
         writeln!(out, "trace      {trace}")?;
     }
-    let outcome = match rec.end().map(|e| &e.outcome) {
-        None => "unfinished (the recording never ended)".to_owned(),
-        Some(Outcome::Completed) => "completed".to_owned(),
-        Some(Outcome::Aborted) => "aborted (the client went away)".to_owned(),
-        Some(Outcome::Failed(e)) => format!("failed: {e}"),
-    };
+    let outcome = crate::format::summary::outcome(rec);
     writeln!(out, "outcome    {outcome}")?;
     let f = flags(s);
     if !f.is_empty() {

@@ -25,15 +25,8 @@ pub(crate) fn span_us(rec: &Recording) -> u64 {
 /// microseconds: `=` where the call was in flight, `?` where it started if it never
 /// answered.
 pub(crate) fn bar(start: u64, len: Option<u64>, span: u64) -> String {
-    let span = u128::from(span.max(1));
     let col = |t: u64, round_up: bool| -> usize {
-        let scaled = u128::from(t) * WIDTH as u128;
-        let c = if round_up {
-            scaled.div_ceil(span)
-        } else {
-            scaled / span
-        };
-        usize::try_from(c).unwrap_or(WIDTH).min(WIDTH)
+        usize::try_from(scale(t, span, WIDTH as u64, round_up)).unwrap_or(WIDTH)
     };
     let from = col(start, false).min(WIDTH - 1);
     let mut cells = vec![' '; WIDTH];
@@ -45,6 +38,19 @@ pub(crate) fn bar(start: u64, len: Option<u64>, span: u64) -> String {
         None => cells[from] = '?',
     }
     format!("|{}|", cells.into_iter().collect::<String>())
+}
+
+/// Where `t` falls on a timeline of `span` microseconds drawn `width` units wide,
+/// rounded down or up, at most `width`. Computed in 128 bits: no time overflows it.
+pub(crate) fn scale(t: u64, span: u64, width: u64, round_up: bool) -> u64 {
+    let span = u128::from(span.max(1));
+    let scaled = u128::from(t) * u128::from(width);
+    let units = if round_up {
+        scaled.div_ceil(span)
+    } else {
+        scaled / span
+    };
+    u64::try_from(units).unwrap_or(width).min(width)
 }
 
 /// The label of a call: method and absolute URI (the target joined with the URI when

@@ -1,11 +1,22 @@
-//! Who may look. On loopback (the default) the viewer trusts the machine's users, as
-//! the recording directory's permissions do, but checks the `Host` header, so a web
-//! page elsewhere cannot reach it through DNS rebinding. With a keys file every
-//! request needs an API key with at least the `read` scope: a browser signs in once on
-//! `/login` (the key is exchanged for a random session cookie, so the key itself is not
-//! sent again), a script sends `Authorization: Bearer KEY`.
+//! Who may look. A viewer shows recordings to whoever holds its secret, never to
+//! whoever can reach its port: on a shared machine every local user can connect to
+//! 127.0.0.1, and the recording directory's permissions are what keep them out of
+//! the recordings themselves.
+//!
+//! - Without a keys file the viewer makes a random token at start and prints it in its
+//!   URL (`http://127.0.0.1:PORT/?token=…`, as Jupyter does). Opening that URL trades
+//!   the token for a session cookie and drops it from the address bar; a script sends
+//!   `Authorization: Bearer TOKEN`; `/login` takes the token too.
+//! - With a keys file every request needs an API key with at least the `read` scope,
+//!   likewise: on `/login` (or `?token=KEY`) for a browser, as a bearer key for a script.
+//!
+//! A browser's cookie names a random session, never the key or token itself. On
+//! loopback the `Host` header is checked too, so a web page elsewhere cannot reach the
+//! viewer through DNS rebinding.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,11 +25,13 @@ use retrace_tower::admin::{ApiKeys, Caller};
 
 /// The session cookie's name.
 const COOKIE: &str = "retrace_view";
+/// How long a browser stays signed in: a working day, then the token or key again.
+const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// Who is looking at a page, as the audit log names them.
 #[derive(Clone, Debug)]
 pub(crate) struct Viewer {
-    /// `cli:USER` on loopback without keys, `key:ID` with a key.
+    /// `cli:USER` with the viewer's own token, `key:ID` with a key.
     pub(crate) who: String,
 }
 
@@ -31,50 +44,74 @@ impl Viewer {
     }
 }
 
-/// Why a request was refused.
+/// A request without a valid token, key or session: a browser is sent to `/login`, a
+/// script gets 401 and the reason.
 #[derive(Debug)]
-pub(crate) enum Denied {
-    /// No key, or a key that is not valid: a browser goes to `/login`.
-    SignIn { browser: bool, reason: String },
+pub(crate) struct Denied {
+    browser: bool,
+    reason: String,
 }
 
 impl IntoResponse for Denied {
     fn into_response(self) -> Response {
-        match self {
-            Self::SignIn { browser: true, .. } => Redirect::to("/login").into_response(),
-            Self::SignIn { reason, .. } => (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                reason,
-            )
-                .into_response(),
+        if self.browser {
+            return Redirect::to("/login").into_response();
         }
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            self.reason,
+        )
+            .into_response()
     }
+}
+
+/// What a request must show: the viewer's own token, or a key from a keys file.
+enum Secret {
+    Token(String),
+    Keys(ApiKeys),
 }
 
 /// The viewer's access rules and its signed-in browsers.
 pub(crate) struct Access {
-    keys: Option<ApiKeys>,
-    loopback: bool,
-    sessions: Mutex<HashMap<String, Viewer>>,
+    secret: Secret,
+    /// The address listened on, when it is a loopback one (the `Host` check).
+    loopback: Option<IpAddr>,
+    /// Signed-in browsers by session: who, and when they signed in.
+    sessions: Mutex<HashMap<String, (Viewer, Instant)>>,
 }
 
 impl Access {
-    /// Rules for a viewer listening on loopback or not, with or without keys.
-    pub(crate) fn new(keys: Option<ApiKeys>, loopback: bool) -> Self {
+    /// Rules for a viewer listening on `bind`: with `keys`, a key from them; without,
+    /// a fresh random token (see [`Access::token`]).
+    pub(crate) fn new(keys: Option<ApiKeys>, bind: IpAddr) -> Self {
         Self {
-            keys,
-            loopback,
+            secret: keys.map_or_else(|| Secret::Token(random_hex()), Secret::Keys),
+            loopback: bind.is_loopback().then_some(bind),
             sessions: Mutex::new(HashMap::new()),
         }
     }
 
-    /// On loopback, the `Host` must name this machine (`127.0.0.1`, `localhost`,
-    /// `[::1]`, any port): a request for another name came through a rebound DNS name.
-    pub(crate) fn check_host(&self, headers: &HeaderMap) -> Result<(), String> {
-        if !self.loopback {
-            return Ok(());
+    /// The token to print in the viewer's URL, when it has one (no keys file).
+    pub(crate) fn token(&self) -> Option<&str> {
+        match &self.secret {
+            Secret::Token(token) => Some(token),
+            Secret::Keys(_) => None,
         }
+    }
+
+    /// Whether the viewer asks for a key from a keys file (else for its token).
+    pub(crate) fn uses_keys(&self) -> bool {
+        matches!(self.secret, Secret::Keys(_))
+    }
+
+    /// On loopback, the `Host` must name this machine (`127.0.0.1`, `localhost`,
+    /// `[::1]` or the address listened on, any port): a request for another name came
+    /// through a rebound DNS name.
+    pub(crate) fn check_host(&self, headers: &HeaderMap) -> Result<(), String> {
+        let Some(bound) = self.loopback else {
+            return Ok(());
+        };
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -83,73 +120,99 @@ impl Access {
             Some(rest) => rest.split(']').next().unwrap_or(""),
             None => host.split(':').next().unwrap_or(""),
         };
-        if matches!(name, "127.0.0.1" | "localhost" | "::1") {
+        let named = name == "localhost"
+            || matches!(name, "127.0.0.1" | "::1")
+            || name.parse::<IpAddr>().is_ok_and(|ip| ip == bound);
+        if named {
             Ok(())
         } else {
             Err(format!(
-                "this viewer listens on loopback and answers only for 127.0.0.1 or \
+                "this viewer listens on loopback and answers only for 127.0.0.1, {bound} or \
                  localhost, not Host {host:?}"
             ))
         }
     }
 
-    /// Who sends these headers: the local user when no keys are set, else the holder
-    /// of the session cookie or bearer key.
+    /// Who sends these headers: the holder of a session cookie, of the token or of a
+    /// key sent as `Authorization: Bearer`.
     pub(crate) fn viewer(&self, headers: &HeaderMap) -> Result<Viewer, Denied> {
-        let Some(keys) = &self.keys else {
-            return Ok(Viewer::local());
-        };
         let browser = headers
             .get(header::ACCEPT)
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
-        let denied = |reason: &str| Denied::SignIn {
-            browser,
-            reason: reason.to_owned(),
-        };
-        if let Some(token) = cookie(headers)
-            && let Some(viewer) = self.sessions.lock().get(token)
-        {
-            return Ok(viewer.clone());
+        if let Some(session) = cookie(headers) {
+            let mut sessions = self.sessions.lock();
+            match sessions.get(session) {
+                Some((viewer, since)) if since.elapsed() < SESSION_LIFETIME => {
+                    return Ok(viewer.clone());
+                }
+                Some(_) => {
+                    sessions.remove(session);
+                }
+                None => {}
+            }
         }
-        let Some(key) = headers
+        let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|a| a.to_str().ok())
-            .and_then(|a| a.strip_prefix("Bearer "))
-        else {
-            return Err(denied("an API key is needed: Authorization: Bearer KEY"));
+            .and_then(|a| a.strip_prefix("Bearer "));
+        let reason = match bearer {
+            Some(secret) => match self.identify(secret.trim()) {
+                Ok(viewer) => return Ok(viewer),
+                Err(reason) => reason,
+            },
+            None if self.uses_keys() => {
+                "an API key is needed: Authorization: Bearer KEY".to_owned()
+            }
+            None => "the token `retrace view` printed is needed: open the URL it printed, \
+                     or send Authorization: Bearer TOKEN"
+                .to_owned(),
         };
-        identify(keys, key.trim()).map_err(|reason| denied(&reason))
+        Err(Denied { browser, reason })
     }
 
-    /// Signs a browser in with `key`: the `Set-Cookie` value of its new session, or why
-    /// the key was refused.
-    pub(crate) fn login(&self, key: &str) -> Result<String, String> {
-        let Some(keys) = &self.keys else {
-            return Err("this viewer asks for no key".to_owned());
-        };
-        let viewer = identify(keys, key.trim())?;
-        let token = {
-            use rand::RngCore;
-            let mut bytes = [0u8; 32];
-            rand::rng().fill_bytes(&mut bytes);
-            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        };
-        self.sessions.lock().insert(token.clone(), viewer);
+    /// Signs a browser in with `secret` (a key, or the viewer's token): the
+    /// `Set-Cookie` value of its new session, or why the secret was refused.
+    pub(crate) fn login(&self, secret: &str) -> Result<String, String> {
+        let viewer = self.identify(secret.trim())?;
+        let session = random_hex();
+        let mut sessions = self.sessions.lock();
+        sessions.retain(|_, (_, since)| since.elapsed() < SESSION_LIFETIME);
+        sessions.insert(session.clone(), (viewer, Instant::now()));
         Ok(format!(
-            "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"
+            "{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+            SESSION_LIFETIME.as_secs()
         ))
+    }
+
+    fn identify(&self, secret: &str) -> Result<Viewer, String> {
+        match &self.secret {
+            Secret::Token(token) if same(token.as_bytes(), secret.as_bytes()) => {
+                Ok(Viewer::local())
+            }
+            Secret::Token(_) => Err("not this viewer's token".to_owned()),
+            Secret::Keys(keys) => match keys.identify(secret) {
+                Caller::Key { id, .. } => Ok(Viewer {
+                    who: format!("key:{id}"),
+                }),
+                Caller::Revoked(id) => Err(format!("key {id} was revoked")),
+                Caller::Unknown => Err("not a key in this viewer's keys file".to_owned()),
+            },
+        }
     }
 }
 
-fn identify(keys: &ApiKeys, key: &str) -> Result<Viewer, String> {
-    match keys.identify(key) {
-        Caller::Key { id, .. } => Ok(Viewer {
-            who: format!("key:{id}"),
-        }),
-        Caller::Revoked(id) => Err(format!("key {id} was revoked")),
-        Caller::Unknown => Err("not a key in this viewer's keys file".to_owned()),
-    }
+/// 32 random bytes as hex.
+fn random_hex() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The session token in the request's cookies.
@@ -175,29 +238,84 @@ mod tests {
         map
     }
 
+    const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     #[test]
     fn on_loopback_only_hosts_naming_this_machine_are_served() {
-        let access = Access::new(None, true);
-        for host in ["127.0.0.1:8080", "localhost", "[::1]:9", "localhost:1"] {
+        let access = Access::new(None, "127.0.0.2".parse().expect("ip"));
+        for host in [
+            "127.0.0.1:8080",
+            "localhost",
+            "[::1]:9",
+            "localhost:1",
+            "127.0.0.2:7",
+        ] {
             assert!(
                 access.check_host(&headers(&[(header::HOST, host)])).is_ok(),
                 "{host}"
             );
         }
-        for host in ["evil.example:8080", "127.0.0.1.evil.example", ""] {
+        for host in [
+            "evil.example:8080",
+            "127.0.0.1.evil.example",
+            "127.0.0.3",
+            "",
+        ] {
             let err = access
                 .check_host(&headers(&[(header::HOST, host)]))
                 .expect_err(host);
             assert!(
-                err.contains("answers only for 127.0.0.1 or localhost"),
+                err.contains("answers only for 127.0.0.1, 127.0.0.2 or localhost"),
                 "{err}"
             );
         }
         assert!(
-            Access::new(None, false)
+            Access::new(None, "0.0.0.0".parse().expect("ip"))
                 .check_host(&HeaderMap::new())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn without_keys_a_request_needs_the_printed_token_or_a_session_made_with_it() {
+        let access = Access::new(None, LOOPBACK);
+        let token = access.token().expect("a token").to_owned();
+        assert_eq!(token.len(), 64);
+        assert_ne!(Access::new(None, LOOPBACK).token(), Some(token.as_str()));
+        let denied = access
+            .viewer(&headers(&[(header::ACCEPT, "text/plain")]))
+            .expect_err("no token");
+        assert!(!denied.browser);
+        assert!(
+            denied.reason.contains("open the URL it printed"),
+            "{}",
+            denied.reason
+        );
+        let browser = access
+            .viewer(&headers(&[(header::ACCEPT, "text/html,*/*")]))
+            .expect_err("no token");
+        assert!(browser.browser);
+        let bearer = format!("Bearer {token}");
+        let viewer = access
+            .viewer(&headers(&[(header::AUTHORIZATION, &bearer)]))
+            .expect("the token");
+        assert_eq!(viewer.who, Viewer::local().who);
+        assert_eq!(
+            access.login(&token[1..]).expect_err("wrong"),
+            "not this viewer's token"
+        );
+        let set_cookie = access.login(&token).expect("signed in");
+        assert!(!set_cookie.contains(&token), "the cookie is not the token");
+        let pair = set_cookie.split(';').next().expect("pair");
+        assert!(access.viewer(&headers(&[(header::COOKIE, pair)])).is_ok());
+
+        // A session older than its lifetime is gone.
+        let session = pair.trim_start_matches("retrace_view=").to_owned();
+        if let Some(long_ago) = Instant::now().checked_sub(SESSION_LIFETIME) {
+            access.sessions.lock().get_mut(&session).expect("session").1 = long_ago;
+            assert!(access.viewer(&headers(&[(header::COOKIE, pair)])).is_err());
+            assert!(access.sessions.lock().is_empty());
+        }
     }
 
     #[test]
@@ -208,14 +326,15 @@ mod tests {
             .with_key("oncall", Scope::Read, &key)
             .and_then(|k| k.with_revoked("laptop", &revoked))
             .expect("keys");
-        let access = Access::new(Some(keys), false);
-        match access.viewer(&HeaderMap::new()) {
-            Err(Denied::SignIn { browser, reason }) => {
-                assert!(!browser);
-                assert!(reason.contains("Authorization: Bearer"), "{reason}");
-            }
-            Ok(v) => panic!("let in without a key: {v:?}"),
-        }
+        let access = Access::new(Some(keys), "0.0.0.0".parse().expect("ip"));
+        assert_eq!(access.token(), None);
+        let denied = access.viewer(&HeaderMap::new()).expect_err("no key");
+        assert!(!denied.browser);
+        assert!(
+            denied.reason.contains("Authorization: Bearer"),
+            "{}",
+            denied.reason
+        );
         let bearer = format!("Bearer {key}");
         let viewer = access
             .viewer(&headers(&[(header::AUTHORIZATION, &bearer)]))
@@ -226,7 +345,10 @@ mod tests {
             "key laptop was revoked"
         );
         let set_cookie = access.login(&key).expect("signed in");
-        assert!(set_cookie.ends_with("; HttpOnly; SameSite=Strict; Path=/"));
+        assert!(
+            set_cookie.ends_with("; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"),
+            "{set_cookie}"
+        );
         assert!(!set_cookie.contains(&key), "the cookie is not the key");
         let pair = set_cookie.split(';').next().expect("pair");
         let from_cookie = access

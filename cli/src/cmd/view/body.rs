@@ -3,7 +3,9 @@
 //! body cut at its cap marked with its full size. Shared by the recording and the
 //! replay pages, so a body reads the same on both.
 
+use bytes::Bytes;
 use maud::{Markup, html};
+use retrace::content_coding::{DEFAULT_DECODED_LIMIT, decode_message};
 use retrace::redaction::{PSEUDONYM_PREFIX, REDACTED};
 use retrace::{BodyEnd, Header};
 use serde_json::Value;
@@ -43,6 +45,22 @@ pub(super) fn headers(headers: &[Header], changed: &[&str]) -> Markup {
                 }
             } }
         }
+    }
+}
+
+/// A recorded body as the application read it: decoded from its `content-encoding`
+/// with a note naming the coding. A body that cannot be decoded (cut at its cap, or
+/// not what its header says) is shown as recorded.
+pub(super) fn recorded(data: Bytes, headers: &[Header], end: Option<&BodyEnd>) -> Markup {
+    let Some(coding) = find(headers, "content-encoding") else {
+        return body(&data, headers, end);
+    };
+    match decode_message(headers.to_vec(), data.clone(), DEFAULT_DECODED_LIMIT) {
+        Ok((decoded_headers, decoded)) => html! {
+            p.muted.decoded { "Decoded from " code { (coding) } " (" (bytes(data.len() as u64)) " as sent)." }
+            (body(&decoded, &decoded_headers, None))
+        },
+        Err(_) => body(&data, headers, end),
     }
 }
 
@@ -143,6 +161,25 @@ fn json(value: &Value, key: Option<&str>) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compressed_body_is_shown_decoded_and_a_cut_one_as_recorded() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(br#"{"total":"12.50"}"#).expect("gzip");
+        let gzipped = Bytes::from(gz.finish().expect("gzip"));
+        let headers = [
+            Header::new("content-type", "application/json"),
+            Header::new("content-encoding", "gzip"),
+        ];
+        let out = recorded(gzipped.clone(), &headers, None).into_string();
+        assert!(out.contains("Decoded from <code>gzip</code>"), "{out}");
+        assert!(out.contains("&quot;12.50&quot;"), "{out}");
+        let cut = gzipped.slice(..gzipped.len() / 2);
+        let out = recorded(cut, &headers, None).into_string();
+        assert!(out.contains("Binary body: "), "{out}");
+        assert!(out.contains("gzip-encoded"), "{out}");
+    }
 
     #[test]
     fn json_folds_and_redactions_are_marked_and_escaped() {

@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use retrace::RecordingInfo;
 
 use super::page::{self, Section, status_badge};
-use super::server::{State, html};
+use super::server::{State, page_response};
 use crate::filter::FilterArgs;
 use crate::format::summary::{duration, reason};
 use crate::format::{bytes, short_id};
@@ -161,7 +161,7 @@ pub(super) async fn page(AxumState(state): AxumState<State>, RawQuery(raw): RawQ
         Err(message) => return page::error(&state, StatusCode::BAD_REQUEST, &message),
     };
     state
-        .blocking(move |state| html(render(&state, &query, &filter)))
+        .blocking(move |state| page_response(render(&state, &query, &filter)))
         .await
         .unwrap_or_else(|e| e)
 }

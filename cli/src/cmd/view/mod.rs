@@ -10,8 +10,9 @@
 //!
 //! Every asset is compiled into the binary ([`server`]); pages are rendered on the
 //! server with every value escaped ([`page`]), with a little script for keyboard
-//! navigation and folding. Loopback by default; anything else needs `--allow-remote`
-//! and an API key from a keys file ([`access`]).
+//! navigation and folding. Loopback by default, and even there only for whoever holds
+//! the random token printed in the URL; anything else needs `--allow-remote` and an
+//! API key from a keys file ([`access`]).
 
 mod access;
 mod body;
@@ -43,6 +44,9 @@ const EXAMPLES: &str =
   retrace view --report replay.json           what the replay changed, side by side
   retrace view --bind 0.0.0.0 --allow-remote --keys admin-keys
                                               for others: each needs a `read` key
+
+The printed URL carries a random token (?token=...): opening it signs the browser in;
+a script sends `Authorization: Bearer TOKEN`. With --keys, a key replaces the token.
 
 Pages: / (recordings; j/k to move, Enter to open, / to search), /r/ID (one recording;
 a unique id prefix works too), /replay (the report), /overview (charts). Every view of
@@ -113,7 +117,7 @@ pub(crate) fn run(root: &RootArgs, args: &ViewArgs) -> anyhow::Result<Status> {
         .map_err(|e| fail(Status::Usage, format!("--report: {e}")))?;
     let store = root.open()?;
     let addr = SocketAddr::new(args.bind, args.port.unwrap_or(0));
-    let state = server::State::new(root, store, report, keys, args.bind.is_loopback());
+    let state = server::State::new(root, store, report, keys, args.bind);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -129,7 +133,10 @@ pub(crate) fn run(root: &RootArgs, args: &ViewArgs) -> anyhow::Result<Status> {
         } else {
             local
         };
-        println!("retrace view: http://{shown}/");
+        match state.access().token() {
+            Some(token) => println!("retrace view: http://{shown}/?token={token}"),
+            None => println!("retrace view: http://{shown}/ (sign in with a key from --keys)"),
+        }
         eprintln!("serving {}; Ctrl-C stops", state.root_text());
         axum::serve(listener, server::router(state))
             .with_graceful_shutdown(stop_signal())

@@ -12,7 +12,7 @@ use retrace::{DropReason, Summary};
 
 use super::charts::{self, Column};
 use super::page::{self, Section};
-use super::server::{Snapshot, State, html};
+use super::server::{Snapshot, State, page_response};
 use crate::cmd::stats::SIZE_BUCKETS;
 use crate::format::{bytes, duration_us};
 use crate::time::rfc3339_seconds;
@@ -29,7 +29,7 @@ pub(super) async fn page(AxumState(state): AxumState<State>) -> Response {
     state
         .blocking(|state| {
             let snapshot = state.snapshot();
-            html(render(&state, &snapshot))
+            page_response(render(&state, &snapshot))
         })
         .await
         .unwrap_or_else(|e| e)
@@ -69,7 +69,8 @@ fn over_time(summaries: &[&Summary]) -> Vec<Column> {
     ) else {
         return Vec::new();
     };
-    let width = ((last - first) / TIME_COLUMNS).max(1);
+    // Rounded up, so the last start falls in the last column rather than beyond it.
+    let width = (last - first + 1).div_ceil(TIME_COLUMNS);
     let mut counts = vec![0u64; TIME_COLUMNS as usize];
     for s in summaries {
         let i = ((s.started_unix_us - first) / width).min(TIME_COLUMNS - 1);
@@ -177,4 +178,31 @@ fn render(state: &State, snapshot: &Snapshot) -> Markup {
         }
     };
     page::layout(state, Section::Overview, "Overview", body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use retrace::RecordingId;
+
+    #[test]
+    fn requests_over_time_fill_every_column_evenly_and_the_last_holds_only_its_own() {
+        // 48 requests one second apart: two in each of the 24 columns.
+        let summaries: Vec<Summary> = (0..48u64)
+            .map(|i| {
+                let mut s = Summary::new(RecordingId::new());
+                s.started_unix_us = 1_000_000_000 + i * 1_000_000;
+                s
+            })
+            .collect();
+        let refs: Vec<&Summary> = summaries.iter().collect();
+        let columns = over_time(&refs);
+        assert_eq!(columns.len(), TIME_COLUMNS as usize);
+        assert!(
+            columns.iter().all(|c| c.value == 2),
+            "{:?}",
+            columns.iter().map(|c| c.value).collect::<Vec<_>>()
+        );
+        assert_eq!(columns.iter().map(|c| c.value).sum::<u64>(), 48);
+    }
 }

@@ -16,7 +16,8 @@ pub(super) enum Section {
     Recordings,
     Replay,
     Overview,
-    None,
+    /// A page of no section (errors, sign-in).
+    Other,
 }
 
 /// A whole page: `title` in the tab, `body` under the navigation.
@@ -67,7 +68,7 @@ pub(super) fn error(state: &State, status: StatusCode, message: &str) -> Respons
     };
     (
         status,
-        super::server::html(layout(state, Section::None, "Error", body)),
+        super::server::page_response(layout(state, Section::Other, "Error", body)),
     )
         .into_response()
 }
@@ -76,16 +77,21 @@ pub(super) fn error(state: &State, status: StatusCode, message: &str) -> Respons
 pub(super) fn login(state: &State, refused: Option<&str>) -> Markup {
     let body = html! {
         h1 { "Sign in" }
-        p { "This viewer asks for an API key with the " code { "read" } " scope or more ("
-            code { "retrace admin-key new NAME --scope read" } ")." }
+        @if state.access().uses_keys() {
+            p { "This viewer asks for an API key with the " code { "read" } " scope or more ("
+                code { "retrace admin-key new NAME --scope read" } ")." }
+        } @else {
+            p { "Open the address " code { "retrace view" } " printed (it carries a token), "
+                "or paste that token here." }
+        }
         @if let Some(reason) = refused { p.error role="alert" { (reason) } }
         form method="post" action="/login" {
-            label for="key" { "API key" }
+            label for="key" { @if state.access().uses_keys() { "API key" } @else { "Token" } }
             input #key type="password" name="key" autocomplete="off" autofocus;
             button type="submit" { "Sign in" }
         }
     };
-    layout(state, Section::None, "Sign in", body)
+    layout(state, Section::Other, "Sign in", body)
 }
 
 /// A status as a coloured badge; `-` for none.

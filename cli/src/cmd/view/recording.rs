@@ -13,13 +13,13 @@ use axum::extract::{Path, State as AxumState};
 use axum::response::Response;
 use maud::{Markup, html};
 use retrace::event::ValueKind;
-use retrace::{CallOutcome, NamedValue, Outcome, Recording, RecordingInfo};
+use retrace::{CallOutcome, NamedValue, Recording, RecordingInfo};
 
 use super::access::Viewer;
 use super::body;
 use super::page::{self, Section, status_badge};
-use super::server::{State, html, recording_page, viewer_of};
-use crate::cmd::show::waterfall::{call_label, span_us};
+use super::server::{State, page_response, recording_page, viewer_of};
+use crate::cmd::show::waterfall::{call_label, scale, span_us};
 use crate::format::duration_us;
 use crate::format::summary::{duration, reason};
 use crate::time::rfc3339_millis;
@@ -31,7 +31,7 @@ pub(super) async fn page(
     viewer: Option<Extension<Viewer>>,
 ) -> Response {
     recording_page(&state, id, viewer_of(viewer), |state, info, rec| {
-        html(render(state, info, rec))
+        page_response(render(state, info, rec))
     })
     .await
 }
@@ -145,10 +145,9 @@ fn lanes(rows: &[Row]) -> Vec<(usize, &Row)> {
 /// Thousandths of the timeline: where a bar starts and how wide it is (at least a
 /// sliver, so a point in time still shows).
 fn extent(start: u64, took: Option<u64>, span: u64) -> (u64, u64) {
-    let span = span.max(1);
-    let x = (start.min(span) * 1000) / span;
-    let width = took.map_or(4, |t| ((t * 1000) / span).max(4));
-    (x.min(996), width.min(1000 - x.min(996)))
+    let x = scale(start, span, 1000, false).min(996);
+    let width = took.map_or(4, |t| scale(t, span, 1000, true).max(4));
+    (x, width.min(1000 - x))
 }
 
 fn row_class(row: &Row) -> String {
@@ -227,15 +226,6 @@ fn waterfall(rec: &Recording, rows: &[Row]) -> Markup {
     }
 }
 
-fn hex_preview(data: &[u8]) -> String {
-    let shown: String = data.iter().take(48).map(|b| format!("{b:02x}")).collect();
-    if data.len() > 48 {
-        format!("{shown}…")
-    } else {
-        shown
-    }
-}
-
 fn details(rec: &Recording) -> Markup {
     html! {
         section #details {
@@ -250,7 +240,7 @@ fn details(rec: &Recording) -> Markup {
                             h3 { "Request" }
                             p { code { (c.call.head.method) " " (c.call.head.uri) } " at +" (duration_us(c.call.at_us)) }
                             (body::headers(&c.call.head.headers, &[]))
-                            (body::body(&c.call.body.data, &c.call.head.headers, Some(&c.call.body.end)))
+                            (body::recorded(c.call.body.data.clone(), &c.call.head.headers, Some(&c.call.body.end)))
                         }
                         div {
                             h3 { "Answer" }
@@ -260,7 +250,7 @@ fn details(rec: &Recording) -> Markup {
                                         CallOutcome::Response { head, body: answer } => {
                                             p { (status_badge(Some(head.status))) " after " (duration_us(r.duration_us)) }
                                             (body::headers(&head.headers, &[]))
-                                            (body::body(&answer.data, &head.headers, Some(&answer.end)))
+                                            (body::recorded(answer.data.clone(), &head.headers, Some(&answer.end)))
                                         }
                                         CallOutcome::Error(e) => {
                                             p.error { "Failed after " (duration_us(r.duration_us)) ": " (e) }
@@ -282,9 +272,9 @@ fn details(rec: &Recording) -> Markup {
                             @if let Some(sql) = query_sql(v) { dt { "SQL" } dd { code { (sql) } } }
                         }
                         @if let Some(input) = &v.input {
-                            dt { "Input" } dd { (input.len()) " bytes (postcard) " code { (hex_preview(input)) } }
+                            dt { "Input" } dd { (crate::format::bytes(input.len() as u64)) ", postcard-encoded" }
                         }
-                        dt { "Value" } dd { (v.value.len()) " bytes (postcard) " code { (hex_preview(&v.value)) } }
+                        dt { "Value" } dd { (crate::format::bytes(v.value.len() as u64)) ", postcard-encoded" }
                     }
                 }
             }
@@ -294,12 +284,7 @@ fn details(rec: &Recording) -> Markup {
 
 fn render(state: &State, info: &RecordingInfo, rec: &Recording) -> Markup {
     let s = &rec.summary;
-    let outcome = match rec.end().map(|e| &e.outcome) {
-        None => "unfinished (the recording never ended)".to_owned(),
-        Some(Outcome::Completed) => "completed".to_owned(),
-        Some(Outcome::Aborted) => "aborted (the client went away)".to_owned(),
-        Some(Outcome::Failed(e)) => format!("failed: {e}"),
-    };
+    let outcome = crate::format::summary::outcome(rec);
     let entry = state.report().and_then(|r| r.entry(s.id));
     let rows = rows(rec);
     let body = html! {
@@ -328,7 +313,7 @@ fn render(state: &State, info: &RecordingInfo, rec: &Recording) -> Markup {
                     Some(head) => {
                         p { code { (head.method) " " (head.uri) " " (head.version) } }
                         (body::headers(&head.headers, &[]))
-                        (body::body(&rec.request_body(), &head.headers, rec.request_end()))
+                        (body::recorded(rec.request_body(), &head.headers, rec.request_end()))
                     }
                     None => { p.muted { "Not recorded." } }
                 }
@@ -339,7 +324,7 @@ fn render(state: &State, info: &RecordingInfo, rec: &Recording) -> Markup {
                     Some(head) => {
                         p { (status_badge(Some(head.status))) " " code { (head.version) } }
                         (body::headers(&head.headers, &[]))
-                        (body::body(&rec.response_body(), &head.headers, rec.response_end()))
+                        (body::recorded(rec.response_body(), &head.headers, rec.response_end()))
                     }
                     None => { p.muted { "No response was recorded." } }
                 }
@@ -368,6 +353,11 @@ mod tests {
             extent(2000, Some(10), 1000),
             (996, 4),
             "past the end: at the end"
+        );
+        assert_eq!(
+            extent(u64::MAX / 2, Some(u64::MAX), u64::MAX),
+            (499, 501),
+            "times near u64::MAX do not overflow"
         );
     }
 

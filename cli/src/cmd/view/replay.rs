@@ -11,7 +11,6 @@ use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
-use retrace::content_coding::{DEFAULT_DECODED_LIMIT, decode_message};
 use retrace::diff::Change;
 use retrace::replay::{ReplayedAnswer, ReportEntry};
 use retrace::{Header, Recording};
@@ -19,7 +18,7 @@ use retrace::{Header, Recording};
 use super::access::Viewer;
 use super::body;
 use super::page::{self, Section, status_badge};
-use super::server::{State, html, recording_page, viewer_of};
+use super::server::{State, page_response, recording_page, viewer_of};
 use crate::time::rfc3339_seconds;
 
 fn no_report(state: &State) -> Response {
@@ -33,12 +32,8 @@ fn no_report(state: &State) -> Response {
 
 /// The first change of an entry, or its error, in a line.
 fn first_difference(entry: &ReportEntry) -> String {
-    if let Some(first) = entry.diff.changes.first() {
-        let more = entry.diff.change_count() - 1;
-        return match more {
-            0 => first.to_string(),
-            n => format!("{first} (and {n} more)"),
-        };
+    if !entry.diff.changes.is_empty() {
+        return crate::cmd::replay::report::first_change(&entry.diff);
     }
     if let Some(e) = &entry.error {
         return e.clone();
@@ -82,7 +77,7 @@ pub(super) async fn list_page(AxumState(state): AxumState<State>) -> Response {
             }
         }
     };
-    html(page::layout(&state, Section::Replay, "Replay", body))
+    page_response(page::layout(&state, Section::Replay, "Replay", body))
 }
 
 /// `/replay/{id}`: the recording and the replay side by side.
@@ -99,7 +94,7 @@ pub(super) async fn diff_page(
         id,
         viewer_of(viewer),
         |state, info, rec| match state.report().and_then(|r| r.entry(info.summary.id)) {
-            Some(entry) => html(render(state, entry, rec)),
+            Some(entry) => page_response(render(state, entry, rec)),
             None => page::error(
                 state,
                 StatusCode::NOT_FOUND,
@@ -135,16 +130,22 @@ fn change_row(change: &Change, noise: bool) -> Markup {
         Change::Json {
             expected, actual, ..
         } => (json_text(expected.as_ref()), json_text(actual.as_ref())),
-        other => {
-            let text = other.to_string();
-            let values = text
-                .split_once(": ")
-                .map_or(text.clone(), |(_, v)| v.to_owned());
-            match values.split_once(" -> ") {
-                Some((a, b)) => (a.to_owned(), b.to_owned()),
-                None => (values, String::new()),
-            }
+        Change::Text {
+            expected, actual, ..
+        } => {
+            let line =
+                |l: &Option<String>| l.clone().unwrap_or_else(|| "(no such line)".to_owned());
+            (line(expected), line(actual))
         }
+        Change::Binary {
+            offset,
+            expected_len,
+            actual_len,
+        } => (
+            format!("{expected_len} bytes"),
+            format!("{actual_len} bytes, first difference at byte {offset}"),
+        ),
+        other => (other.to_string(), String::new()),
     };
     let path = match change {
         Change::Json { path, .. } => Some(path.as_str()),
@@ -180,7 +181,7 @@ fn answer_side(answer: &ReplayedAnswer, changed: &[&str]) -> Markup {
         p { (status_badge(Some(answer.status))) }
         (body::headers(&headers, changed))
         @match answer.body() {
-            Ok(data) => { (body::body(&data, &headers, None)) }
+            Ok(data) => { (body::recorded(data.into(), &headers, None)) }
             Err(e) => { p.error { (e) } }
         }
     }
@@ -190,16 +191,10 @@ fn recorded_side(rec: &Recording, changed: &[&str]) -> Markup {
     let Some(head) = rec.response() else {
         return html! { p.muted { "No response was recorded." } };
     };
-    let (headers, data) = decode_message(
-        head.headers.clone(),
-        rec.response_body(),
-        DEFAULT_DECODED_LIMIT,
-    )
-    .unwrap_or_else(|_| (head.headers.clone(), rec.response_body()));
     html! {
         p { (status_badge(Some(head.status))) }
-        (body::headers(&headers, changed))
-        (body::body(&data, &headers, rec.response_end()))
+        (body::headers(&head.headers, changed))
+        (body::recorded(rec.response_body(), &head.headers, rec.response_end()))
     }
 }
 

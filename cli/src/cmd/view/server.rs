@@ -7,13 +7,14 @@
 //! directory, whatever its path says.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State as AxumState};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -81,6 +82,17 @@ struct Inner {
     access: Access,
 }
 
+/// Held by the thread listing the root again: clears [`Inner::refreshing`] when the
+/// listing ends, however it ends (a panic included), and when the thread could not
+/// be started.
+struct Refreshing(State);
+
+impl Drop for Refreshing {
+    fn drop(&mut self) {
+        self.0.0.refreshing.store(false, Ordering::Release);
+    }
+}
+
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
 pub(super) struct State(Arc<Inner>);
@@ -92,7 +104,7 @@ impl State {
         store: Store,
         report: Option<ReplayReportFile>,
         keys: Option<ApiKeys>,
-        loopback: bool,
+        bind: IpAddr,
     ) -> Self {
         let snapshot = Snapshot::new(store);
         crate::root::warn_problems(&snapshot.listing.problems);
@@ -101,13 +113,18 @@ impl State {
             snapshot: Mutex::new((Instant::now(), Arc::new(snapshot))),
             refreshing: AtomicBool::new(false),
             report,
-            access: Access::new(keys, loopback),
+            access: Access::new(keys, bind),
         }))
     }
 
     /// The recording root as given (a directory or a URL).
     pub(super) fn root_text(&self) -> String {
         self.0.root.path.display().to_string()
+    }
+
+    /// Who may look.
+    pub(super) fn access(&self) -> &Access {
+        &self.0.access
     }
 
     /// The root's options, for the audit trail.
@@ -135,12 +152,12 @@ impl State {
             (guard.0.elapsed() >= fresh_for, Arc::clone(&guard.1))
         };
         if stale && !self.0.refreshing.swap(true, Ordering::Acquire) {
-            let state = self.clone();
+            let refreshing = Refreshing(self.clone());
             let spawned = std::thread::Builder::new()
                 .name("retrace-view-list".to_owned())
-                .spawn(move || state.refresh());
-            if spawned.is_err() {
-                self.0.refreshing.store(false, Ordering::Release);
+                .spawn(move || refreshing.0.refresh());
+            if let Err(e) = spawned {
+                eprintln!("warning: listing the recordings again: {e}");
             }
         }
         current
@@ -148,8 +165,15 @@ impl State {
 
     /// Lists the root again and makes that the current snapshot; a root that cannot be
     /// read keeps serving what it listed last (tried again when that is stale again).
+    /// Problems not seen in the last listing are printed, as at start.
     fn refresh(&self) {
-        let fresh = self.0.root.open().ok().map(|s| Arc::new(Snapshot::new(s)));
+        let fresh = match self.0.root.open() {
+            Ok(store) => Some(Arc::new(Snapshot::new(store))),
+            Err(e) => {
+                eprintln!("warning: listing the recordings again: {e}");
+                None
+            }
+        };
         let mut guard = self.0.snapshot.lock();
         let old = match fresh {
             Some(fresh) => std::mem::replace(&mut *guard, (Instant::now(), fresh)),
@@ -158,8 +182,13 @@ impl State {
                 (guard.0, Arc::clone(&guard.1))
             }
         };
+        let current = Arc::clone(&guard.1);
         drop(guard);
-        self.0.refreshing.store(false, Ordering::Release);
+        let new: Vec<_> = (current.listing.problems.iter())
+            .filter(|p| !old.1.listing.problems.contains(p))
+            .cloned()
+            .collect();
+        crate::root::warn_problems(&new);
         // The old listing is freed after the lock: 100,000 entries take a while.
         drop(old);
     }
@@ -219,12 +248,23 @@ async fn not_found(AxumState(state): AxumState<State>) -> Response {
     page::error(&state, StatusCode::NOT_FOUND, "no such page")
 }
 
-/// Every request: the Host check (loopback), the key (when keys are set), then the
-/// response headers that keep pages from being framed, sniffed or leaking referrers.
+/// Every request: the Host check (loopback), the token or key, then the response
+/// headers that keep pages from being framed, sniffed or leaking referrers. A
+/// `?token=` in the address signs the browser in and is dropped from the address.
 async fn guard(AxumState(state): AxumState<State>, mut request: Request, next: Next) -> Response {
     let access = &state.0.access;
-    if let Err(denied) = access.check_host(request.headers()) {
-        return page::error(&state, StatusCode::MISDIRECTED_REQUEST, &denied);
+    if let Err(misdirected) = access.check_host(request.headers()) {
+        return (StatusCode::MISDIRECTED_REQUEST, misdirected).into_response();
+    }
+    if let Some((token, rest)) = token_in(request.uri()) {
+        return match access.login(&token) {
+            Ok(cookie) => (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, rest), (header::SET_COOKIE, cookie)],
+            )
+                .into_response(),
+            Err(reason) => (StatusCode::UNAUTHORIZED, reason).into_response(),
+        };
     }
     let path = request.uri().path();
     let open = path == "/login" || path.starts_with("/assets/");
@@ -281,6 +321,32 @@ async fn login(AxumState(state): AxumState<State>, body: String) -> Response {
     }
 }
 
+/// The `token` query parameter, and the address without it.
+fn token_in(uri: &Uri) -> Option<(String, String)> {
+    let query = uri.query()?;
+    let mut token = None;
+    let rest: Vec<_> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, v)| {
+            let is_token = k == "token";
+            if is_token {
+                token = Some(v.clone().into_owned());
+            }
+            !is_token
+        })
+        .collect();
+    let token = token?;
+    let mut location = uri.path().to_owned();
+    if !rest.is_empty() {
+        location.push('?');
+        location.push_str(
+            &form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(rest)
+                .finish(),
+        );
+    }
+    Some((token, location))
+}
+
 /// A page about one recording, named by `id` or a unique prefix of it: found in the
 /// listing and loaded off the async threads, its view appended to the audit log as
 /// `viewer`'s, then rendered. An unknown or ambiguous id is a 404 saying so.
@@ -309,7 +375,7 @@ where
 }
 
 /// A rendered page as a response.
-pub(super) fn html(markup: Markup) -> Response {
+pub(super) fn page_response(markup: Markup) -> Response {
     Html(markup.into_string()).into_response()
 }
 
