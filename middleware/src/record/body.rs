@@ -20,9 +20,10 @@ use crate::capture::Tap;
 pub struct RecordBody<B> {
     #[pin]
     inner: B,
-    // Boxed: a tap (with its digest state) is large, and a body passed through should
-    // stay small.
-    tap: Option<Box<Tap>>,
+    // Inline, not boxed: a tap is a few hundred bytes (its digest state is boxed
+    // apart, and only when the body may pass its cap), and a box was one allocation
+    // per recorded body, two per recorded request.
+    tap: Option<Tap>,
 }
 
 impl<B> RecordBody<B> {
@@ -37,7 +38,7 @@ impl<B> RecordBody<B> {
     {
         let mut body = Self {
             inner,
-            tap: Some(Box::new(tap)),
+            tap: Some(tap),
         };
         // A body that is empty from the start may never be polled.
         if body.inner.is_end_stream()
@@ -104,5 +105,16 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tap_stays_small_enough_to_live_inline_in_its_body() {
+        let size = std::mem::size_of::<RecordBody<http_body_util::Full<Bytes>>>();
+        assert!(size <= 512, "{size} bytes: box the tap's large parts again");
     }
 }
