@@ -68,17 +68,37 @@ fn system_time(unix_us: u64) -> SystemTime {
 
 /// `2024-05-01T12:00:00Z`.
 pub(crate) fn rfc3339_seconds(unix_us: u64) -> String {
-    humantime::format_rfc3339_seconds(system_time(unix_us)).to_string()
+    formatted(unix_us, humantime::format_rfc3339_seconds)
 }
 
 /// `2024-05-01T12:00:00.123Z`.
 pub(crate) fn rfc3339_millis(unix_us: u64) -> String {
-    humantime::format_rfc3339_millis(system_time(unix_us)).to_string()
+    formatted(unix_us, humantime::format_rfc3339_millis)
+}
+
+/// A time formatted by `format`, or, past what RFC 3339 writes (the year 9999: a
+/// damaged or hand-made recording), the microseconds themselves.
+fn formatted<D: std::fmt::Display>(unix_us: u64, format: fn(SystemTime) -> D) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    match write!(out, "{}", format(system_time(unix_us))) {
+        Ok(()) => out,
+        Err(_) => format!("{unix_us}µs after 1970 (past the year 9999)"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_past_the_year_9999_is_shown_not_a_panic() {
+        assert_eq!(rfc3339_seconds(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_millis(u64::MAX),
+            format!("{}µs after 1970 (past the year 9999)", u64::MAX)
+        );
+    }
 
     #[test]
     fn durations_and_timestamps_are_both_accepted() {

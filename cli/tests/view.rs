@@ -551,12 +551,14 @@ fn on_loopback_pages_need_the_printed_token_which_a_browser_trades_for_a_cookie(
     };
 
     // Another local user reaches the port but not the recordings.
-    let (status, _, body) = get("/", None);
+    let (status, headers, body) = get("/", None);
     assert_eq!(status, 401, "{body}");
     assert!(
         body.starts_with("the token `retrace view` printed is needed"),
         "{body}"
     );
+    assert_eq!(headers["x-content-type-options"], "nosniff", "refusals too");
+    assert_eq!(headers["cache-control"], "no-store");
     let (status, _, body) = get("/?token=guess", None);
     assert_eq!(status, 401, "{body}");
     assert_eq!(body, "not this viewer's token");
@@ -566,8 +568,18 @@ fn on_loopback_pages_need_the_printed_token_which_a_browser_trades_for_a_cookie(
     assert_eq!(status, 303);
     assert_eq!(headers["location"], "/?status=2xx");
     let cookie = headers["set-cookie"].to_str().expect("ascii");
-    assert!(cookie.starts_with("retrace_view="), "{cookie}");
+    let port = viewer.url.rsplit(':').next().expect("port");
+    assert!(
+        cookie.starts_with(&format!("retrace_view_{port}=")),
+        "{cookie}"
+    );
     assert!(!cookie.contains(&token), "{cookie}");
+    let session = cookie.split(';').next().expect("name=value").to_owned();
+    let (status, _, body) = http_request(&format!("{}/", viewer.url), &[("cookie", session)]);
+    assert_eq!(
+        status, 200,
+        "the session cookie lets the browser in: {body}"
+    );
 
     let (status, _, body) = get("/", Some(&token));
     assert_eq!(status, 200, "{body}");

@@ -154,8 +154,7 @@ mod id_as_text {
         d: D,
     ) -> Result<crate::RecordingId, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse()
-            .map_err(|e| D::Error::custom(format!("recording id {text:?}: {e}")))
+        text.parse::<crate::RecordingId>().map_err(D::Error::custom)
     }
 }
 
@@ -321,8 +320,11 @@ impl ReplayReportFile {
         json.push(b'\n');
         // A report holds replayed answers, which may hold what the recordings redacted
         // nowhere: it is made readable by its owner only, as recordings are.
+        // A temporary file left by a crashed run of the same pid is removed first, so
+        // the new one is created with this mode rather than keeping the old one's.
+        let _ = fs::remove_file(&tmp);
         let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let written = options

@@ -7,15 +7,18 @@
 //!   URL (`http://127.0.0.1:PORT/?token=…`, as Jupyter does). Opening that URL trades
 //!   the token for a session cookie and drops it from the address bar; a script sends
 //!   `Authorization: Bearer TOKEN`; `/login` takes the token too.
-//! - With a keys file every request needs an API key with at least the `read` scope,
-//!   likewise: on `/login` (or `?token=KEY`) for a browser, as a bearer key for a script.
+//! - With a keys file every request needs an API key with at least the `read` scope:
+//!   on `/login` for a browser (never in the address, where long-lived keys would
+//!   reach the history), as a bearer key for a script.
 //!
-//! A browser's cookie names a random session, never the key or token itself. On
+//! A browser's cookie names a random session, never the key or token itself; it is
+//! named for the port (browsers send a host's cookies to all its ports, so two viewers
+//! would share one name) and ends after 12 hours or when the viewer stops. On
 //! loopback the `Host` header is checked too, so a web page elsewhere cannot reach the
 //! viewer through DNS rebinding.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode, header};
@@ -23,8 +26,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use parking_lot::Mutex;
 use retrace_tower::admin::{ApiKeys, Caller};
 
-/// The session cookie's name.
-const COOKIE: &str = "retrace_view";
+/// The session cookie's name, before the port: browsers send a host's cookies to
+/// every port of it, so two viewers on one machine must not share a name.
+const COOKIE: &str = "retrace_view_";
+/// The most browsers signed in at once; past it the oldest session ends.
+const MAX_SESSIONS: usize = 256;
 /// How long a browser stays signed in: a working day, then the token or key again.
 const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
@@ -77,17 +83,21 @@ pub(crate) struct Access {
     secret: Secret,
     /// The address listened on, when it is a loopback one (the `Host` check).
     loopback: Option<IpAddr>,
+    /// The session cookie's name: [`COOKIE`] and the port.
+    cookie: String,
     /// Signed-in browsers by session: who, and when they signed in.
     sessions: Mutex<HashMap<String, (Viewer, Instant)>>,
 }
 
 impl Access {
-    /// Rules for a viewer listening on `bind`: with `keys`, a key from them; without,
-    /// a fresh random token (see [`Access::token`]).
-    pub(crate) fn new(keys: Option<ApiKeys>, bind: IpAddr) -> Self {
+    /// Rules for a viewer listening on `listening`: with `keys`, a key from them;
+    /// without, a fresh random token (see [`Access::token`]).
+    pub(crate) fn new(keys: Option<ApiKeys>, listening: SocketAddr) -> Self {
+        let ip = listening.ip();
         Self {
             secret: keys.map_or_else(|| Secret::Token(random_hex()), Secret::Keys),
-            loopback: bind.is_loopback().then_some(bind),
+            loopback: ip.is_loopback().then_some(ip),
+            cookie: format!("{COOKIE}{}", listening.port()),
             sessions: Mutex::new(HashMap::new()),
         }
     }
@@ -140,7 +150,7 @@ impl Access {
             .get(header::ACCEPT)
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
-        if let Some(session) = cookie(headers) {
+        if let Some(session) = cookie(headers, &self.cookie) {
             let mut sessions = self.sessions.lock();
             match sessions.get(session) {
                 Some((viewer, since)) if since.elapsed() < SESSION_LIFETIME => {
@@ -178,9 +188,17 @@ impl Access {
         let session = random_hex();
         let mut sessions = self.sessions.lock();
         sessions.retain(|_, (_, since)| since.elapsed() < SESSION_LIFETIME);
+        if sessions.len() >= MAX_SESSIONS
+            && let Some(oldest) = (sessions.iter())
+                .min_by_key(|(_, (_, since))| *since)
+                .map(|(k, _)| k.clone())
+        {
+            sessions.remove(&oldest);
+        }
         sessions.insert(session.clone(), (viewer, Instant::now()));
         Ok(format!(
-            "{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+            "{}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+            self.cookie,
             SESSION_LIFETIME.as_secs()
         ))
     }
@@ -215,14 +233,14 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The session token in the request's cookies.
-fn cookie(headers: &HeaderMap) -> Option<&str> {
+/// The session token in the request's cookie called `name`.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 #[cfg(test)]
@@ -238,11 +256,15 @@ mod tests {
         map
     }
 
-    const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    const LOOPBACK: SocketAddr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8088);
+
+    fn at(addr: &str) -> SocketAddr {
+        addr.parse().expect("address")
+    }
 
     #[test]
     fn on_loopback_only_hosts_naming_this_machine_are_served() {
-        let access = Access::new(None, "127.0.0.2".parse().expect("ip"));
+        let access = Access::new(None, at("127.0.0.2:8088"));
         for host in [
             "127.0.0.1:8080",
             "localhost",
@@ -270,7 +292,7 @@ mod tests {
             );
         }
         assert!(
-            Access::new(None, "0.0.0.0".parse().expect("ip"))
+            Access::new(None, at("0.0.0.0:8088"))
                 .check_host(&HeaderMap::new())
                 .is_ok()
         );
@@ -310,12 +332,40 @@ mod tests {
         assert!(access.viewer(&headers(&[(header::COOKIE, pair)])).is_ok());
 
         // A session older than its lifetime is gone.
-        let session = pair.trim_start_matches("retrace_view=").to_owned();
+        assert!(pair.starts_with("retrace_view_8088="), "{pair}");
+        let other_viewer = pair.replace("retrace_view_8088=", "retrace_view_9099=");
+        assert!(
+            access
+                .viewer(&headers(&[(header::COOKIE, &other_viewer)]))
+                .is_err(),
+            "another port's viewer has a cookie of its own"
+        );
+        let session = pair.trim_start_matches("retrace_view_8088=").to_owned();
         if let Some(long_ago) = Instant::now().checked_sub(SESSION_LIFETIME) {
             access.sessions.lock().get_mut(&session).expect("session").1 = long_ago;
             assert!(access.viewer(&headers(&[(header::COOKIE, pair)])).is_err());
             assert!(access.sessions.lock().is_empty());
         }
+    }
+
+    #[test]
+    fn sessions_are_capped_and_the_oldest_goes_first() {
+        let access = Access::new(None, LOOPBACK);
+        let token = access.token().expect("token").to_owned();
+        let first = access.login(&token).expect("signed in");
+        let pair = first.split(';').next().expect("pair");
+        let session = pair.split('=').nth(1).expect("session").to_owned();
+        if let Some(earlier) = Instant::now().checked_sub(Duration::from_secs(1)) {
+            access.sessions.lock().get_mut(&session).expect("session").1 = earlier;
+        }
+        for _ in 0..MAX_SESSIONS {
+            access.login(&token).expect("signed in");
+        }
+        assert_eq!(access.sessions.lock().len(), MAX_SESSIONS);
+        assert!(
+            access.viewer(&headers(&[(header::COOKIE, pair)])).is_err(),
+            "the oldest session ended"
+        );
     }
 
     #[test]
@@ -326,7 +376,7 @@ mod tests {
             .with_key("oncall", Scope::Read, &key)
             .and_then(|k| k.with_revoked("laptop", &revoked))
             .expect("keys");
-        let access = Access::new(Some(keys), "0.0.0.0".parse().expect("ip"));
+        let access = Access::new(Some(keys), at("0.0.0.0:8088"));
         assert_eq!(access.token(), None);
         let denied = access.viewer(&HeaderMap::new()).expect_err("no key");
         assert!(!denied.browser);
@@ -357,7 +407,7 @@ mod tests {
         assert_eq!(from_cookie.who, "key:oncall");
         assert!(
             access
-                .viewer(&headers(&[(header::COOKIE, "retrace_view=forged")]))
+                .viewer(&headers(&[(header::COOKIE, "retrace_view_8088=forged")]))
                 .is_err()
         );
     }

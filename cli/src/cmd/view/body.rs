@@ -52,7 +52,9 @@ pub(super) fn headers(headers: &[Header], changed: &[&str]) -> Markup {
 /// with a note naming the coding. A body that cannot be decoded (cut at its cap, or
 /// not what its header says) is shown as recorded.
 pub(super) fn recorded(data: Bytes, headers: &[Header], end: Option<&BodyEnd>) -> Markup {
-    let Some(coding) = find(headers, "content-encoding") else {
+    let coding =
+        find(headers, "content-encoding").filter(|c| !c.trim().eq_ignore_ascii_case("identity"));
+    let (Some(coding), false) = (coding, end.is_some_and(BodyEnd::truncated)) else {
         return body(&data, headers, end);
     };
     match decode_message(headers.to_vec(), data.clone(), DEFAULT_DECODED_LIMIT) {
@@ -176,9 +178,25 @@ mod tests {
         assert!(out.contains("Decoded from <code>gzip</code>"), "{out}");
         assert!(out.contains("&quot;12.50&quot;"), "{out}");
         let cut = gzipped.slice(..gzipped.len() / 2);
-        let out = recorded(cut, &headers, None).into_string();
+        let out = recorded(cut.clone(), &headers, None).into_string();
         assert!(out.contains("Binary body: "), "{out}");
         assert!(out.contains("gzip-encoded"), "{out}");
+        let end = BodyEnd {
+            at_us: 0,
+            total_len: gzipped.len() as u64,
+            captured_len: cut.len() as u64,
+            digest: None,
+            trailers: Vec::new(),
+            finished: true,
+        };
+        let out = recorded(cut, &headers, Some(&end)).into_string();
+        assert!(
+            out.contains("Cut at its cap"),
+            "a cut body keeps its note: {out}"
+        );
+        let identity = [Header::new("content-encoding", "identity")];
+        let out = recorded(Bytes::from_static(b"plain"), &identity, None).into_string();
+        assert!(!out.contains("Decoded from"), "{out}");
     }
 
     #[test]

@@ -117,17 +117,18 @@ pub(crate) fn run(root: &RootArgs, args: &ViewArgs) -> anyhow::Result<Status> {
         .map_err(|e| fail(Status::Usage, format!("--report: {e}")))?;
     let store = root.open()?;
     let addr = SocketAddr::new(args.bind, args.port.unwrap_or(0));
-    let state = server::State::new(root, store, report, keys, args.bind);
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let state = server::State::new(root, store, report, keys, local);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("listening on {addr}"))?;
-        let local = listener.local_addr()?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         let shown = if local.ip().is_unspecified() {
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port())
         } else {

@@ -70,7 +70,7 @@ fn over_time(summaries: &[&Summary]) -> Vec<Column> {
         return Vec::new();
     };
     // Rounded up, so the last start falls in the last column rather than beyond it.
-    let width = (last - first + 1).div_ceil(TIME_COLUMNS);
+    let width = (last - first) / TIME_COLUMNS + 1;
     let mut counts = vec![0u64; TIME_COLUMNS as usize];
     for s in summaries {
         let i = ((s.started_unix_us - first) / width).min(TIME_COLUMNS - 1);
@@ -186,23 +186,30 @@ mod tests {
     use retrace::RecordingId;
 
     #[test]
-    fn requests_over_time_fill_every_column_evenly_and_the_last_holds_only_its_own() {
-        // 48 requests one second apart: two in each of the 24 columns.
-        let summaries: Vec<Summary> = (0..48u64)
-            .map(|i| {
-                let mut s = Summary::new(RecordingId::new());
-                s.started_unix_us = 1_000_000_000 + i * 1_000_000;
-                s
-            })
-            .collect();
-        let refs: Vec<&Summary> = summaries.iter().collect();
-        let columns = over_time(&refs);
+    fn requests_over_time_are_spread_over_the_columns_and_none_piles_up_in_the_last() {
+        let at = |starts: &[u64]| -> Vec<u64> {
+            let summaries: Vec<Summary> = starts
+                .iter()
+                .map(|&t| {
+                    let mut s = Summary::new(RecordingId::new());
+                    s.started_unix_us = 1_000_000_000 + t;
+                    s
+                })
+                .collect();
+            let refs: Vec<&Summary> = summaries.iter().collect();
+            over_time(&refs).iter().map(|c| c.value).collect()
+        };
+        // 30 requests a microsecond apart: a column a microsecond wide would leave
+        // seven in the last one.
+        let columns = at(&(0..30).collect::<Vec<_>>());
         assert_eq!(columns.len(), TIME_COLUMNS as usize);
-        assert!(
-            columns.iter().all(|c| c.value == 2),
-            "{:?}",
-            columns.iter().map(|c| c.value).collect::<Vec<_>>()
-        );
-        assert_eq!(columns.iter().map(|c| c.value).sum::<u64>(), 48);
+        assert!(columns.iter().all(|&n| n <= 2), "{columns:?}");
+        assert_eq!(columns.iter().sum::<u64>(), 30);
+        // 48 requests a second apart: two a column.
+        let columns = at(&(0..48).map(|i| i * 1_000_000).collect::<Vec<_>>());
+        assert!(columns.iter().all(|&n| n == 2), "{columns:?}");
+        // One request, and the widest span there is.
+        assert_eq!(at(&[5]).iter().sum::<u64>(), 1);
+        assert_eq!(at(&[0, u64::MAX - 1_000_000_000]).iter().sum::<u64>(), 2);
     }
 }

@@ -7,7 +7,7 @@
 //! directory, whatever its path says.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -104,7 +104,7 @@ impl State {
         store: Store,
         report: Option<ReplayReportFile>,
         keys: Option<ApiKeys>,
-        bind: IpAddr,
+        listening: SocketAddr,
     ) -> Self {
         let snapshot = Snapshot::new(store);
         crate::root::warn_problems(&snapshot.listing.problems);
@@ -113,7 +113,7 @@ impl State {
             snapshot: Mutex::new((Instant::now(), Arc::new(snapshot))),
             refreshing: AtomicBool::new(false),
             report,
-            access: Access::new(keys, bind),
+            access: Access::new(keys, listening),
         }))
     }
 
@@ -249,33 +249,11 @@ async fn not_found(AxumState(state): AxumState<State>) -> Response {
 }
 
 /// Every request: the Host check (loopback), the token or key, then the response
-/// headers that keep pages from being framed, sniffed or leaking referrers. A
-/// `?token=` in the address signs the browser in and is dropped from the address.
-async fn guard(AxumState(state): AxumState<State>, mut request: Request, next: Next) -> Response {
-    let access = &state.0.access;
-    if let Err(misdirected) = access.check_host(request.headers()) {
-        return (StatusCode::MISDIRECTED_REQUEST, misdirected).into_response();
-    }
-    if let Some((token, rest)) = token_in(request.uri()) {
-        return match access.login(&token) {
-            Ok(cookie) => (
-                StatusCode::SEE_OTHER,
-                [(header::LOCATION, rest), (header::SET_COOKIE, cookie)],
-            )
-                .into_response(),
-            Err(reason) => (StatusCode::UNAUTHORIZED, reason).into_response(),
-        };
-    }
-    let path = request.uri().path();
-    let open = path == "/login" || path.starts_with("/assets/");
-    match access.viewer(request.headers()) {
-        Ok(viewer) => {
-            request.extensions_mut().insert(viewer);
-        }
-        Err(_) if open => {}
-        Err(denied) => return denied.into_response(),
-    }
-    let mut response = next.run(request).await;
+/// headers that keep pages from being framed, sniffed or leaking referrers (on every
+/// answer, refusals included). A `?token=` in the address signs the browser in and
+/// is dropped from the address.
+async fn guard(AxumState(state): AxumState<State>, request: Request, next: Next) -> Response {
+    let mut response = admit(&state, request, next).await;
     let headers = response.headers_mut();
     for (name, value) in [
         (
@@ -295,6 +273,41 @@ async fn guard(AxumState(state): AxumState<State>, mut request: Request, next: N
     response
 }
 
+/// The request's answer if it may have one, else its refusal.
+async fn admit(state: &State, mut request: Request, next: Next) -> Response {
+    let access = &state.0.access;
+    if let Err(misdirected) = access.check_host(request.headers()) {
+        return (StatusCode::MISDIRECTED_REQUEST, misdirected).into_response();
+    }
+    if access.token().is_some()
+        && let Some((token, rest)) = token_in(request.uri())
+    {
+        return match access.login(&token) {
+            Ok(cookie) => signed_in(rest, cookie),
+            Err(reason) => (StatusCode::UNAUTHORIZED, reason).into_response(),
+        };
+    }
+    let path = request.uri().path();
+    let open = path == "/login" || path.starts_with("/assets/");
+    match access.viewer(request.headers()) {
+        Ok(viewer) => {
+            request.extensions_mut().insert(viewer);
+        }
+        Err(_) if open => {}
+        Err(denied) => return denied.into_response(),
+    }
+    next.run(request).await
+}
+
+/// A browser just signed in: its session cookie, and on to `location`.
+fn signed_in(location: String, cookie: String) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location), (header::SET_COOKIE, cookie)],
+    )
+        .into_response()
+}
+
 async fn login_form(AxumState(state): AxumState<State>) -> Html<String> {
     Html(page::login(&state, None).into_string())
 }
@@ -305,14 +318,7 @@ async fn login(AxumState(state): AxumState<State>, body: String) -> Response {
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
     match state.0.access.login(&key) {
-        Ok(cookie) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, "/".to_owned()),
-                (header::SET_COOKIE, cookie),
-            ],
-        )
-            .into_response(),
+        Ok(cookie) => signed_in("/".to_owned(), cookie),
         Err(message) => (
             StatusCode::UNAUTHORIZED,
             Html(page::login(&state, Some(&message)).into_string()),
@@ -335,7 +341,9 @@ fn token_in(uri: &Uri) -> Option<(String, String)> {
         })
         .collect();
     let token = token?;
-    let mut location = uri.path().to_owned();
+    // One leading slash: `//host/...` (or `/\\host`, which browsers read the same) in
+    // a Location header would leave this viewer.
+    let mut location = format!("/{}", uri.path().trim_start_matches(['/', '\\']));
     if !rest.is_empty() {
         location.push('?');
         location.push_str(
@@ -382,4 +390,32 @@ pub(super) fn page_response(markup: Markup) -> Response {
 /// Who is looking, as the guard found them.
 pub(super) fn viewer_of(request_viewer: Option<axum::Extension<Viewer>>) -> Viewer {
     request_viewer.map_or_else(Viewer::local, |axum::Extension(v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_leaves_the_address_and_the_redirect_stays_on_this_viewer() {
+        let uri = |s: &str| s.parse::<Uri>().expect("uri");
+        assert_eq!(
+            token_in(&uri("/r/01ABC?token=t0k&sort=size")),
+            Some(("t0k".to_owned(), "/r/01ABC?sort=size".to_owned()))
+        );
+        assert_eq!(
+            token_in(&uri("/?token=t0k")),
+            Some(("t0k".to_owned(), "/".to_owned()))
+        );
+        assert_eq!(
+            token_in(&uri("//evil.example/x?token=t0k")),
+            Some(("t0k".to_owned(), "/evil.example/x".to_owned()))
+        );
+        assert_eq!(
+            token_in(&uri("/%5Cevil.example?token=t0k")).map(|(_, l)| l),
+            Some("/%5Cevil.example".to_owned()),
+            "an escaped backslash stays a path"
+        );
+        assert_eq!(token_in(&uri("/?status=5xx")), None);
+    }
 }
