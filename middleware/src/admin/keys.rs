@@ -278,9 +278,23 @@ impl ApiKeys {
 
 /// Keys given once, or read from a file and read again when the file changes (so a
 /// revoked key stops working without a restart). A file that no longer parses keeps
-/// the keys read last, and its error is reported by `/health`.
+/// the keys read last, and its error is reported (by `/health` in the admin service).
+///
+/// ```
+/// use retrace_tower::admin::{ApiKeys, Caller, KeySource, Scope};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("keys");
+/// let key = ApiKeys::generate();
+/// std::fs::write(&path, ApiKeys::file_line("oncall", Scope::Read, &key))?;
+/// let source = KeySource::file(path)?;
+/// assert!(matches!(source.current().identify(&key), Caller::Key { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
-pub(crate) enum KeySource {
+pub struct KeySource(Source);
+
+#[derive(Debug)]
+enum Source {
     Fixed(ApiKeys),
     File {
         path: PathBuf,
@@ -289,31 +303,38 @@ pub(crate) enum KeySource {
 }
 
 #[derive(Debug)]
-pub(crate) struct FileKeys {
+struct FileKeys {
     modified: Option<SystemTime>,
     keys: ApiKeys,
     error: Option<String>,
 }
 
 impl KeySource {
-    pub(crate) fn file(path: PathBuf) -> Result<Self, KeysError> {
+    /// Keys that never change.
+    pub fn fixed(keys: ApiKeys) -> Self {
+        Self(Source::Fixed(keys))
+    }
+
+    /// The keys of the file at `path`, read now and again whenever its modification
+    /// time moves; an error names the file's bad line.
+    pub fn file(path: PathBuf) -> Result<Self, KeysError> {
         let modified = modified(&path);
         let keys = ApiKeys::load(&path)?;
-        Ok(Self::File {
+        Ok(Self(Source::File {
             path,
             state: RwLock::new(FileKeys {
                 modified,
                 keys,
                 error: None,
             }),
-        })
+        }))
     }
 
     /// The current keys, the file read again first when it changed.
-    pub(crate) fn current(&self) -> ApiKeys {
-        match self {
-            Self::Fixed(keys) => keys.clone(),
-            Self::File { path, state } => {
+    pub fn current(&self) -> ApiKeys {
+        match &self.0 {
+            Source::Fixed(keys) => keys.clone(),
+            Source::File { path, state } => {
                 let now = modified(path);
                 if state.read().modified != now {
                     let mut s = state.write();
@@ -331,11 +352,11 @@ impl KeySource {
         }
     }
 
-    /// Why the keys file was last refused, if it was.
-    pub(crate) fn problem(&self) -> Option<String> {
-        match self {
-            Self::Fixed(_) => None,
-            Self::File { state, .. } => state.read().error.clone(),
+    /// Why the keys file was last refused, if it was (the keys read before it stay).
+    pub fn problem(&self) -> Option<String> {
+        match &self.0 {
+            Source::Fixed(_) => None,
+            Source::File { state, .. } => state.read().error.clone(),
         }
     }
 }

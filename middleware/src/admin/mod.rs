@@ -100,12 +100,11 @@ use retrace::config::variables::{ADMIN_ADDR, ADMIN_KEYS_FILE, AUDIT_LOG};
 use retrace::{Recorder, audit};
 
 pub use health::STALL_AFTER;
-pub use keys::{ApiKeys, Caller, KeysError, Scope};
+pub use keys::{ApiKeys, Caller, KeySource, KeysError, Scope};
 pub use limits::AdminLimits;
 pub use service::{AdminFuture, AdminService};
 
 use self::health::HealthState;
-use self::keys::KeySource;
 use self::limits::Usage;
 
 /// Where the admin service listens on its own when `RETRACE_ADMIN_ADDR` is unset.
@@ -299,8 +298,8 @@ impl AdminBuilder {
         }
         let keys = match (self.keys_file, self.keys) {
             (Some(path), _) => KeySource::file(path)?,
-            (None, Some(keys)) => KeySource::Fixed(keys),
-            (None, None) => KeySource::Fixed(ApiKeys::default()),
+            (None, Some(keys)) => KeySource::fixed(keys),
+            (None, None) => KeySource::fixed(ApiKeys::default()),
         };
         let audit_path = self.audit.or_else(|| {
             self.recorder

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use parking_lot::Mutex;
-use retrace_tower::admin::{ApiKeys, Caller};
+use retrace_tower::admin::{Caller, KeySource};
 
 /// The session cookie's name, before the port: browsers send a host's cookies to
 /// every port of it, so two viewers on one machine must not share a name.
@@ -72,10 +72,19 @@ impl IntoResponse for Denied {
     }
 }
 
+/// A signed-in browser.
+struct Session {
+    /// When it signed in.
+    since: Instant,
+    /// The key or token it signed in with, checked again on each request: a key
+    /// revoked in the keys file ends the sessions made with it.
+    secret: String,
+}
+
 /// What a request must show: the viewer's own token, or a key from a keys file.
 enum Secret {
     Token(String),
-    Keys(ApiKeys),
+    Keys(KeySource),
 }
 
 /// The viewer's access rules and its signed-in browsers.
@@ -85,14 +94,14 @@ pub(crate) struct Access {
     loopback: Option<IpAddr>,
     /// The session cookie's name: [`COOKIE`] and the port.
     cookie: String,
-    /// Signed-in browsers by session: who, and when they signed in.
-    sessions: Mutex<HashMap<String, (Viewer, Instant)>>,
+    /// Signed-in browsers by session.
+    sessions: Mutex<HashMap<String, Session>>,
 }
 
 impl Access {
     /// Rules for a viewer listening on `listening`: with `keys`, a key from them;
     /// without, a fresh random token (see [`Access::token`]).
-    pub(crate) fn new(keys: Option<ApiKeys>, listening: SocketAddr) -> Self {
+    pub(crate) fn new(keys: Option<KeySource>, listening: SocketAddr) -> Self {
         let ip = listening.ip();
         Self {
             secret: keys.map_or_else(|| Secret::Token(random_hex()), Secret::Keys),
@@ -150,16 +159,21 @@ impl Access {
             .get(header::ACCEPT)
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
-        if let Some(session) = cookie(headers, &self.cookie) {
+        if let Some(name) = cookie(headers, &self.cookie) {
             let mut sessions = self.sessions.lock();
-            match sessions.get(session) {
-                Some((viewer, since)) if since.elapsed() < SESSION_LIFETIME => {
-                    return Ok(viewer.clone());
+            if let Some(session) = sessions.get(name) {
+                let checked = if session.since.elapsed() < SESSION_LIFETIME {
+                    self.identify(&session.secret)
+                } else {
+                    Err("the session ended; sign in again".to_owned())
+                };
+                match checked {
+                    Ok(viewer) => return Ok(viewer),
+                    Err(reason) => {
+                        sessions.remove(name);
+                        return Err(Denied { browser, reason });
+                    }
                 }
-                Some(_) => {
-                    sessions.remove(session);
-                }
-                None => {}
             }
         }
         let bearer = headers
@@ -184,18 +198,25 @@ impl Access {
     /// Signs a browser in with `secret` (a key, or the viewer's token): the
     /// `Set-Cookie` value of its new session, or why the secret was refused.
     pub(crate) fn login(&self, secret: &str) -> Result<String, String> {
-        let viewer = self.identify(secret.trim())?;
+        let secret = secret.trim();
+        self.identify(secret)?;
         let session = random_hex();
         let mut sessions = self.sessions.lock();
-        sessions.retain(|_, (_, since)| since.elapsed() < SESSION_LIFETIME);
+        sessions.retain(|_, s| s.since.elapsed() < SESSION_LIFETIME);
         if sessions.len() >= MAX_SESSIONS
             && let Some(oldest) = (sessions.iter())
-                .min_by_key(|(_, (_, since))| *since)
+                .min_by_key(|(_, s)| s.since)
                 .map(|(k, _)| k.clone())
         {
             sessions.remove(&oldest);
         }
-        sessions.insert(session.clone(), (viewer, Instant::now()));
+        sessions.insert(
+            session.clone(),
+            Session {
+                since: Instant::now(),
+                secret: secret.to_owned(),
+            },
+        );
         Ok(format!(
             "{}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
             self.cookie,
@@ -209,7 +230,7 @@ impl Access {
                 Ok(Viewer::local())
             }
             Secret::Token(_) => Err("not this viewer's token".to_owned()),
-            Secret::Keys(keys) => match keys.identify(secret) {
+            Secret::Keys(keys) => match keys.current().identify(secret) {
                 Caller::Key { id, .. } => Ok(Viewer {
                     who: format!("key:{id}"),
                 }),
@@ -246,7 +267,7 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use retrace_tower::admin::Scope;
+    use retrace_tower::admin::{ApiKeys, Scope};
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -342,7 +363,12 @@ mod tests {
         );
         let session = pair.trim_start_matches("retrace_view_8088=").to_owned();
         if let Some(long_ago) = Instant::now().checked_sub(SESSION_LIFETIME) {
-            access.sessions.lock().get_mut(&session).expect("session").1 = long_ago;
+            access
+                .sessions
+                .lock()
+                .get_mut(&session)
+                .expect("session")
+                .since = long_ago;
             assert!(access.viewer(&headers(&[(header::COOKIE, pair)])).is_err());
             assert!(access.sessions.lock().is_empty());
         }
@@ -356,7 +382,12 @@ mod tests {
         let pair = first.split(';').next().expect("pair");
         let session = pair.split('=').nth(1).expect("session").to_owned();
         if let Some(earlier) = Instant::now().checked_sub(Duration::from_secs(1)) {
-            access.sessions.lock().get_mut(&session).expect("session").1 = earlier;
+            access
+                .sessions
+                .lock()
+                .get_mut(&session)
+                .expect("session")
+                .since = earlier;
         }
         for _ in 0..MAX_SESSIONS {
             access.login(&token).expect("signed in");
@@ -376,7 +407,7 @@ mod tests {
             .with_key("oncall", Scope::Read, &key)
             .and_then(|k| k.with_revoked("laptop", &revoked))
             .expect("keys");
-        let access = Access::new(Some(keys), at("0.0.0.0:8088"));
+        let access = Access::new(Some(KeySource::fixed(keys)), at("0.0.0.0:8088"));
         assert_eq!(access.token(), None);
         let denied = access.viewer(&HeaderMap::new()).expect_err("no key");
         assert!(!denied.browser);
@@ -408,6 +439,46 @@ mod tests {
         assert!(
             access
                 .viewer(&headers(&[(header::COOKIE, "retrace_view_8088=forged")]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_key_revoked_in_the_keys_file_ends_its_sessions_without_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keys");
+        let key = ApiKeys::generate();
+        std::fs::write(&path, ApiKeys::file_line("oncall", Scope::Read, &key)).expect("keys");
+        let access = Access::new(
+            Some(KeySource::file(path.clone()).expect("keys file")),
+            LOOPBACK,
+        );
+        let set_cookie = access.login(&key).expect("signed in");
+        let pair = set_cookie.split(';').next().expect("pair");
+        let session = headers(&[(header::COOKIE, pair), (header::ACCEPT, "text/html")]);
+        assert!(access.viewer(&session).is_ok());
+
+        // The key's line becomes a revocation; the file's time moves on.
+        let revoked = format!(
+            "oncall revoked blake3:{}\n",
+            blake3::hash(key.as_bytes()).to_hex()
+        );
+        std::fs::write(&path, revoked).expect("revoked");
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        file.set_modified(std::time::SystemTime::now() + Duration::from_secs(60))
+            .expect("mtime");
+
+        let denied = access.viewer(&session).expect_err("revoked");
+        assert_eq!(denied.reason, "key oncall was revoked");
+        assert!(denied.browser, "a browser is sent to sign in again");
+        assert!(access.sessions.lock().is_empty(), "the session is gone");
+        let bearer = format!("Bearer {key}");
+        assert!(
+            access
+                .viewer(&headers(&[(header::AUTHORIZATION, &bearer)]))
                 .is_err()
         );
     }

@@ -142,6 +142,13 @@ fn parse_query(raw: Option<&str>) -> Result<(Query, FilterArgs), String> {
                     query.fields.push((name.to_owned(), value.to_owned()));
                 }
             }
+            "token" => {
+                return Err(
+                    "token: this viewer takes API keys (--keys), which are not put in an \
+                     address; sign in on /login"
+                        .to_owned(),
+                );
+            }
             other => return Err(format!("unknown filter {other:?}")),
         }
     }
@@ -335,6 +342,11 @@ mod tests {
         );
         let err = parse_query(Some("min-duration=soon")).expect_err("bad duration");
         assert!(err.contains("expected a duration such as `30m`"), "{err}");
+        assert_eq!(
+            parse_query(Some("token=rtk_1")).expect_err("a key in the address"),
+            "token: this viewer takes API keys (--keys), which are not put in an address; \
+             sign in on /login"
+        );
         assert_eq!(
             parse_query(Some("colour=red")).expect_err("unknown"),
             "unknown filter \"colour\""

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use retrace::replay::ReplayReportFile;
-use retrace_tower::admin::ApiKeys;
+use retrace_tower::admin::KeySource;
 
 use super::help_with_examples;
 use crate::exit::{Status, fail};
@@ -97,7 +97,7 @@ pub(crate) fn run(root: &RootArgs, args: &ViewArgs) -> anyhow::Result<Status> {
     }
     let keys = match &args.keys {
         Some(path) => Some(
-            ApiKeys::load(path)
+            KeySource::file(path.clone())
                 .map_err(|e| fail(Status::Usage, format!("--keys {}: {e}", path.display())))?,
         ),
         None if !args.bind.is_loopback() => {

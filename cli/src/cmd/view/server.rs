@@ -22,7 +22,7 @@ use maud::Markup;
 use parking_lot::Mutex;
 use retrace::replay::ReplayReportFile;
 use retrace::{Listing, Recording, RecordingId, RecordingInfo, Store};
-use retrace_tower::admin::ApiKeys;
+use retrace_tower::admin::KeySource;
 
 use super::access::{Access, Viewer};
 use super::{list, overview, page, recording, replay};
@@ -103,7 +103,7 @@ impl State {
         root: RootArgs,
         store: Store,
         report: Option<ReplayReportFile>,
-        keys: Option<ApiKeys>,
+        keys: Option<KeySource>,
         listening: SocketAddr,
     ) -> Self {
         let snapshot = Snapshot::new(store);
