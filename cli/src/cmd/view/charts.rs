@@ -42,6 +42,7 @@ pub(super) fn columns(title: &str, id: &str, unit: &str, columns: &[Column]) -> 
     html! {
         figure.chart id=(id) {
             figcaption { (title) span.muted { " — " (total) " " (unit) } }
+            @if total == 0 { p.muted.empty { "None." } } @else {
             svg viewBox={ "0 0 " (WIDTH) " " (base + 20) } role="img"
                 aria-label={ (title) ": " (total) " " (unit) } {
                 line.axis x1="0" y1=(base) x2=(WIDTH) y2=(base) {}
@@ -53,10 +54,14 @@ pub(super) fn columns(title: &str, id: &str, unit: &str, columns: &[Column]) -> 
                         width=(step.saturating_sub(2).max(1)) height=(height) {
                         title { (c.label) ": " (c.value) " " (unit) }
                     }
-                    @if i % every == 0 {
+                    // The first label starts at the edge, so it is not cut off.
+                    @if i == 0 {
+                        text.label.first x=(x) y=(base + 14) { (c.label) }
+                    } @else if i % every == 0 {
                         text.label x=(x + step / 2) y=(base + 14) { (c.label) }
                     }
                 }
+            }
             }
         }
     }
@@ -79,5 +84,8 @@ mod tests {
         assert!(out.contains(r#"y="16" width="298" height="120""#), "{out}");
         assert!(out.contains(r#"y="76" width="298" height="60""#), "{out}");
         assert!(out.contains("<title>5xx: 15 recordings</title>"), "{out}");
+        let none = columns("Drops", "drops", "requests", &[Column::new("full", 0)]).into_string();
+        assert!(none.contains("— 0 requests"), "{none}");
+        assert!(none.contains("None.") && !none.contains("<svg"), "{none}");
     }
 }

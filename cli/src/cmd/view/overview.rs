@@ -76,13 +76,20 @@ fn over_time(summaries: &[&Summary]) -> Vec<Column> {
         let i = ((s.started_unix_us - first) / width).min(TIME_COLUMNS - 1);
         counts[i as usize] += 1;
     }
+    // The time of day tells columns apart; within a minute it would repeat, so the
+    // columns are then labelled by their offset from the first request.
+    let within_a_minute = last - first < 60_000_000;
     counts
         .into_iter()
         .enumerate()
         .map(|(i, n)| {
-            let at = rfc3339_seconds(first + i as u64 * width);
-            // The time of day is what tells columns apart; the date is in the title.
-            let label = at.get(11..19).unwrap_or(&at).to_owned();
+            let offset = i as u64 * width;
+            let label = if within_a_minute {
+                format!("+{}", duration_us(offset))
+            } else {
+                let at = rfc3339_seconds(first.saturating_add(offset));
+                at.get(11..19).unwrap_or(&at).to_owned()
+            };
             Column::new(label, n)
         })
         .collect()
@@ -141,10 +148,18 @@ fn render(state: &State, snapshot: &Snapshot) -> Markup {
         e.0 += 1;
         e.1 += r.summary.raw_bytes;
     }
+    let time_title = summaries
+        .iter()
+        .map(|s| s.started_unix_us)
+        .min()
+        .map_or_else(
+            || "Requests over time".to_owned(),
+            |first| format!("Requests over time from {}", rfc3339_seconds(first)),
+        );
     let body = html! {
         h1 { "Overview" }
         div.charts {
-            (charts::columns("Requests over time", "chart-time", "recordings", &over_time(&summaries)))
+            (charts::columns(&time_title, "chart-time", "recordings", &over_time(&summaries)))
             (charts::columns("Status mix", "chart-status", "recordings", &status_columns))
             (charts::columns("Latency", "chart-latency", "recordings",
                 &bucket_columns(&latency, &LATENCY_BUCKETS, duration_us)))
@@ -208,6 +223,31 @@ mod tests {
         // 48 requests a second apart: two a column.
         let columns = at(&(0..48).map(|i| i * 1_000_000).collect::<Vec<_>>());
         assert!(columns.iter().all(|&n| n == 2), "{columns:?}");
+        // Within a minute, columns are labelled by offset; beyond, by time of day.
+        let labels = |starts: &[u64]| -> Vec<String> {
+            let summaries: Vec<Summary> = starts
+                .iter()
+                .map(|&t| {
+                    let mut s = Summary::new(RecordingId::new());
+                    s.started_unix_us = 1_800_000_000_000_000 + t;
+                    s
+                })
+                .collect();
+            let refs: Vec<&Summary> = summaries.iter().collect();
+            over_time(&refs).into_iter().map(|c| c.label).collect()
+        };
+        let near = labels(&[0, 2_400_000]);
+        assert_eq!(
+            (near[0].as_str(), near[1].as_str()),
+            ("+0µs", "+100.0ms"),
+            "{near:?}"
+        );
+        let far = labels(&[0, 24 * 60_000_000]);
+        assert_eq!(
+            (far[0].as_str(), far[1].as_str()),
+            ("08:00:00", "08:01:00"),
+            "{far:?}"
+        );
         // One request, and the widest span there is.
         assert_eq!(at(&[5]).iter().sum::<u64>(), 1);
         assert_eq!(at(&[0, u64::MAX - 1_000_000_000]).iter().sum::<u64>(), 2);
