@@ -200,19 +200,27 @@ mod tests {
     use super::*;
     use retrace::RecordingId;
 
+    /// The requests-over-time columns of requests started at `base` plus each offset.
+    fn over_time_of(base: u64, offsets: &[u64]) -> Vec<Column> {
+        let summaries: Vec<Summary> = offsets
+            .iter()
+            .map(|&t| {
+                let mut s = Summary::new(RecordingId::new());
+                s.started_unix_us = base + t;
+                s
+            })
+            .collect();
+        let refs: Vec<&Summary> = summaries.iter().collect();
+        over_time(&refs)
+    }
+
     #[test]
     fn requests_over_time_are_spread_over_the_columns_and_none_piles_up_in_the_last() {
         let at = |starts: &[u64]| -> Vec<u64> {
-            let summaries: Vec<Summary> = starts
+            over_time_of(1_000_000_000, starts)
                 .iter()
-                .map(|&t| {
-                    let mut s = Summary::new(RecordingId::new());
-                    s.started_unix_us = 1_000_000_000 + t;
-                    s
-                })
-                .collect();
-            let refs: Vec<&Summary> = summaries.iter().collect();
-            over_time(&refs).iter().map(|c| c.value).collect()
+                .map(|c| c.value)
+                .collect()
         };
         // 30 requests a microsecond apart: a column a microsecond wide would leave
         // seven in the last one.
@@ -225,16 +233,10 @@ mod tests {
         assert!(columns.iter().all(|&n| n == 2), "{columns:?}");
         // Within a minute, columns are labelled by offset; beyond, by time of day.
         let labels = |starts: &[u64]| -> Vec<String> {
-            let summaries: Vec<Summary> = starts
-                .iter()
-                .map(|&t| {
-                    let mut s = Summary::new(RecordingId::new());
-                    s.started_unix_us = 1_800_000_000_000_000 + t;
-                    s
-                })
-                .collect();
-            let refs: Vec<&Summary> = summaries.iter().collect();
-            over_time(&refs).into_iter().map(|c| c.label).collect()
+            over_time_of(1_800_000_000_000_000, starts)
+                .into_iter()
+                .map(|c| c.label)
+                .collect()
         };
         let near = labels(&[0, 2_400_000]);
         assert_eq!(
