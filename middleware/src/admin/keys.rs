@@ -287,7 +287,8 @@ impl ApiKeys {
 /// let key = ApiKeys::generate();
 /// std::fs::write(&path, ApiKeys::file_line("oncall", Scope::Read, &key))?;
 /// let source = KeySource::file(path)?;
-/// assert!(matches!(source.current().identify(&key), Caller::Key { .. }));
+/// assert!(matches!(source.identify(&key), Caller::Key { .. }));
+/// assert_eq!(source.identify("rtk_guess"), Caller::Unknown);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -332,8 +333,19 @@ impl KeySource {
 
     /// The current keys, the file read again first when it changed.
     pub fn current(&self) -> ApiKeys {
+        self.with_current(ApiKeys::clone)
+    }
+
+    /// Who presents `key` by the current keys (the file read again first when it
+    /// changed), without copying them.
+    pub fn identify(&self, key: &str) -> Caller {
+        self.with_current(|keys| keys.identify(key))
+    }
+
+    /// `f` of the current keys, the file read again first when it changed.
+    fn with_current<R>(&self, f: impl FnOnce(&ApiKeys) -> R) -> R {
         match &self.0 {
-            Source::Fixed(keys) => keys.clone(),
+            Source::Fixed(keys) => f(keys),
             Source::File { path, state } => {
                 let now = modified(path);
                 if state.read().modified != now {
@@ -347,7 +359,7 @@ impl KeySource {
                         Err(e) => s.error = Some(e.to_string()),
                     }
                 }
-                state.read().keys.clone()
+                f(&state.read().keys)
             }
         }
     }

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode, header};
@@ -78,7 +79,7 @@ struct Session {
     since: Instant,
     /// The key or token it signed in with, checked again on each request: a key
     /// revoked in the keys file ends the sessions made with it.
-    secret: String,
+    secret: Arc<str>,
 }
 
 /// What a request must show: the viewer's own token, or a key from a keys file.
@@ -159,22 +160,23 @@ impl Access {
             .get(header::ACCEPT)
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
-        if let Some(name) = cookie(headers, &self.cookie) {
-            let mut sessions = self.sessions.lock();
-            if let Some(session) = sessions.get(name) {
-                let checked = if session.since.elapsed() < SESSION_LIFETIME {
-                    self.identify(&session.secret)
-                } else {
-                    Err("the session ended; sign in again".to_owned())
-                };
-                match checked {
-                    Ok(viewer) => return Ok(viewer),
-                    Err(reason) => {
-                        sessions.remove(name);
-                        return Err(Denied { browser, reason });
-                    }
-                }
-            }
+        // The lock is held only to look the session up: checking its key may read the
+        // keys file again.
+        let session = cookie(headers, &self.cookie).and_then(|name| {
+            let sessions = self.sessions.lock();
+            let s = sessions.get(name)?;
+            Some((name, s.since, Arc::clone(&s.secret)))
+        });
+        if let Some((name, since, secret)) = session {
+            let checked = if since.elapsed() < SESSION_LIFETIME {
+                self.identify(&secret)
+            } else {
+                Err("the session ended; sign in again".to_owned())
+            };
+            return checked.map_err(|reason| {
+                self.sessions.lock().remove(name);
+                Denied { browser, reason }
+            });
         }
         let bearer = headers
             .get(header::AUTHORIZATION)
@@ -214,7 +216,7 @@ impl Access {
             session.clone(),
             Session {
                 since: Instant::now(),
-                secret: secret.to_owned(),
+                secret: Arc::from(secret),
             },
         );
         Ok(format!(
@@ -230,7 +232,7 @@ impl Access {
                 Ok(Viewer::local())
             }
             Secret::Token(_) => Err("not this viewer's token".to_owned()),
-            Secret::Keys(keys) => match keys.current().identify(secret) {
+            Secret::Keys(keys) => match keys.identify(secret) {
                 Caller::Key { id, .. } => Ok(Viewer {
                     who: format!("key:{id}"),
                 }),
