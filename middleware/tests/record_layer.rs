@@ -277,6 +277,73 @@ async fn tail_keep_keeps_errors_and_slow_requests_and_writes_nothing_else() {
     assert!(info.summary.complete());
 }
 
+/// A tentative recording whose status the rule cannot keep is discarded when its
+/// response head is known, while its body is still being sent (no capture, no
+/// redaction of it, no echoed id); with a latency threshold a slow body could still
+/// keep it, so it waits for the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_keep_discards_an_answer_it_cannot_keep_at_its_head() {
+    use tokio::sync::mpsc;
+    for latency in [None, Some(Duration::from_secs(60))] {
+        let dir = tempfile::tempdir().unwrap();
+        let (rec, guard) = recorder(config(dir.path()));
+        let policy = Policy::builder()
+            .tail(Some(TailKeep::default().latency(latency)))
+            .build()
+            .unwrap();
+        let (body_tx, body_rx) = mpsc::channel::<mpsc::Receiver<Bytes>>(1);
+        let body_rx = Arc::new(tokio::sync::Mutex::new(body_rx));
+        let app = Router::new()
+            .route(
+                "/stream",
+                get(move || {
+                    let body_rx = body_rx.clone();
+                    async move { streaming(body_rx.lock().await.recv().await.unwrap()) }
+                }),
+            )
+            .layer(
+                RecordLayer::builder(rec.clone())
+                    .policy(policy)
+                    .echo_recording_id(true)
+                    .build()
+                    .unwrap(),
+            );
+        let server = serve(app).await;
+        let (frames, rx) = mpsc::channel::<Bytes>(1);
+        body_tx.send(rx).await.unwrap();
+        let resp = client()
+            .request(get_req(&server.url("/stream")).body(empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let echoed = resp.headers().contains_key("x-retrace-recording-id");
+        // The head has arrived; the body has not begun.
+        let discarded_at_head = rec.stats().discarded;
+        frames
+            .send(Bytes::from_static(b"data: one\n\n"))
+            .await
+            .unwrap();
+        drop(frames);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "data: one\n\n");
+        let stats = settled(&rec).await;
+        drop(server);
+        match latency {
+            None => {
+                assert_eq!(discarded_at_head, 1, "discarded at the head");
+                assert!(!echoed, "no id of a recording that will not exist");
+            }
+            Some(_) => {
+                assert_eq!(discarded_at_head, 0, "a slow body could still keep it");
+                assert!(echoed);
+            }
+        }
+        assert_eq!((stats.started, stats.discarded), (1, 1), "{stats:?}");
+        let stats = guard.shutdown().unwrap();
+        assert_eq!((stats.written, stats.written_bytes), (0, 0), "{stats:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_the_files() {
     let dir = tempfile::tempdir().unwrap();

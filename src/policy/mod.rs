@@ -466,6 +466,17 @@ impl Policy {
             .and_then(|t| t.keep(status, failed, elapsed))
     }
 
+    /// Whether the tail-keep rule in force may still keep a tentative recording whose
+    /// answer has `status` ([`TailKeep::may_keep_answer`]); false without a rule.
+    pub fn may_keep_answer(&self, status: u16) -> bool {
+        self.inner
+            .rules
+            .load()
+            .tail
+            .as_ref()
+            .is_some_and(|t| t.may_keep_answer(status))
+    }
+
     /// The route rules in force.
     pub fn routes(&self) -> RouteTable {
         self.inner.rules.load().routes.clone()

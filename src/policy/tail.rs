@@ -84,6 +84,26 @@ impl TailKeep {
         }
         None
     }
+
+    /// Whether a request answered with `status` may still be kept once its answer has
+    /// begun: by its status, or by the time its body takes when the rule keeps slow
+    /// requests. A failed handler has no answer, and a body cut short does not count
+    /// as one, so when this is false nothing that follows can keep the request: a
+    /// tentative recording is discarded at the response head, before its body is
+    /// captured (or redacted).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use retrace::policy::TailKeep;
+    ///
+    /// assert!(!TailKeep::default().may_keep_answer(200));
+    /// assert!(TailKeep::default().may_keep_answer(503));
+    /// let slow = TailKeep::default().latency(Some(Duration::from_secs(2)));
+    /// assert!(slow.may_keep_answer(200));
+    /// ```
+    pub fn may_keep_answer(&self, status: u16) -> bool {
+        self.latency.is_some() || self.statuses.iter().any(|r| r.contains(&status))
+    }
 }
 
 /// Parses `5xx,429,400-404` into status ranges.
@@ -138,5 +158,19 @@ mod tests {
             "invalid status set \"5xx,6xx\": expected codes or classes such as `5xx,429`"
         );
         assert_eq!(parse_status_set("400-404").unwrap(), vec![400..=404]);
+    }
+
+    #[test]
+    fn an_answer_may_be_kept_by_its_status_or_while_slowness_can_keep_it() {
+        let t = TailKeep::default().statuses("5xx,429").unwrap();
+        assert!(t.may_keep_answer(503));
+        assert!(t.may_keep_answer(429));
+        assert!(!t.may_keep_answer(200));
+        assert!(!t.may_keep_answer(404));
+        // With a latency threshold, a slow body may still keep a 200.
+        assert!(
+            t.latency(Some(Duration::from_millis(1)))
+                .may_keep_answer(200)
+        );
     }
 }

@@ -51,7 +51,10 @@ pub(crate) struct Pending {
 impl Pending {
     /// Ends the recording: a plain one is finished; a tentative one is kept when the
     /// tail-keep rule asks for it (a kept status, a failure, a slow request), under
-    /// that cause, and discarded otherwise. The one place tail keep decides.
+    /// that cause, and discarded otherwise. The one place tail keep decides at the
+    /// end; a tentative recording whose answer the rule cannot keep
+    /// ([`Policy::may_keep_answer`](retrace::policy::Policy::may_keep_answer)) is
+    /// discarded earlier, at the response head.
     fn end(self, status: Option<u16>, outcome: Outcome) {
         if !self.tentative {
             self.handle.finish(status, outcome);
@@ -139,6 +142,11 @@ where
         match result {
             Ok(mut response) => {
                 let status = response.status().as_u16();
+                if pending.tentative && !pending.shared.policy.may_keep_answer(status) {
+                    // Nothing the body does can keep it now: no capture, no redaction.
+                    pending.handle.discard();
+                    return Poll::Ready(Ok(response.map(RecordBody::passthrough)));
+                }
                 let (head, coding) = pending.shared.capture.response_head(&response);
                 pending.handle.record(Event::Response(head));
                 if pending.shared.echo_id

@@ -28,7 +28,10 @@
 //!   [current](retrace::context::RetraceContext), so client layers and
 //!   `retrace::now()` find it.
 //! - **When the future resolves**: the response head is recorded and the response body
-//!   wrapped; a service error ends the recording as failed.
+//!   wrapped; a service error ends the recording as failed. A tentative recording
+//!   whose status the tail-keep rule cannot keep (and no latency threshold that a slow
+//!   body could still pass) is discarded here: its response is neither captured nor
+//!   redacted, and carries no `x-retrace-recording-id`.
 //! - **As body frames pass**: each is teed into the recording up to the body cap.
 //! - **When the response body ends** (its last frame, `None`, an error, or a drop
 //!   before the end): the recording ends and is handed to the writer; a tentative one
