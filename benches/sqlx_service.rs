@@ -20,7 +20,8 @@
 //!
 //! Run: `cargo bench --bench sqlx_service` (about 2 minutes on 2 cores);
 //! `SQLX_BENCH_ROUNDS=N` (default 5), `SQLX_BENCH_REQUESTS=N` per run (default 3,000),
-//! `E2E_QUICK=1` or `-- --quick` for one short round.
+//! `SQLX_BENCH_ARMS=100%` (or `off,10%`...) for a subset of the arms, each still paired
+//! with `none` (for profiling), `E2E_QUICK=1` or `-- --quick` for one short round.
 
 extern crate reqwest012 as reqwest;
 extern crate reqwest_middleware04 as reqwest_middleware;
@@ -235,12 +236,25 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let wanted: Option<Vec<String>> = std::env::var("SQLX_BENCH_ARMS")
+        .ok()
+        .map(|v| v.split(',').map(|a| a.trim().to_owned()).collect());
+    let arms: Vec<(&str, Arm)> = ARMS
+        .iter()
+        .filter(|(name, _)| wanted.as_ref().is_none_or(|w| w.iter().any(|a| a == name)))
+        .copied()
+        .collect();
+    assert!(
+        !arms.is_empty(),
+        "SQLX_BENCH_ARMS names none of the arms: {:?}",
+        ARMS.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+    );
     rt.block_on(async {
         let setup = setup().await;
         // Per arm: its runs, and each run's neighbouring `none`.
-        let mut runs: Vec<Vec<(Run, Run)>> = vec![Vec::new(); ARMS.len()];
+        let mut runs: Vec<Vec<(Run, Run)>> = vec![Vec::new(); arms.len()];
         for round in 0..rounds {
-            for (i, (_, arm)) in ARMS.iter().enumerate() {
+            for (i, (_, arm)) in arms.iter().enumerate() {
                 let (first, second) = if round % 2 == 0 {
                     let base = run(&setup, Arm::None, requests).await;
                     (base, run(&setup, *arm, requests).await)
@@ -257,7 +271,7 @@ fn main() {
         );
         println!("| arm | throughput (req/s) | ratio | CPU µs/req | ratio | p99 ms | ratio |");
         println!("|---|---|---|---|---|---|---|");
-        for ((name, _), pairs) in ARMS.iter().zip(&runs) {
+        for ((name, _), pairs) in arms.iter().zip(&runs) {
             let figure = |f: fn(&Run) -> f64| {
                 let value = median(pairs.iter().map(|(_, r)| f(r)).collect());
                 let ratio = median(pairs.iter().map(|(b, r)| f(r) / f(b)).collect());

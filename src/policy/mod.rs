@@ -8,7 +8,10 @@
 //! 5. open investigation [windows](WindowSpec);
 //! 6. ratio sampling at the runtime sample rate;
 //! 7. tail keep: when configured, everything else is recorded [tentatively](Decision::Tentative)
-//!    and kept only if the outcome asks for it.
+//!    and kept only if the outcome asks for it. A record layer discards a tentative
+//!    recording as soon as its answer's status shows that nothing can keep it
+//!    ([`Policy::may_keep_answer`]), so a request kept by nothing pays for its own head
+//!    and body only, not its answer's.
 //!
 //! Every rate is applied [deterministically on the trace id](ratio_sampled), so all
 //! services of one flow agree. Deciding "skip" allocates nothing. A panicking flag

@@ -12,7 +12,7 @@ use std::fmt;
 use std::ops::Range;
 
 use std::sync::Arc;
-use wide::{CmpEq, CmpGt, CmpLt, i8x16};
+use wide::{CmpEq, CmpLt, i8x16};
 
 use super::builder::RedactionError;
 

@@ -6,6 +6,16 @@
 //! PostgreSQL's `$N`, and MySQL's and SQLite's `?`, `?N`, `:name`, `@name`, `$name`.
 //! A name it cannot find is only less helpful in a message; redaction still runs the
 //! value detectors over every argument.
+//!
+//! A service sends the same few statements over and over, and reading one costs an
+//! allocation a word (about 50k instructions for a join), so what a statement's text
+//! says is kept per thread, for up to [`KEPT_STATEMENTS`] texts of up to
+//! [`KEPT_SQL_BYTES`] bytes (the set is emptied when full, so statements built on the
+//! fly cannot grow it).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Token {
@@ -21,16 +31,60 @@ enum Token {
     Other,
 }
 
+/// Statement texts whose names are kept, per thread.
+const KEPT_STATEMENTS: usize = 256;
+
+/// Longer texts are read every time rather than kept.
+const KEPT_SQL_BYTES: usize = 8 * 1024;
+
+/// The name each argument index has in a statement, `None` where the SQL gives none.
+type Found = Rc<[Option<String>]>;
+
 /// A name for each of the `count` bound arguments of `sql`.
 pub(crate) fn placeholder_names(sql: &str, count: usize) -> Vec<String> {
+    let found = found_names(sql);
+    (0..count)
+        .map(|i| match found.get(i) {
+            Some(Some(name)) => name.clone(),
+            _ => format!("${}", i + 1),
+        })
+        .collect()
+}
+
+/// What `sql` names, from this thread's kept statements or read now.
+fn found_names(sql: &str) -> Found {
+    thread_local! {
+        static KEPT: RefCell<HashMap<Box<str>, Found, foldhash::fast::RandomState>> =
+            RefCell::new(HashMap::default());
+    }
+    if sql.len() > KEPT_SQL_BYTES {
+        return read_names(sql);
+    }
+    KEPT.with(|kept| {
+        if let Some(found) = kept.borrow().get(sql) {
+            return found.clone();
+        }
+        let found = read_names(sql);
+        let mut kept = kept.borrow_mut();
+        if kept.len() >= KEPT_STATEMENTS {
+            kept.clear();
+        }
+        kept.insert(sql.into(), found.clone());
+        found
+    })
+}
+
+/// Reads the names off `sql`: by index, the first name a placeholder of that index is
+/// given (compared with a column, named, or inserted into a column).
+fn read_names(sql: &str) -> Found {
     let tokens = tokenize(sql);
-    let mut names: Vec<Option<String>> = vec![None; count];
+    let mut names: Vec<Option<String>> = Vec::new();
     let mut set = |index: usize, name: String| {
-        if let Some(slot) = names.get_mut(index)
-            && slot.is_none()
-            && !name.is_empty()
-        {
-            *slot = Some(name);
+        if names.len() <= index {
+            names.resize(index + 1, None);
+        }
+        if names[index].is_none() && !name.is_empty() {
+            names[index] = Some(name);
         }
     };
     for (at, token) in tokens.iter().enumerate() {
@@ -47,11 +101,7 @@ pub(crate) fn placeholder_names(sql: &str, count: usize) -> Vec<String> {
     for (index, name) in inserted_columns(&tokens) {
         set(index, name);
     }
-    names
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| n.unwrap_or_else(|| format!("${}", i + 1)))
-        .collect()
+    names.into()
 }
 
 fn tokenize(sql: &str) -> Vec<Token> {
@@ -309,6 +359,28 @@ mod tests {
             ),
             ["article", "tag", "article", "tag"]
         );
+    }
+
+    #[test]
+    fn a_kept_statement_names_as_a_fresh_read_does_for_any_count() {
+        let sql = "UPDATE users SET password_hash = $2 WHERE id = $1 AND note = $9";
+        for _ in 0..3 {
+            assert_eq!(names(sql, 2), ["id", "password_hash"]);
+            assert_eq!(names(sql, 4), ["id", "password_hash", "$3", "$4"]);
+            assert_eq!(names(sql, 0), Vec::<String>::new());
+        }
+        // Past the kept set's size, statements still name correctly.
+        for n in 0..super::KEPT_STATEMENTS + 10 {
+            let sql = format!("SELECT 1 WHERE c{n} = $1");
+            assert_eq!(names(&sql, 1), [format!("c{n}")]);
+        }
+        assert_eq!(names(sql, 2), ["id", "password_hash"]);
+        // A text too long to keep is read each time.
+        let long = format!(
+            "SELECT 1 WHERE email = $1 {}",
+            " ".repeat(super::KEPT_SQL_BYTES)
+        );
+        assert_eq!(names(&long, 2), ["email", "$2"]);
     }
 
     #[test]
