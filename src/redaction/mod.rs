@@ -123,6 +123,7 @@ mod params;
 mod scan;
 #[cfg(test)]
 mod tests;
+mod trigrams;
 mod value;
 
 pub use builder::{RedactionBuilder, RedactionError};

@@ -13,6 +13,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::detect::{self, ANCHORS, Anchor, Detector, DetectorKind};
 use super::names::{self, Place, SecretNames};
+use super::trigrams::Trigrams;
 
 /// What a pattern of the automaton stands for.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +34,8 @@ pub(super) struct Scanner {
     /// The same without a prefilter, for short texts (a header value, a URI), where
     /// setting the prefilter up costs more than it saves.
     short_automaton: Option<AhoCorasick>,
+    /// Rules most short texts out before the short automaton runs.
+    short_filter: Option<Trigrams>,
     patterns: Vec<Pattern>,
     cards: bool,
     aws_secrets: bool,
@@ -159,6 +162,7 @@ impl Scanner {
         Self {
             automaton: build(true),
             short_automaton: build(false),
+            short_filter: Trigrams::new(texts.iter().map(String::as_bytes)),
             patterns,
             cards: detectors.contains(&DetectorKind::CardNumber),
             aws_secrets: detectors.contains(&DetectorKind::AwsSecretKey),
@@ -181,10 +185,12 @@ impl Scanner {
     /// to them) and the value detectors' ranges.
     pub(super) fn scan(&self, names: &SecretNames, text: &[u8], assignments: bool) -> Findings {
         let mut found = Findings::default();
-        let automaton = if text.len() < SHORT_TEXT {
-            &self.short_automaton
+        let automaton = if text.len() >= SHORT_TEXT {
+            self.automaton.as_ref()
+        } else if self.short_filter.as_ref().is_none_or(|f| f.may_match(text)) {
+            self.short_automaton.as_ref()
         } else {
-            &self.automaton
+            None
         };
         if let Some(automaton) = automaton {
             let mut skip_to = 0;
