@@ -405,16 +405,23 @@ impl Redaction {
         let query_len = uri.query().map_or(0, |q| q.len() + 1);
         // `http::Uri` drops the fragment, so the query ends the printed URI.
         let path_end = text.len() - query_len;
+        // The scheme and host are read only when the authority has user information
+        // (`user:password@host`), the one secret they can hold.
+        let from = match uri.authority() {
+            Some(authority) if authority.as_str().contains('@') => 0,
+            _ => path_end - uri.path().len(),
+        };
         let in_path = self
             .inner
             .scanner
-            .values(&self.inner.names, &text.as_bytes()[..path_end]);
+            .values(&self.inner.names, &text.as_bytes()[from..path_end]);
         let mut bytes = if in_path.is_empty() {
             None
         } else {
             let mut redacted = Vec::with_capacity(text.len() + 16);
             let mut copied = 0;
             for range in &in_path {
+                let range = range.start + from..range.end + from;
                 redacted.extend_from_slice(&text.as_bytes()[copied..range.start]);
                 params::push_encoded(
                     &mut redacted,

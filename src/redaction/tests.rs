@@ -763,6 +763,14 @@ fn header_values_and_uris_are_scanned_whatever_the_name() {
     assert_eq!(
         r.uri(&uri(&target)),
         "/reset/%5Bredacted%5D?next=%2Fhome&q=%5Bredacted%5D"
+    ); // Absolute: the path is read past the host; a password before it is found.
+    assert_eq!(
+        r.uri(&uri(&format!("https://api.example.com:8443{target}"))),
+        "https://api.example.com:8443/reset/%5Bredacted%5D?next=%2Fhome&q=%5Bredacted%5D"
+    );
+    assert_eq!(
+        r.uri(&uri(&format!("http://app:hunter2@db.local/{JWT}"))),
+        "http://app:%5Bredacted%5D@db.local/%5Bredacted%5D"
     );
 }
 
