@@ -237,14 +237,18 @@ impl RedactionBuilder {
         };
 
         let scanner = Scanner::new(&names, &stems, &self.detectors, self.custom.clone());
-        let plain_headers = super::PROTOCOL_HEADERS
-            .iter()
-            .filter(|h| !names.is_secret(h.as_bytes(), Place::Field))
-            .map(|h| http::HeaderName::from_static(h))
-            .collect();
+        let headers_where = |list: &[&'static str], secret: bool| {
+            list.iter()
+                .filter(|h| names.is_secret(h.as_bytes(), Place::Field) == secret)
+                .map(|h| http::HeaderName::from_static(h))
+                .collect()
+        };
+        let plain_headers = headers_where(super::PROTOCOL_HEADERS, false);
+        let secret_headers = headers_where(super::CREDENTIAL_HEADERS, true);
         Ok(Redaction::from_inner(Inner {
             json_filter: KeyFilter::new(&json_paths),
             plain_headers,
+            secret_headers,
             names,
             json_paths,
             scanner,

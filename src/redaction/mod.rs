@@ -189,6 +189,16 @@ const PROTOCOL_HEADERS: &[&str] = &[
     "traceparent",
 ];
 
+/// Credential headers most requests or answers carry: the name test's verdict on each
+/// is taken once, when the rules are built, rather than on every head.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+];
+
 /// How a secret value is replaced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RedactionMode {
@@ -223,6 +233,8 @@ struct Inner {
     /// values are recorded as they are, with neither a name test nor a scan (the name
     /// test is a thousand instructions, and most of a head is these).
     plain_headers: Vec<http::HeaderName>,
+    /// The [`CREDENTIAL_HEADERS`] these rules hold secret, known without the test.
+    secret_headers: Vec<http::HeaderName>,
     mode: RedactionMode,
     /// `None` in [`RedactionMode::Remove`].
     key: Option<key::PseudonymKey>,
@@ -277,10 +289,11 @@ impl Redaction {
             let value = value.as_bytes();
             let redacted = if value.is_empty() || self.inner.plain_headers.contains(name) {
                 None
-            } else if self
-                .inner
-                .names
-                .is_secret(name.as_str().as_bytes(), Place::Field)
+            } else if self.inner.secret_headers.contains(name)
+                || self
+                    .inner
+                    .names
+                    .is_secret(name.as_str().as_bytes(), Place::Field)
             {
                 Some(self.replace_header_value(name, value))
             } else if value.len() < MIN_SCANNED_VALUE {

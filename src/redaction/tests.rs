@@ -102,6 +102,35 @@ fn a_protocol_header_named_secret_is_redacted_like_any_other() {
 }
 
 #[test]
+fn a_credential_header_a_team_allows_is_recorded_as_sent() {
+    // The credential headers' verdicts are taken when the rules are built: an allowed
+    // one is kept, the others still redacted.
+    let map = header_map(&[("authorization", "Bearer abc"), ("cookie", "sid=1")]);
+    let rules = Redaction::builder()
+        .allow_name("authorization")
+        .build()
+        .expect("valid settings");
+    assert_eq!(
+        pairs(&rules.headers(&map)),
+        [
+            ("authorization", b"Bearer abc".as_slice()),
+            ("cookie", b"sid=[redacted]".as_slice())
+        ]
+    );
+    let none = Redaction::builder()
+        .without_default_names()
+        .build()
+        .expect("valid settings");
+    assert_eq!(
+        pairs(&none.headers(&map)),
+        [
+            ("authorization", b"Bearer abc".as_slice()),
+            ("cookie", b"sid=1".as_slice())
+        ]
+    );
+}
+
+#[test]
 fn header_names_are_case_insensitive() {
     let redaction = Redaction::builder()
         .name("X-Session-Id2")
