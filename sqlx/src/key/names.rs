@@ -364,6 +364,9 @@ mod tests {
     #[test]
     fn a_kept_statement_names_as_a_fresh_read_does_for_any_count() {
         let sql = "UPDATE users SET password_hash = $2 WHERE id = $1 AND note = $9";
+        // Read once, then looked up: the same names, not a second reading.
+        let first = super::found_names(sql);
+        assert!(std::rc::Rc::ptr_eq(&first, &super::found_names(sql)));
         for _ in 0..3 {
             assert_eq!(names(sql, 2), ["id", "password_hash"]);
             assert_eq!(names(sql, 4), ["id", "password_hash", "$3", "$4"]);
@@ -381,6 +384,10 @@ mod tests {
             " ".repeat(super::KEPT_SQL_BYTES)
         );
         assert_eq!(names(&long, 2), ["email", "$2"]);
+        assert!(!std::rc::Rc::ptr_eq(
+            &super::found_names(&long),
+            &super::found_names(&long)
+        ));
     }
 
     #[test]
