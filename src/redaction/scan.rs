@@ -431,6 +431,26 @@ mod tests {
     }
 
     #[test]
+    fn a_short_text_the_filter_rules_out_still_meets_the_detectors() {
+        let redaction = crate::redaction::Redaction::default();
+        let scanner = &redaction.inner.scanner;
+        let filter = scanner
+            .short_filter
+            .as_ref()
+            .expect("the default rules have one");
+        // No name or anchor can begin in it, so the automaton is skipped...
+        let text = b"ref 4111 1111 1111 1111";
+        assert!(!filter.may_match(text));
+        assert!(!filter.may_match(b"/orders/7"));
+        // ...but the card number is still found, by the detectors' own pass.
+        let found = scanner.scan(&redaction.inner.names, text, true);
+        assert_eq!(found.values, vec![4..text.len()]);
+        // A name in a short text is still found through the automaton.
+        let named = scanner.scan(&redaction.inner.names, b"password=x", true);
+        assert!(named.secret_name);
+    }
+
+    #[test]
     fn teddy_finds_what_the_automaton_finds() {
         let redaction = crate::redaction::Redaction::default();
         let scanner = &redaction.inner.scanner;

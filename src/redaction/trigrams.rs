@@ -74,30 +74,21 @@ mod tests {
     }
 
     #[test]
-    fn a_text_holding_a_pattern_in_any_case_may_match() {
+    fn texts_holding_a_pattern_start_in_any_case_may_match_and_no_others() {
         let t = set(&["token", "eyj", "://"]);
-        for text in [
-            "token",
-            "x-auth-TOKEN",
-            "Bearer eyJhbGci",
-            "https://a",
-            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaatok",
+        for (text, may) in [
+            ("token", true),
+            ("x-auth-TOKEN", true),
+            ("Bearer eyJhbGci", true),
+            ("https://a", true),
+            ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaatok", true),
+            ("", false),
+            ("to", false),
+            ("application/json", false),
+            ("2026-12-07T10:00:00Z", false),
+            ("ada lovelace", false),
         ] {
-            assert!(t.may_match(text.as_bytes()), "{text}");
-        }
-    }
-
-    #[test]
-    fn texts_with_no_pattern_start_are_ruled_out() {
-        let t = set(&["token", "eyj", "://"]);
-        for text in [
-            "",
-            "to",
-            "application/json",
-            "2026-12-07T10:00:00Z",
-            "ada lovelace",
-        ] {
-            assert!(!t.may_match(text.as_bytes()), "{text}");
+            assert_eq!(t.may_match(text.as_bytes()), may, "{text}");
         }
     }
 
