@@ -55,7 +55,8 @@
 //! `cargo bench --bench e2e -- --quick`) does one short round in well under a minute.
 //! `E2E_DIR` chooses where the arms write (default: the system temp directory);
 //! `E2E_ARMS=1,5` and `E2E_SERVICE=realistic|hello` run a subset (for profiling: the
-//! targets need arm 1), `E2E_ROUNDS=N` changes the number of rounds.
+//! targets need arm 1), `E2E_ROUNDS=N` changes the number of rounds,
+//! `E2E_REQUESTS=N` the measured requests per run.
 
 #[path = "../support/cpu.rs"]
 mod cpu;

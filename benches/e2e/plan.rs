@@ -23,7 +23,16 @@ pub(super) fn plan() -> Plan {
     {
         plan.rounds = rounds;
     }
+    if requests_from_env().is_some() {
+        plan.requests = |_| requests_from_env().unwrap_or(25_000);
+    }
     plan
+}
+
+/// `E2E_REQUESTS`: measured requests per run, for either service (a long run shows
+/// memory at steady state: a segment closes every 32,768 recordings).
+fn requests_from_env() -> Option<usize> {
+    std::env::var("E2E_REQUESTS").ok()?.parse().ok()
 }
 
 pub(super) fn base_plan() -> Plan {

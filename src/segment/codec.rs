@@ -42,15 +42,41 @@ pub enum CodecError {
     Encode(postcard::Error),
 }
 
-/// Appends the postcard encoding of one chunk to a raw (uncompressed) batch.
+/// Appends the postcard encoding of one chunk to a raw (uncompressed) batch. On
+/// failure, `raw` keeps what it held and may hold part of the chunk after it.
 pub fn append_chunk(chunk: &Chunk, raw: &mut Vec<u8>) -> Result<(), CodecError> {
-    let taken = std::mem::take(raw);
-    match postcard::to_extend(chunk, taken) {
-        Ok(v) => {
-            *raw = v;
-            Ok(())
-        }
-        Err(e) => Err(CodecError::Encode(e)),
+    append_encoded(chunk, raw).map_err(CodecError::Encode)
+}
+
+/// Appends the postcard encoding of `value` to `out`, which the caller keeps.
+///
+/// Postcard's own flavors either take the vector by value (and lose it on an error) or
+/// go through `io::Write`, one `write_all` call per varint byte.
+pub(crate) fn append_encoded<T: serde::Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
+    postcard::serialize_with_flavor(value, AppendTo(out))
+}
+
+/// A postcard flavor that appends to a borrowed vector.
+struct AppendTo<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for AppendTo<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 

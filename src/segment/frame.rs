@@ -17,11 +17,31 @@ pub const FRAME_OVERHEAD: usize = 12;
 /// writer, which checks before it calls this.
 pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) {
     debug_assert!(payload.len() <= MAX_FRAME_BYTES);
-    let len = (payload.len() as u32).to_le_bytes();
     out.reserve(payload.len() + FRAME_OVERHEAD);
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&checksum(&len, payload).to_le_bytes());
+    let at = begin_frame(out);
     out.extend_from_slice(payload);
+    end_frame(out, at);
+}
+
+/// Bytes of a frame before its payload: the length and the checksum.
+const FRAME_HEAD: usize = 8;
+
+/// Starts a frame at the end of `out`, for a payload the caller writes after it (so a
+/// large payload need not be built apart and copied in); [`end_frame`] completes it.
+/// Returns where the frame begins.
+pub(crate) fn begin_frame(out: &mut Vec<u8>) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[0; FRAME_HEAD]);
+    at
+}
+
+/// Completes the frame [`begin_frame`] started at `at`: everything after its head is
+/// its payload.
+pub(crate) fn end_frame(out: &mut Vec<u8>, at: usize) {
+    let len = ((out.len() - at - FRAME_HEAD) as u32).to_le_bytes();
+    let crc = checksum(&len, &out[at + FRAME_HEAD..]);
+    out[at..at + 4].copy_from_slice(&len);
+    out[at + 4..at + FRAME_HEAD].copy_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&FRAME_TRAILER);
 }
 

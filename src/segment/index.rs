@@ -9,7 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::body::{Body, BodyError};
-use super::frame::{Frames, encode_frame};
+use super::frame::{FRAME_OVERHEAD, Frames, begin_frame, encode_frame, end_frame};
+use super::header::HEADER_LEN;
 use super::header::{HeaderError, SegmentHeader};
 use crate::encryption::{INDEX_POSITION, Sealer};
 use crate::id::RecordingId;
@@ -73,21 +74,12 @@ pub enum IndexError {
 impl SegmentIndex {
     /// The index file's bytes.
     pub fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
-        let payload = postcard::to_stdvec(self)?;
-        let mut out = SegmentHeader::CURRENT.encode_with(INDEX_MAGIC).to_vec();
-        encode_frame(&payload, &mut out);
-        Ok(out)
+        Ok(index_file(&postcard::to_stdvec(self)?, None))
     }
 
     /// The index file's bytes, encrypted with its segment's data key.
     pub fn encode_sealed(&self, sealer: &Sealer) -> Result<Vec<u8>, postcard::Error> {
-        let payload = postcard::to_stdvec(self)?;
-        let mut sealed = Vec::new();
-        sealer.seal(&payload, INDEX_POSITION, &mut sealed);
-        let mut out = SegmentHeader::ENCRYPTED.encode_with(INDEX_MAGIC).to_vec();
-        encode_frame(sealer.envelope(), &mut out);
-        encode_frame(&sealed, &mut out);
-        Ok(out)
+        Ok(index_file(&postcard::to_stdvec(self)?, Some(sealer)))
     }
 
     /// Reads an index file's bytes (opening them with the process's
@@ -107,4 +99,34 @@ impl SegmentIndex {
             .map_err(|e| IndexError::Locked(e.to_string()))?;
         Ok(postcard::from_bytes(payload)?)
     }
+}
+
+/// The bytes of an index file holding `payload`, a postcard-encoded [`SegmentIndex`]:
+/// encrypted with its segment's data key when there is one.
+pub(crate) fn index_file(payload: &[u8], sealer: Option<&Sealer>) -> Vec<u8> {
+    match sealer {
+        None => {
+            let mut out = Vec::with_capacity(HEADER_LEN + FRAME_OVERHEAD + payload.len());
+            let frame = begin_plain_index(&mut out);
+            out.extend_from_slice(payload);
+            end_frame(&mut out, frame);
+            out
+        }
+        Some(sealer) => {
+            let mut sealed = Vec::new();
+            sealer.seal(payload, INDEX_POSITION, &mut sealed);
+            let mut out = SegmentHeader::ENCRYPTED.encode_with(INDEX_MAGIC).to_vec();
+            encode_frame(sealer.envelope(), &mut out);
+            encode_frame(&sealed, &mut out);
+            out
+        }
+    }
+}
+
+/// Starts a plain (not encrypted) index file at the end of `out`: its header and the
+/// head of its one frame. The payload follows, then
+/// [`end_frame`](super::frame::end_frame) with the returned frame start.
+pub(crate) fn begin_plain_index(out: &mut Vec<u8>) -> usize {
+    out.extend_from_slice(&SegmentHeader::CURRENT.encode_with(INDEX_MAGIC));
+    begin_frame(out)
 }

@@ -15,6 +15,7 @@
 //! `benches/README.md`).
 
 mod budget;
+mod index_builder;
 mod segment_file;
 mod session;
 
@@ -337,8 +338,8 @@ impl Writer {
         // this chunk began.
         let f = &mut self.frame;
         let start = f.raw.len();
-        match postcard::to_io(&chunk, &mut f.raw) {
-            Ok(_) => {
+        match codec::append_encoded(&chunk, &mut f.raw) {
+            Ok(()) => {
                 let len = f.raw.len() - start;
                 if len > MAX_FRAME_BYTES {
                     f.raw.truncate(start);
@@ -389,7 +390,10 @@ impl Writer {
             .ok()
             .map(<[u8]>::len)
             .filter(|&len| len + seal_overhead <= MAX_FRAME_BYTES);
-        let parts = std::mem::take(&mut f.parts);
+        // The next frame's list starts as large as this one's was: grown from empty,
+        // a frame of a few hundred recordings reallocated (and copied) it nine times.
+        let next = Vec::with_capacity(f.parts.len());
+        let parts = std::mem::replace(&mut f.parts, next);
         let (lasts, others) = (std::mem::take(&mut f.lasts), std::mem::take(&mut f.others));
         f.raw.drain(..end);
         let Some(payload_len) = compressed else {

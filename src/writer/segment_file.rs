@@ -1,20 +1,18 @@
 //! One open segment file: appends frames, remembers what went where, writes the index
 //! when it closes.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::index_builder::IndexBuilder;
 use super::session::{create_file, write_atomically};
 use crate::encryption::{Sealer, envelope_bound};
-use crate::id::RecordingId;
 use crate::segment::{
-    FRAME_OVERHEAD, HEADER_LEN, INDEX_EXT, IndexEntry, SEGMENT_EXT, SegmentHeader, SegmentIndex,
-    encode_frame,
+    FRAME_OVERHEAD, HEADER_LEN, INDEX_EXT, SEGMENT_EXT, SegmentHeader, encode_frame,
 };
 use crate::summary::Summary;
 
@@ -68,19 +66,7 @@ pub(crate) fn index_overhead_bound(recipients: Option<&[String]>) -> u64 {
 /// An upper bound of the bytes one recording's part adds to a segment's index: its
 /// summary as encoded, the id, and a frame offset with room for the list's growth.
 pub(crate) fn index_entry_bound(summary: &Summary) -> u64 {
-    /// Counts what is written to it.
-    struct Count(u64);
-    impl Write for Count {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0 += buf.len() as u64;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    let summary_len = postcard::to_io(summary, &mut count).map_or(1024, |c| c.0);
+    let summary_len = postcard::experimental::serialized_size(summary).map_or(1024, |n| n as u64);
     summary_len + 16 + 32
 }
 
@@ -91,8 +77,7 @@ pub(crate) struct SegmentFile {
     path: PathBuf,
     len: u64,
     opened: Instant,
-    entries: Vec<IndexEntry>,
-    positions: HashMap<RecordingId, usize, BuildHasherDefault<IdHasher>>,
+    index: IndexBuilder,
     file_mode: u32,
     sealer: Option<Arc<Sealer>>,
 }
@@ -131,8 +116,7 @@ impl SegmentFile {
             path,
             len: head.len() as u64,
             opened: Instant::now(),
-            entries: Vec::new(),
-            positions: HashMap::default(),
+            index: IndexBuilder::default(),
             file_mode,
             sealer,
         })
@@ -162,7 +146,7 @@ impl SegmentFile {
 
     /// Recordings indexed so far.
     pub(crate) fn entries(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     pub(crate) fn age(&self) -> std::time::Duration {
@@ -192,23 +176,7 @@ impl SegmentFile {
 
     /// Records that a frame at `offset` holds a chunk of `summary.id`.
     pub(crate) fn note(&mut self, offset: u64, summary: Summary) {
-        match self.positions.get(&summary.id) {
-            Some(&i) => {
-                let entry = &mut self.entries[i];
-                if entry.frames.last() != Some(&offset) {
-                    entry.frames.push(offset);
-                }
-                entry.summary.merge(&summary);
-            }
-            None => {
-                self.positions.insert(summary.id, self.entries.len());
-                self.entries.push(IndexEntry {
-                    id: summary.id,
-                    frames: vec![offset],
-                    summary,
-                });
-            }
-        }
+        self.index.note(offset, summary);
     }
 
     pub(crate) fn sync(&mut self) -> io::Result<()> {
@@ -220,17 +188,13 @@ impl SegmentFile {
         if fsync {
             self.file.sync_all()?;
         }
-        let index = SegmentIndex {
-            segment_len: self.len,
-            entries: self.entries,
-        };
-        let bytes = match &self.sealer {
-            None => index.encode(),
-            Some(sealer) => index.encode_sealed(sealer),
-        };
+        let bytes = self
+            .index
+            .into_file(self.len, self.sealer.as_deref())
+            .map_err(io::Error::other)?;
         Ok(PendingIndex {
             path: self.path.with_extension(INDEX_EXT),
-            bytes: bytes.map_err(io::Error::other)?,
+            bytes,
             file_mode: self.file_mode,
             fsync,
         })
