@@ -6,8 +6,9 @@
 //! place in a map of ids) that was about 12 MiB at the end of a full segment, most of
 //! what recording every request added to a service's resident memory. A recording
 //! whose last chunk is in the segment cannot change its entry any more, so the entry
-//! is encoded there and then (about 110 bytes) and only recordings still going on stay
-//! as structs. Closing the segment then writes out bytes it already has.
+//! is encoded there and then (about 90 bytes with a short URI) and only recordings
+//! still going on stay as structs. Closing the segment then writes out bytes it
+//! already has.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -64,6 +65,10 @@ impl IndexBuilder {
     }
 
     /// Records that a frame at `offset` holds a chunk summarised by `summary`.
+    ///
+    /// No chunk follows a recording's last, so an ended recording is not looked up
+    /// again; if one did, it would start a second entry, which readers merge by id as
+    /// they merge a recording's entries across segments.
     pub(crate) fn note(&mut self, offset: u64, summary: Summary) {
         let Some(&slot) = self.open.get(&summary.id) else {
             let entry = IndexEntry {
