@@ -303,7 +303,10 @@ mod tests {
             segment_len: 30_016,
             entries: reference(&notes),
         };
+        let entries_at = builder.encoded.as_ptr();
         let file = builder.into_file(30_016, None).expect("encodes");
+        // In place: the file is the entries' own buffer, not a copy beside it.
+        assert_eq!(file.as_ptr(), entries_at);
         assert_eq!(file, expected.encode().expect("encodes"));
         assert_eq!(SegmentIndex::decode(&file).expect("reads"), expected);
     }
@@ -355,6 +358,12 @@ mod tests {
             );
         }
         assert!(builder.open.is_empty());
+        assert!(
+            builder
+                .slots
+                .iter()
+                .all(|slot| matches!(slot, Slot::Encoded(range) if !range.is_empty()))
+        );
         let per_entry = builder.encoded.len() / 1_000;
         // 92 bytes here, where the struct alone (without its heap) is 240.
         assert!(
