@@ -166,7 +166,16 @@ impl Sealer {
     /// then tag. The nonce is the position: unique under this file's key, and a frame
     /// moved elsewhere does not open.
     pub fn seal(&self, plaintext: &[u8], position: u64, out: &mut Vec<u8>) {
-        imp::seal(&self.key, plaintext, position, out);
+        out.clear();
+        out.reserve(plaintext.len() + SEAL_OVERHEAD);
+        out.extend_from_slice(plaintext);
+        self.seal_in_place(out, 0, position);
+    }
+
+    /// Seals the bytes of `buf` from `from` on in place, as [`seal`](Self::seal) would,
+    /// and appends the tag: a large payload (an index) is sealed where it was built.
+    pub(crate) fn seal_in_place(&self, buf: &mut Vec<u8>, from: usize, position: u64) {
+        imp::seal_in_place(&self.key, buf, from, position);
     }
 }
 
@@ -395,15 +404,13 @@ mod imp {
         XNonce::from(nonce)
     }
 
-    pub(super) fn seal(key: &Key, plaintext: &[u8], position: u64, out: &mut Vec<u8>) {
-        out.clear();
-        out.reserve(plaintext.len() + TAG_LEN);
-        out.extend_from_slice(plaintext);
+    pub(super) fn seal_in_place(key: &Key, buf: &mut Vec<u8>, from: usize, position: u64) {
+        buf.reserve(TAG_LEN);
         // Sealing in place cannot fail for a buffer this size (it fails only past
         // the cipher's 256 GiB message limit, far above a frame's 64 MiB).
-        match key.encrypt_in_place_detached(&nonce(position), b"", out) {
-            Ok(tag) => out.extend_from_slice(&tag),
-            Err(_) => out.clear(),
+        match key.encrypt_in_place_detached(&nonce(position), b"", &mut buf[from..]) {
+            Ok(tag) => buf.extend_from_slice(&tag),
+            Err(_) => buf.truncate(from),
         }
     }
 
@@ -449,7 +456,7 @@ mod imp {
         Err(EncryptionError::Unavailable)
     }
 
-    pub(super) fn seal(key: &Key, _: &[u8], _: u64, _: &mut Vec<u8>) {
+    pub(super) fn seal_in_place(key: &Key, _: &mut Vec<u8>, _: usize, _: u64) {
         match *key {}
     }
 

@@ -24,7 +24,7 @@ pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Bytes of a frame before its payload: the length and the checksum.
-const FRAME_HEAD: usize = 8;
+pub(crate) const FRAME_HEAD: usize = 8;
 
 /// Starts a frame at the end of `out`, for a payload the caller writes after it (so a
 /// large payload need not be built apart and copied in); [`end_frame`] completes it.

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::body::{Body, BodyError};
-use super::frame::{FRAME_OVERHEAD, Frames, begin_frame, encode_frame, end_frame};
+use super::frame::{FRAME_HEAD, FRAME_OVERHEAD, Frames, begin_frame, encode_frame, end_frame};
 use super::header::HEADER_LEN;
 use super::header::{HeaderError, SegmentHeader};
 use crate::encryption::{INDEX_POSITION, Sealer};
@@ -103,30 +103,33 @@ impl SegmentIndex {
 
 /// The bytes of an index file holding `payload`, a postcard-encoded [`SegmentIndex`]:
 /// encrypted with its segment's data key when there is one.
-pub(crate) fn index_file(payload: &[u8], sealer: Option<&Sealer>) -> Vec<u8> {
-    match sealer {
-        None => {
-            let mut out = Vec::with_capacity(HEADER_LEN + FRAME_OVERHEAD + payload.len());
-            let frame = begin_plain_index(&mut out);
-            out.extend_from_slice(payload);
-            end_frame(&mut out, frame);
-            out
-        }
-        Some(sealer) => {
-            let mut sealed = Vec::new();
-            sealer.seal(payload, INDEX_POSITION, &mut sealed);
-            let mut out = SegmentHeader::ENCRYPTED.encode_with(INDEX_MAGIC).to_vec();
-            encode_frame(sealer.envelope(), &mut out);
-            encode_frame(&sealed, &mut out);
-            out
-        }
-    }
+fn index_file(payload: &[u8], sealer: Option<&Sealer>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + 2 * FRAME_OVERHEAD + payload.len() + 512);
+    let frame = begin_index(&mut out, sealer);
+    out.extend_from_slice(payload);
+    end_index(&mut out, frame, sealer);
+    out
 }
 
-/// Starts a plain (not encrypted) index file at the end of `out`: its header and the
-/// head of its one frame. The payload follows, then
-/// [`end_frame`](super::frame::end_frame) with the returned frame start.
-pub(crate) fn begin_plain_index(out: &mut Vec<u8>) -> usize {
-    out.extend_from_slice(&SegmentHeader::CURRENT.encode_with(INDEX_MAGIC));
+/// Starts an index file at the end of `out`: its header (and, when it is encrypted,
+/// the envelope frame), then the head of the frame its payload goes in. The caller
+/// appends the payload, then calls [`end_index`] with the returned frame start.
+pub(crate) fn begin_index(out: &mut Vec<u8>, sealer: Option<&Sealer>) -> usize {
+    match sealer {
+        None => out.extend_from_slice(&SegmentHeader::CURRENT.encode_with(INDEX_MAGIC)),
+        Some(sealer) => {
+            out.extend_from_slice(&SegmentHeader::ENCRYPTED.encode_with(INDEX_MAGIC));
+            encode_frame(sealer.envelope(), out);
+        }
+    }
     begin_frame(out)
+}
+
+/// Completes the index file [`begin_index`] started: seals the payload in place when
+/// it is encrypted, and ends its frame.
+pub(crate) fn end_index(out: &mut Vec<u8>, frame: usize, sealer: Option<&Sealer>) {
+    if let Some(sealer) = sealer {
+        sealer.seal_in_place(out, frame + FRAME_HEAD, INDEX_POSITION);
+    }
+    end_frame(out, frame);
 }

@@ -58,13 +58,12 @@ pub mod index;
 
 pub use body::{Body, BodyError};
 pub use codec::{CodecError, decode_payload, encode_payload};
-pub(crate) use frame::end_frame;
 pub use frame::{FRAME_OVERHEAD, FRAME_TRAILER, Frame, FrameError, Frames, encode_frame};
 pub use header::{
     FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, HeaderError, SEGMENT_MAGIC, SegmentHeader,
 };
 pub use index::{INDEX_MAGIC, IndexEntry, IndexError, SegmentIndex, newest_unix_us};
-pub(crate) use index::{begin_plain_index, index_file};
+pub(crate) use index::{begin_index, end_index};
 
 /// The largest frame payload a writer produces and a reader accepts.
 pub const MAX_FRAME_BYTES: usize = 64 << 20;

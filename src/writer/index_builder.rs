@@ -15,10 +15,11 @@ use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
 use super::segment_file::{IdHasher, MAX_INDEX_ENTRIES};
+use crate::encryption::SEAL_OVERHEAD;
 use crate::encryption::Sealer;
 use crate::id::RecordingId;
 use crate::segment::codec::append_encoded;
-use crate::segment::{FRAME_OVERHEAD, IndexEntry, begin_plain_index, end_frame, index_file};
+use crate::segment::{FRAME_OVERHEAD, IndexEntry, begin_index, end_index};
 use crate::summary::Summary;
 
 /// One recording's place in the index, in the order its first chunk was written.
@@ -102,6 +103,7 @@ impl IndexBuilder {
 
     /// The postcard encoding of the [`SegmentIndex`](crate::segment::SegmentIndex) of
     /// a segment `segment_len` bytes long holding these entries.
+    #[cfg(test)]
     fn encode_index(&self, segment_len: u64) -> Result<Vec<u8>, postcard::Error> {
         let mut out = Vec::with_capacity(self.encoded.len() + 32);
         self.append_fields(segment_len, &mut out)?;
@@ -143,33 +145,32 @@ impl IndexBuilder {
     /// The index file of a segment `segment_len` bytes long holding these entries,
     /// encrypted with the segment's data key when it has one.
     ///
-    /// It is built in place of the encoded entries when they are already in order, and
-    /// otherwise in one buffer after which they are freed: at most one copy of the
-    /// index beside the entries, where building the payload and then the file held two.
+    /// A plain file is built in place of the encoded entries when they are already in
+    /// order; otherwise the file is built in one buffer (and sealed there) after which
+    /// they are freed: at most one copy of the index beside the entries, where
+    /// building the payload, then its sealed copy, then the file held three.
     pub(crate) fn into_file(
         self,
         segment_len: u64,
         sealer: Option<&Sealer>,
     ) -> Result<Vec<u8>, postcard::Error> {
-        if let Some(sealer) = sealer {
-            let payload = self.encode_index(segment_len)?;
-            drop(self);
-            return Ok(index_file(&payload, Some(sealer)));
-        }
-        let mut head = Vec::with_capacity(64);
-        let frame = begin_plain_index(&mut head);
-        self.append_fields(segment_len, &mut head)?;
-        if self.encoded_in_order() {
+        if sealer.is_none() && self.encoded_in_order() {
+            let mut head = Vec::with_capacity(64);
+            let frame = begin_index(&mut head, None);
+            self.append_fields(segment_len, &mut head)?;
             let mut file = self.encoded;
             file.reserve_exact(head.len() + FRAME_OVERHEAD);
             file.splice(0..0, head);
-            end_frame(&mut file, frame);
+            end_index(&mut file, frame, None);
             return Ok(file);
         }
-        let mut file = Vec::with_capacity(head.len() + self.encoded.len() + FRAME_OVERHEAD);
-        file.extend_from_slice(&head);
+        let envelope = sealer.map_or(0, |s| s.envelope().len() + FRAME_OVERHEAD + SEAL_OVERHEAD);
+        let mut file = Vec::with_capacity(self.encoded.len() + envelope + 64);
+        let frame = begin_index(&mut file, sealer);
+        self.append_fields(segment_len, &mut file)?;
         self.append_entries(&mut file)?;
-        end_frame(&mut file, frame);
+        drop(self);
+        end_index(&mut file, frame, sealer);
         Ok(file)
     }
 }
@@ -313,7 +314,7 @@ mod tests {
 
     #[cfg(feature = "encryption")]
     #[test]
-    fn an_encrypted_index_opens_to_the_same_entries() {
+    fn an_encrypted_index_is_sealed_where_it_is_built_to_the_same_bytes() {
         use age::secrecy::ExposeSecret;
         let identity = age::x25519::Identity::generate();
         crate::encryption::keyring()
@@ -326,14 +327,25 @@ mod tests {
         for (offset, summary) in notes.clone() {
             builder.note(offset, summary);
         }
+        let expected = SegmentIndex {
+            segment_len: 500,
+            entries: reference(&notes),
+        };
         let file = builder.into_file(500, Some(&sealer)).expect("encodes");
-        assert_eq!(
-            SegmentIndex::decode(&file).expect("opens"),
-            SegmentIndex {
-                segment_len: 500,
-                entries: reference(&notes),
-            }
-        );
+        assert_eq!(SegmentIndex::decode(&file).expect("opens"), expected);
+
+        // The same bytes as sealing a copy of the payload and framing that: the header,
+        // the envelope frame, then the sealed payload's frame.
+        let payload = postcard::to_stdvec(&expected).expect("encodes");
+        let mut sealed = Vec::new();
+        sealer.seal(&payload, crate::encryption::INDEX_POSITION, &mut sealed);
+        let mut apart = crate::segment::SegmentHeader::ENCRYPTED
+            .encode_with(crate::segment::INDEX_MAGIC)
+            .to_vec();
+        crate::segment::encode_frame(sealer.envelope(), &mut apart);
+        crate::segment::encode_frame(&sealed, &mut apart);
+        assert_eq!(file, apart);
+        assert_eq!(file, expected.encode_sealed(&sealer).expect("encodes"));
     }
 
     #[test]
