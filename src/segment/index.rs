@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{Body, BodyError};
 use super::frame::{FRAME_HEAD, FRAME_OVERHEAD, Frames, begin_frame, encode_frame, end_frame};
-use super::header::HEADER_LEN;
-use super::header::{HeaderError, SegmentHeader};
+use super::header::{HEADER_LEN, HeaderError, SegmentHeader};
 use crate::encryption::{INDEX_POSITION, Sealer};
 use crate::id::RecordingId;
 use crate::summary::Summary;

@@ -15,8 +15,7 @@ use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
 use super::segment_file::{IdHasher, MAX_INDEX_ENTRIES};
-use crate::encryption::SEAL_OVERHEAD;
-use crate::encryption::Sealer;
+use crate::encryption::{SEAL_OVERHEAD, Sealer};
 use crate::id::RecordingId;
 use crate::segment::codec::append_encoded;
 use crate::segment::{FRAME_OVERHEAD, IndexEntry, begin_index, end_index};
