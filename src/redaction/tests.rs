@@ -76,58 +76,62 @@ fn default_headers_are_redacted_others_untouched_order_and_duplicates_kept() {
 }
 
 #[test]
-fn a_protocol_header_named_secret_is_redacted_like_any_other() {
-    // Protocol headers skip the name test only when the rules do not hold their name
-    // secret: a team that lists one gets it redacted.
-    let map = header_map(&[("etag", "\"v-2024-abc\""), ("content-type", "text/plain")]);
-    let rules = Redaction::builder()
-        .name("etag")
-        .build()
-        .expect("valid settings");
-    assert_eq!(
-        pairs(&rules.headers(&map)),
-        [
-            ("etag", REDACTED.as_bytes()),
-            ("content-type", b"text/plain".as_slice())
-        ]
+fn a_header_whose_verdict_is_taken_when_the_rules_are_built_follows_the_rules() {
+    // Protocol headers skip the name test, and common credential headers take its
+    // verdict once, only as the rules say: a protocol header a team lists is redacted,
+    // a credential header it allows (or every one, without the default names) is kept.
+    const PROTOCOL: &[(&str, &str)] = &[("etag", "\"v-2024-abc\""), ("content-type", "text/plain")];
+    const CREDENTIAL: &[(&str, &str)] = &[("authorization", "Bearer abc"), ("cookie", "sid=1")];
+    /// What a case is: its name, the rules, a head, the head as recorded.
+    type Case = (
+        &'static str,
+        Redaction,
+        &'static [(&'static str, &'static str)],
+        [(&'static str, &'static [u8]); 2],
     );
-    let added = Redaction::default().with_secret_name("content-type");
-    assert_eq!(
-        pairs(&added.headers(&map)),
-        [
-            ("etag", b"\"v-2024-abc\"".as_slice()),
-            ("content-type", REDACTED.as_bytes())
-        ]
-    );
-}
-
-#[test]
-fn a_credential_header_a_team_allows_is_recorded_as_sent() {
-    // The credential headers' verdicts are taken when the rules are built: an allowed
-    // one is kept, the others still redacted.
-    let map = header_map(&[("authorization", "Bearer abc"), ("cookie", "sid=1")]);
-    let rules = Redaction::builder()
-        .allow_name("authorization")
-        .build()
-        .expect("valid settings");
-    assert_eq!(
-        pairs(&rules.headers(&map)),
-        [
-            ("authorization", b"Bearer abc".as_slice()),
-            ("cookie", b"sid=[redacted]".as_slice())
-        ]
-    );
-    let none = Redaction::builder()
-        .without_default_names()
-        .build()
-        .expect("valid settings");
-    assert_eq!(
-        pairs(&none.headers(&map)),
-        [
-            ("authorization", b"Bearer abc".as_slice()),
-            ("cookie", b"sid=1".as_slice())
-        ]
-    );
+    let build = |builder: RedactionBuilder| builder.build().expect("valid settings");
+    let cases: [Case; 4] = [
+        (
+            "a listed protocol header",
+            build(Redaction::builder().name("etag")),
+            PROTOCOL,
+            [
+                ("etag", REDACTED.as_bytes()),
+                ("content-type", b"text/plain"),
+            ],
+        ),
+        (
+            "a protocol header added to the defaults",
+            Redaction::default().with_secret_name("content-type"),
+            PROTOCOL,
+            [
+                ("etag", b"\"v-2024-abc\""),
+                ("content-type", REDACTED.as_bytes()),
+            ],
+        ),
+        (
+            "an allowed credential header",
+            build(Redaction::builder().allow_name("authorization")),
+            CREDENTIAL,
+            [
+                ("authorization", b"Bearer abc"),
+                ("cookie", b"sid=[redacted]"),
+            ],
+        ),
+        (
+            "no default names",
+            build(Redaction::builder().without_default_names()),
+            CREDENTIAL,
+            [("authorization", b"Bearer abc"), ("cookie", b"sid=1")],
+        ),
+    ];
+    for (case, rules, headers, expected) in cases {
+        assert_eq!(
+            pairs(&rules.headers(&header_map(headers))),
+            expected,
+            "{case}"
+        );
+    }
 }
 
 #[test]
