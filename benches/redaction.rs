@@ -5,6 +5,9 @@
 //! - `json_1kib_clean`, `json_16kib_clean`: JSON without any secret (the common case:
 //!   one scan, no parse, no copy);
 //! - `json_1kib_secret`: the same with a `password` member (scan, parse, re-serialise);
+//! - `json_order_3kib_clean`: an API answer of words rather than numbers (an order, its
+//!   address, eight warehouses' stock, as the e2e bench's realistic service answers),
+//!   where ordinary words begin like the three-letter stems (`key`, `pin`, `sig`);
 //! - `text_1kib_clean`: a 1 KiB log-like text body;
 //! - `headers_12`: a typical request head of twelve headers, `authorization` among them;
 //! - `rows_20`: 20 rows of five columns (two numbers, three short strings), as a
@@ -33,6 +36,33 @@ fn json(size: usize, secret: bool) -> Bytes {
         i += 1;
     }
     s.push_str("{}]}");
+    Bytes::from(s)
+}
+
+/// About 3 KiB of JSON words: three orders with their stock, no secret.
+fn order_json() -> Bytes {
+    let mut s = String::from("[");
+    for k in 0..3 {
+        s.push_str(&format!(
+            "{{\"order_id\":\"ord-{k}77812\",\"customer\":\"cust-0042\",\"sku\":1234,\
+             \"name\":\"Stainless steel water bottle, 750 ml, model 01234\",\"quantity\":2,\
+             \"currency\":\"EUR\",\"total_cents\":2598,\"ship_to\":{{\"street\":\
+             \"12 rue de la Republique\",\"city\":\"Lyon\",\"postcode\":\"69002\",\
+             \"country\":\"FR\"}},\"options\":{{\"gift_wrap\":false,\"express\":true}},\
+             \"stock\":["
+        ));
+        for city in [
+            "Lyon", "Porto", "Gdansk", "Leipzig", "Turin", "Ghent", "Malmo", "Cork",
+        ] {
+            s.push_str(&format!(
+                "{{\"warehouse\":\"WH-123-{}\",\"city\":\"{city}\",\"available\":41,\
+                 \"reserved\":3,\"eta_days\":7}},",
+                &city[..2]
+            ));
+        }
+        s.push_str("{}]},");
+    }
+    s.push_str("{}]");
     Bytes::from(s)
 }
 
@@ -111,6 +141,7 @@ fn bench(c: &mut Criterion) {
         ("json_1kib_clean", json(1024, false), json_ct),
         ("json_16kib_clean", json(16 * 1024, false), json_ct),
         ("json_1kib_secret", json(1024, true), json_ct),
+        ("json_order_3kib_clean", order_json(), json_ct),
         ("text_1kib_clean", text(1024), Some(&b"text/plain"[..])),
     ] {
         group.throughput(Throughput::Bytes(body.len() as u64));

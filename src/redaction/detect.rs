@@ -385,8 +385,8 @@ fn class(b: u8) -> u8 {
 ///
 /// Most texts hold neither, and an exact pass over every run costs a branch
 /// misprediction per run (JSON has a run every few bytes). So a first, branch-free
-/// pass turns each 64-byte block into bit masks, eight bytes at a time in a `u64`
-/// (SWAR), and looks across each pair of adjacent blocks for what every card and key
+/// pass turns each 64-byte block into bit masks ([`block_masks`], SIMD compares) and
+/// looks across each pair of adjacent blocks for what every card and key
 /// needs: 13 bytes in a row of digits, spaces and dashes (a card has 13 to 19 digits
 /// and single separators between groups; a timestamp's `T` and `:` break the row), and
 /// 32 base64 characters in a row (a key has 40). The exact passes then run only over
@@ -425,55 +425,83 @@ const MARGIN: usize = 48;
 
 /// The byte ranges of `text` that may hold a card number, and an AWS secret key.
 fn candidate_windows(text: &[u8]) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
-    let (mut cards, mut keys): (Vec<Range<usize>>, Vec<Range<usize>>) = (Vec::new(), Vec::new());
-    let add = |windows: &mut Vec<Range<usize>>, block: usize| {
-        let start = block.saturating_sub(1) * 64;
-        let window = start.saturating_sub(MARGIN)..((block + 1) * 64 + MARGIN).min(text.len());
+    let mut windows = Windows {
+        text_len: text.len(),
+        cards: Vec::new(),
+        keys: Vec::new(),
+        card_tail: 0,
+        b64_tail: 0,
+    };
+    let (blocks, rest) = text.as_chunks::<64>();
+    for (index, block) in blocks.iter().enumerate() {
+        windows.visit(index, block);
+    }
+    if !rest.is_empty() {
+        let mut padded = [0u8; 64];
+        padded[..rest.len()].copy_from_slice(rest);
+        windows.visit(blocks.len(), &padded);
+    }
+    (windows.cards, windows.keys)
+}
+
+/// The prefilter's state across the blocks of one text.
+struct Windows {
+    text_len: usize,
+    cards: Vec<Range<usize>>,
+    keys: Vec<Range<usize>>,
+    /// Set bits that ended the previous block: a run may go on into this one.
+    card_tail: u32,
+    b64_tail: u32,
+}
+
+impl Windows {
+    /// Classifies block `index` and notes it where a card or a key may cross it.
+    fn visit(&mut self, index: usize, block: &[u8; 64]) {
+        let (card, b64) = block_masks(block);
+        let (card_hit, key_hit) = (
+            has_run(card, self.card_tail, 13),
+            has_run(b64, self.b64_tail, 32),
+        );
+        // One branch for both, nearly never taken.
+        if card_hit | key_hit {
+            if card_hit {
+                self.add(index, true);
+            }
+            if key_hit {
+                self.add(index, false);
+            }
+        }
+        (self.card_tail, self.b64_tail) = (card.leading_ones(), b64.leading_ones());
+    }
+
+    /// Adds block `index` and the one before it, with a margin, to the windows of cards
+    /// or of keys, merged with the last window when they overlap.
+    #[cold]
+    fn add(&mut self, index: usize, card: bool) {
+        let start = index.saturating_sub(1) * 64;
+        let window = start.saturating_sub(MARGIN)..((index + 1) * 64 + MARGIN).min(self.text_len);
+        let windows = if card {
+            &mut self.cards
+        } else {
+            &mut self.keys
+        };
         match windows.last_mut() {
             Some(last) if window.start <= last.end => last.end = last.end.max(window.end),
             _ => windows.push(window),
         }
-    };
-    // Set bits that end the previous block: a run may go on into this one.
-    let (mut card_tail, mut b64_tail) = (0u32, 0u32);
-    let blocks = text.len().div_ceil(64);
-    let mut padded = [0u8; 64];
-    for block in 0..blocks {
-        let start = block * 64;
-        let bytes: &[u8; 64] = match text.get(start..start + 64) {
-            Some(full) => full.try_into().unwrap_or(&[0; 64]),
-            None => {
-                let tail = &text[start..];
-                padded[..tail.len()].copy_from_slice(tail);
-                padded[tail.len()..].fill(0);
-                &padded
-            }
-        };
-        let (card, b64) = block_masks(bytes);
-        if has_run(card, card_tail, 13) {
-            add(&mut cards, block);
-        }
-        if has_run(b64, b64_tail, 32) {
-            add(&mut keys, block);
-        }
-        (card_tail, b64_tail) = (card.leading_ones(), b64.leading_ones());
     }
-    (cards, keys)
 }
 
 /// Whether `mask` (bit i: byte i of a block) holds a run of `len` (1 to 64) set bits,
 /// counting the `before` set bits that ended the previous block.
 fn has_run(mask: u64, before: u32, len: u32) -> bool {
-    if before + mask.trailing_ones() >= len {
-        return true;
-    }
     let (mut runs, mut have) = (mask, 1);
     while have < len {
         let step = have.min(len - have);
         runs &= runs >> step;
         have += step;
     }
-    runs != 0
+    (before + mask.trailing_ones() >= len) | (runs != 0)
 }
 
 /// Bit masks of 64 bytes: bit i set where byte i may belong to a card number (digits,

@@ -147,9 +147,19 @@ pub const REDACTED: &str = "[redacted]";
 /// The prefix of a pseudonym written by [`RedactionMode::Pseudonymise`].
 pub const PSEUDONYM_PREFIX: &str = "pseudo:";
 
-/// HTTP authentication schemes kept in front of a redacted credential, so a recording
-/// still says how the caller authenticated (compared ignoring case).
-pub(super) const AUTH_SCHEMES: &[&str] = &[
+macro_rules! auth_schemes {
+    ($($scheme:literal),* $(,)?) => {
+        /// HTTP authentication schemes kept in front of a redacted credential, so a
+        /// recording still says how the caller authenticated (compared ignoring case).
+        pub(super) const AUTH_SCHEMES: &[&str] = &[$($scheme),*];
+        /// Each scheme's credential as [`RedactionMode::Remove`] records it, when it is
+        /// sent spelled as in [`AUTH_SCHEMES`] with one space: a static value, so nearly
+        /// every request's credential is replaced without an allocation.
+        const REDACTED_CREDENTIALS: &[&str] = &[$(concat!($scheme, " [redacted]")),*];
+    };
+}
+
+auth_schemes![
     "Bearer",
     "Basic",
     "Token",
@@ -379,12 +389,17 @@ impl Redaction {
         if let Some(space) = memchr::memchr(b' ', value) {
             let scheme = &value[..space];
             let rest = value[space..].trim_ascii_start();
-            if !rest.is_empty()
-                && AUTH_SCHEMES
-                    .iter()
-                    .any(|s| s.as_bytes().eq_ignore_ascii_case(scheme))
-            {
+            let known = AUTH_SCHEMES
+                .iter()
+                .position(|s| s.as_bytes().eq_ignore_ascii_case(scheme));
+            if let (false, Some(known)) = (rest.is_empty(), known) {
                 let start = value.len() - rest.len();
+                if self.inner.key.is_none()
+                    && start == space + 1
+                    && scheme == AUTH_SCHEMES[known].as_bytes()
+                {
+                    return Bytes::from_static(REDACTED_CREDENTIALS[known].as_bytes());
+                }
                 let replaced = self.replace(rest);
                 // Exactly the capacity it needs: `Bytes` then takes the vector as it
                 // is, where spare capacity would cost it an allocation of its own.

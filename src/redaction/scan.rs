@@ -1,7 +1,8 @@
-//! The one pass over a text that finds every candidate: secret names (by a stem of each)
-//! and the anchors of the value detectors, in one Aho-Corasick automaton built once per
-//! [`Redaction`](super::Redaction); then the unanchored detectors' pass over runs of
-//! digits and base64 characters, and the custom detectors.
+//! The one search over a text that finds every candidate: secret names (by a stem of
+//! each) and the anchors of the value detectors, built once per
+//! [`Redaction`](super::Redaction) (Teddy in two parts for long texts, an Aho-Corasick
+//! automaton for short ones); then the unanchored detectors' pass over runs of digits
+//! and base64 characters, and the custom detectors.
 //!
 //! A text with no candidate costs these passes and nothing else: no parse, no copy.
 
@@ -30,25 +31,117 @@ const SHORT_TEXT: usize = 256;
 /// A search for every pattern, leftmost-longest, in a lower-cased text.
 #[derive(Debug)]
 enum Search {
-    /// Teddy, the `aho-corasick` crate's SIMD searcher, used on its own and slim (32
-    /// bytes a step with AVX2): on a JSON body it costs about a third less than the
-    /// automaton with Teddy as its prefilter, which picks the fat kind for this many
-    /// patterns and adds its own set-up to every search.
-    Teddy(packed::Searcher),
+    /// Teddy, the `aho-corasick` crate's SIMD searcher: see [`SplitTeddy`].
+    Teddy(SplitTeddy),
     /// The automaton, where Teddy is not available (no SIMD it uses, too many
     /// patterns) and for short texts.
     Automaton(AhoCorasick),
+}
+
+/// Teddy, used on its own rather than as the automaton's prefilter (which adds its own
+/// set-up to every search), in two parts.
+///
+/// Teddy finds candidates by a fingerprint of each pattern's first bytes (as many as
+/// the shortest pattern has, four at most), matched a nibble at a time, then compares
+/// the patterns of each bucket that matched; on ordinary text that comparing is most of
+/// its work. The three-byte stems (`key`, `pin`, `sig`...) and anchors (`eyj`, `://`)
+/// held the fingerprint to three bytes, and since lower-case letters share their high
+/// nibbles, ordinary words hit a bucket every few bytes. So the patterns of four bytes
+/// or more are searched on four bytes by fat Teddy (16 buckets, AVX2), and the few
+/// short ones by slim Teddy, each nearly alone in its bucket: over 3 KiB of JSON words
+/// with no candidate, 3.9 µs became 0.43 + 0.23 µs (`benches/README.md`, issue 16,
+/// step 14). [`SplitTeddy::each_match`] merges the two into exactly the matches one
+/// search over every pattern gives.
+#[derive(Debug)]
+struct SplitTeddy {
+    parts: Vec<TeddyPart>,
+}
+
+/// One of [`SplitTeddy`]'s searchers, and the scanner's index of each of its patterns.
+#[derive(Debug)]
+struct TeddyPart {
+    searcher: packed::Searcher,
+    patterns: Vec<usize>,
+}
+
+impl SplitTeddy {
+    /// Patterns shorter than this are searched apart.
+    const LONG: usize = 4;
+
+    /// `None` when Teddy is not available for one of the parts.
+    fn new(texts: &[String]) -> Option<Self> {
+        let part = |long: bool| {
+            let patterns: Vec<usize> = (0..texts.len())
+                .filter(|&i| (texts[i].len() >= Self::LONG) == long)
+                .collect();
+            if patterns.is_empty() {
+                return Some(None);
+            }
+            let teddy = |fat: bool| {
+                packed::Config::new()
+                    .match_kind(packed::MatchKind::LeftmostLongest)
+                    .only_teddy(true)
+                    .only_teddy_fat(Some(fat))
+                    .heuristic_pattern_limits(false)
+                    .builder()
+                    .extend(patterns.iter().map(|&i| &texts[i]))
+                    .build()
+            };
+            // Fat (16 buckets, AVX2 only) for the many long patterns, slim for the few
+            // short ones; slim for both where there is no AVX2.
+            let searcher = if long {
+                teddy(true).or_else(|| teddy(false))
+            } else {
+                teddy(false)
+            };
+            searcher.map(|searcher| Some(TeddyPart { searcher, patterns }))
+        };
+        let parts: Vec<TeddyPart> = [part(true)?, part(false)?].into_iter().flatten().collect();
+        (!parts.is_empty()).then_some(Self { parts })
+    }
+
+    /// Calls `hit` with the scanner's index and range of each match, left to right, as
+    /// one leftmost-longest search over every pattern would: the leftmost of the parts'
+    /// next matches (the longer where two start together, which the longer part holds),
+    /// then each part's next match from where that one ends.
+    fn each_match(&self, haystack: &[u8], mut hit: impl FnMut(usize, Range<usize>)) {
+        let find = |part: &TeddyPart, from: usize| {
+            part.searcher
+                .find_in(haystack, aho_corasick::Span::from(from..haystack.len()))
+        };
+        // At most two parts: no allocation on the request path.
+        let mut next: [Option<aho_corasick::Match>; 2] = [None, None];
+        for (part, candidate) in self.parts.iter().zip(&mut next) {
+            *candidate = find(part, 0);
+        }
+        loop {
+            let Some((k, m)) = next
+                .iter()
+                .enumerate()
+                .filter_map(|(k, m)| m.as_ref().map(|m| (k, m)))
+                .min_by_key(|(_, m)| (m.start(), std::cmp::Reverse(m.len())))
+            else {
+                return;
+            };
+            let (pattern, range) = (
+                self.parts[k].patterns[m.pattern().as_usize()],
+                m.start()..m.end(),
+            );
+            hit(pattern, range.clone());
+            for (part, candidate) in self.parts.iter().zip(&mut next) {
+                if candidate.as_ref().is_some_and(|m| m.start() < range.end) {
+                    *candidate = find(part, range.end);
+                }
+            }
+        }
+    }
 }
 
 impl Search {
     /// Calls `hit` with the index and range of each match, left to right.
     fn each_match(&self, haystack: &[u8], mut hit: impl FnMut(usize, Range<usize>)) {
         match self {
-            Self::Teddy(searcher) => {
-                for m in searcher.find_iter(haystack) {
-                    hit(m.pattern().as_usize(), m.start()..m.end());
-                }
-            }
+            Self::Teddy(teddy) => teddy.each_match(haystack, hit),
             Self::Automaton(automaton) => {
                 for m in automaton.find_iter(haystack) {
                     hit(m.pattern().as_usize(), m.range());
@@ -60,7 +153,7 @@ impl Search {
     #[cfg(test)]
     fn memory_usage(&self) -> usize {
         match self {
-            Self::Teddy(searcher) => searcher.memory_usage(),
+            Self::Teddy(teddy) => teddy.parts.iter().map(|p| p.searcher.memory_usage()).sum(),
             Self::Automaton(automaton) => automaton.memory_usage(),
         }
     }
@@ -198,19 +291,9 @@ impl Scanner {
                 })
                 .flatten()
         };
-        let teddy = || {
-            packed::Config::new()
-                .match_kind(packed::MatchKind::LeftmostLongest)
-                .only_teddy(true)
-                .only_teddy_fat(Some(false))
-                .heuristic_pattern_limits(false)
-                .builder()
-                .extend(&texts)
-                .build()
-        };
-        let search = match teddy() {
-            Some(searcher) if !texts.is_empty() => Some(Search::Teddy(searcher)),
-            _ => build(true).map(Search::Automaton),
+        let search = match SplitTeddy::new(&texts) {
+            Some(teddy) => Some(Search::Teddy(teddy)),
+            None => build(true).map(Search::Automaton),
         };
         Self {
             search,
@@ -489,6 +572,44 @@ mod tests {
         let found = matches(teddy, folded.as_bytes());
         assert!(found.len() > 100, "{}", found.len());
         assert_eq!(found, matches(automaton, folded.as_bytes()));
+    }
+
+    proptest::proptest! {
+        /// The two Teddy searchers together give exactly the matches of one
+        /// leftmost-longest search over every pattern, where patterns overlap, nest
+        /// and share starts (`tokeyj`, `passsn`, `pinpad` against `pin`).
+        #[test]
+        fn split_teddy_matches_one_search_over_every_pattern(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "token ", "tok", "key", "keyring", "eyj", "pass", "ss", "n", "e", "y",
+                    "j", "k", "p", "://", ":/", "sk_live_", "pin", "pinpad", "sig",
+                    "session", "ssn", "-----begin ", " ", "\"", "ghp_", "cvv2",
+                ]),
+                0..80,
+            ),
+        ) {
+            // Two names whose stems start with a three-letter one: matches of both
+            // parts at the same place.
+            let redaction = crate::redaction::Redaction::builder()
+                .name("pinpad")
+                .name("keyring")
+                .build()
+                .expect("valid rules");
+            let scanner = &redaction.inner.scanner;
+            let teddy = scanner.search.as_ref().expect("built");
+            let automaton = scanner.short_search.as_ref().expect("built");
+            #[cfg(target_arch = "x86_64")]
+            proptest::prop_assert!(
+                matches!(teddy, Search::Teddy(split) if split.parts.len() == 2),
+                "two Teddy searchers on x86-64"
+            );
+            let text = parts.concat();
+            proptest::prop_assert_eq!(
+                matches(teddy, text.as_bytes()),
+                matches(automaton, text.as_bytes())
+            );
+        }
     }
 
     #[test]

@@ -76,6 +76,35 @@ fn default_headers_are_redacted_others_untouched_order_and_duplicates_kept() {
 }
 
 #[test]
+fn a_credential_keeps_its_scheme_as_sent() {
+    // The scheme's spelling and the spaces after it are kept whichever way they are
+    // sent (`REDACTED_CREDENTIALS` holds the common spelling with one space).
+    let cases = [
+        ("Bearer abc.def", "Bearer [redacted]"),
+        ("bearer abc.def", "bearer [redacted]"),
+        ("BASIC  Zm9vOmJhcg==", "BASIC  [redacted]"),
+        (
+            "AWS4-HMAC-SHA256 Credential=AKID/x",
+            "AWS4-HMAC-SHA256 [redacted]",
+        ),
+        ("Unknown abc", "[redacted]"),
+        ("Bearer ", "[redacted]"),
+    ];
+    for (sent, recorded) in cases {
+        let map = header_map(&[("authorization", sent)]);
+        let headers = Redaction::default().headers(&map);
+        assert_eq!(
+            pairs(&headers),
+            vec![("authorization", recorded.as_bytes())],
+            "{sent:?}"
+        );
+    }
+    for (scheme, replaced) in AUTH_SCHEMES.iter().zip(REDACTED_CREDENTIALS) {
+        assert_eq!(*replaced, format!("{scheme} {REDACTED}"));
+    }
+}
+
+#[test]
 fn a_header_whose_verdict_is_taken_when_the_rules_are_built_follows_the_rules() {
     // Protocol headers skip the name test, and common credential headers take its
     // verdict once, only as the rules say: a protocol header a team lists is redacted,
