@@ -22,10 +22,11 @@ pub(super) fn redact_document(
     let mut document = serde_json::from_slice::<Value>(body).map_err(|_| ())?;
     let patterns = &redaction.inner.json_paths;
     let states: Vec<u64> = patterns.iter().map(PathPattern::start_state).collect();
-    let walker = Walker {
+    let mut walker = Walker {
         redaction,
         patterns,
         depth,
+        verdicts: Vec::new(),
     };
     if !walker.walk(&mut document, &states) {
         return Ok(None);
@@ -68,17 +69,40 @@ impl KeyFilter {
     }
 }
 
+/// Distinct member names whose verdict a walk remembers.
+const REMEMBERED_NAMES: usize = 32;
+
 struct Walker<'a> {
     redaction: &'a Redaction,
     patterns: &'a [PathPattern],
     /// How many documents this one is nested in (JSON in a JSON string).
     depth: u8,
+    /// The name test's verdict on each member name met so far (up to
+    /// [`REMEMBERED_NAMES`]): an array of objects repeats its few names in every
+    /// element, and the test costs far more than looking one up here.
+    verdicts: Vec<(String, bool)>,
 }
 
 impl Walker<'_> {
+    /// Whether a member named `key` holds a secret.
+    fn is_secret_member(&mut self, key: &str) -> bool {
+        if let Some(&(_, secret)) = self.verdicts.iter().find(|(name, _)| name == key) {
+            return secret;
+        }
+        let secret = self
+            .redaction
+            .inner
+            .names
+            .is_secret(key.as_bytes(), Place::Field);
+        if self.verdicts.len() < REMEMBERED_NAMES {
+            self.verdicts.push((key.to_owned(), secret));
+        }
+        secret
+    }
+
     /// Replaces `value` if a pattern accepts here, or else the secrets below it; returns
     /// whether anything was replaced.
-    fn walk(&self, value: &mut Value, states: &[u64]) -> bool {
+    fn walk(&mut self, value: &mut Value, states: &[u64]) -> bool {
         if self
             .patterns
             .iter()
@@ -93,12 +117,7 @@ impl Walker<'_> {
         match value {
             Value::Object(members) => {
                 for (key, child) in members.iter_mut() {
-                    if self
-                        .redaction
-                        .inner
-                        .names
-                        .is_secret(key.as_bytes(), Place::Field)
-                    {
+                    if self.is_secret_member(key) {
                         if !is_empty(child) {
                             *child = replacement(self.redaction, child);
                             replaced = true;

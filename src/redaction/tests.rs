@@ -314,6 +314,30 @@ fn json_top_level_password_is_redacted_by_default() {
 }
 
 #[test]
+fn every_element_of_an_array_is_judged_by_its_member_names() {
+    // The walk remembers each name's verdict: the same name is secret in every element,
+    // a name equal to a secret name's value is not, and names past the ones remembered
+    // are still tested.
+    let mut members: Vec<String> = (0..40).map(|i| format!(r#""k{i}": "v{i}""#)).collect();
+    members.push(r#""password": "late-secret""#.to_owned());
+    let body = format!(
+        r#"[{{"token": "first-secret", "id": "token"}}, {{"token": "second-secret", "id": "token"}}, {{{}}}]"#,
+        members.join(", ")
+    );
+    let redacted = Redaction::default()
+        .body(Some(b"application/json"), body.as_bytes())
+        .expect("secrets found");
+    let document = json_of(&redacted);
+    assert_eq!(document[0], json!({"token": "[redacted]", "id": "token"}));
+    assert_eq!(document[1], json!({"token": "[redacted]", "id": "token"}));
+    assert_eq!(document[2]["password"], json!("[redacted]"));
+    assert_eq!(document[2]["k39"], json!("v39"));
+    for secret in ["first-secret", "second-secret", "late-secret"] {
+        assert!(!contains(&redacted, secret.as_bytes()), "{secret}");
+    }
+}
+
+#[test]
 fn json_descendant_path_matches_at_every_depth_whatever_the_value() {
     let redaction = Redaction::builder()
         .without_default_names()
