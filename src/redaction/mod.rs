@@ -197,6 +197,10 @@ const PROTOCOL_HEADERS: &[&str] = &[
     "vary",
     // W3C trace context: a version, two ids and flags, in hex.
     "traceparent",
+    // Retrace's own propagation, on every recorded outgoing call: the calling
+    // recording's id and, with a trigger token, a signature bound to that id and the
+    // trace (`policy::trigger`), never the token.
+    crate::policy::PARENT_HEADER,
 ];
 
 /// Credential headers most requests or answers carry: the name test's verdict on each
