@@ -31,6 +31,9 @@
 //! `cargo bench --bench instructions` with each `RETRACE_PROBE` gives the allocation
 //! figures without valgrind.
 
+#[path = "support/bodies.rs"]
+mod bodies;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -101,34 +104,13 @@ fn allocations() -> (u64, u64) {
 /// `RETRACE_PROBE_BODY=words` words.
 fn kib(seed: u8) -> Bytes {
     if std::env::var("RETRACE_PROBE_BODY").is_ok_and(|v| v == "words") {
-        return words_kib(seed);
+        return Bytes::from(bodies::order_json(seed, 6));
     }
     let mut s = String::from("{\"items\":[");
     let mut i = usize::from(seed);
     while s.len() < 1000 {
         s.push_str(&format!("{{\"id\":{i},\"qty\":{}}},", i % 7));
         i += 1;
-    }
-    s.push_str("{}]}");
-    Bytes::from(s)
-}
-
-/// About 1 KiB of JSON words: an order, its address and its stock in four cities.
-fn words_kib(seed: u8) -> Bytes {
-    let mut s = format!(
-        "{{\"order_id\":\"ord-{seed}77812\",\"customer\":\"cust-0042\",\"sku\":1234,\
-         \"name\":\"Stainless steel water bottle, 750 ml, model 01234\",\"quantity\":2,\
-         \"currency\":\"EUR\",\"total_cents\":2598,\"ship_to\":{{\"street\":\
-         \"12 rue de la Republique\",\"city\":\"Lyon\",\"postcode\":\"69002\",\
-         \"country\":\"FR\"}},\"options\":{{\"gift_wrap\":false,\"express\":true}},\
-         \"stock\":["
-    );
-    for city in ["Lyon", "Porto", "Gdansk", "Leipzig", "Turin", "Ghent"] {
-        s.push_str(&format!(
-            "{{\"warehouse\":\"WH-{seed:03}-{}\",\"city\":\"{city}\",\"available\":41,\
-             \"reserved\":3,\"eta_days\":7}},",
-            &city[..2]
-        ));
     }
     s.push_str("{}]}");
     Bytes::from(s)

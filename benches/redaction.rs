@@ -16,6 +16,9 @@
 //!
 //! Run: `cargo bench --bench redaction`.
 
+#[path = "support/bodies.rs"]
+mod bodies;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -41,29 +44,8 @@ fn json(size: usize, secret: bool) -> Bytes {
 
 /// About 3 KiB of JSON words: three orders with their stock, no secret.
 fn order_json() -> Bytes {
-    let mut s = String::from("[");
-    for k in 0..3 {
-        s.push_str(&format!(
-            "{{\"order_id\":\"ord-{k}77812\",\"customer\":\"cust-0042\",\"sku\":1234,\
-             \"name\":\"Stainless steel water bottle, 750 ml, model 01234\",\"quantity\":2,\
-             \"currency\":\"EUR\",\"total_cents\":2598,\"ship_to\":{{\"street\":\
-             \"12 rue de la Republique\",\"city\":\"Lyon\",\"postcode\":\"69002\",\
-             \"country\":\"FR\"}},\"options\":{{\"gift_wrap\":false,\"express\":true}},\
-             \"stock\":["
-        ));
-        for city in [
-            "Lyon", "Porto", "Gdansk", "Leipzig", "Turin", "Ghent", "Malmo", "Cork",
-        ] {
-            s.push_str(&format!(
-                "{{\"warehouse\":\"WH-123-{}\",\"city\":\"{city}\",\"available\":41,\
-                 \"reserved\":3,\"eta_days\":7}},",
-                &city[..2]
-            ));
-        }
-        s.push_str("{}]},");
-    }
-    s.push_str("{}]");
-    Bytes::from(s)
+    let orders: Vec<String> = (0..3).map(|seed| bodies::order_json(seed, 8)).collect();
+    Bytes::from(format!("[{}]", orders.join(",")))
 }
 
 fn text(size: usize) -> Bytes {
