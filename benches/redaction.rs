@@ -9,6 +9,7 @@
 //!   address, eight warehouses' stock, as the e2e bench's realistic service answers),
 //!   where ordinary words begin like the three-letter stems (`key`, `pin`, `sig`);
 //! - `text_1kib_clean`: a 1 KiB log-like text body;
+//! - `html_16kib_clean`: 16 KiB of HTML, whose every `<span>` holds the stem `pan`;
 //! - `headers_12`: a typical request head of twelve headers, `authorization` among them;
 //! - `rows_20`: 20 rows of five columns (two numbers, three short strings), as a
 //!   recorded query's answer or a `#[retrace::record]` value is encoded
@@ -55,6 +56,20 @@ fn text(size: usize) -> Bytes {
         s.push_str(&format!(
             "2026-12-06T03:20:{:02}Z INFO order {i} shipped to warehouse {}\n",
             i % 60,
+            i % 9
+        ));
+        i += 1;
+    }
+    Bytes::from(s)
+}
+
+fn html(size: usize) -> Bytes {
+    let mut s = String::new();
+    let mut i = 0;
+    while s.len() < size {
+        s.push_str(&format!(
+            "<div class=\"item\"><a href=\"/articles/notes-{i}\">Notes on replay, part \
+             {i}</a><span class=\"meta\">by ann, {} comments</span></div>\n",
             i % 9
         ));
         i += 1;
@@ -125,6 +140,7 @@ fn bench(c: &mut Criterion) {
         ("json_1kib_secret", json(1024, true), json_ct),
         ("json_order_3kib_clean", order_json(), json_ct),
         ("text_1kib_clean", text(1024), Some(&b"text/plain"[..])),
+        ("html_16kib_clean", html(16 * 1024), Some(&b"text/html"[..])),
     ] {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(name, |b| {

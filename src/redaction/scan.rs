@@ -330,11 +330,13 @@ impl Scanner {
         };
         if let Some(search) = search {
             let mut skip_to = 0;
+            let mut verdicts = WordVerdicts::default();
             with_lower_case(text, |folded| {
                 search.each_match(folded, |pattern, hit| match self.patterns[pattern] {
                     Pattern::NameStem => {
                         if hit.start >= skip_to {
-                            skip_to = name_at(names, text, hit, assignments, &mut found);
+                            skip_to =
+                                name_at(names, &mut verdicts, text, hit, assignments, &mut found);
                         }
                     }
                     Pattern::Anchor(anchor) => {
@@ -344,7 +346,8 @@ impl Scanner {
                             // `token ` won the match over the stem `token`: it may be a
                             // name (`api_token = x`) rather than a scheme.
                             let word = hit.start..hit.end - 1;
-                            skip_to = name_at(names, text, word, assignments, &mut found);
+                            skip_to =
+                                name_at(names, &mut verdicts, text, word, assignments, &mut found);
                         }
                     }
                 });
@@ -365,6 +368,7 @@ impl Scanner {
 /// it (and, when `assignments`, the value assigned to it). Returns where the word ends.
 fn name_at(
     names: &SecretNames,
+    verdicts: &mut WordVerdicts,
     text: &[u8],
     stem: Range<usize>,
     assignments: bool,
@@ -372,13 +376,46 @@ fn name_at(
 ) -> usize {
     let word = names::word_around(text, stem);
     let end = word.end;
-    if names.is_secret(&text[word.clone()], Place::Parameter) {
+    if verdicts.is_secret(names, text, word.clone()) {
         found.secret_name = true;
         if let Some(value) = assignments.then(|| assigned_value(text, word)).flatten() {
             found.assigned.push(value);
         }
     }
     end
+}
+
+/// Words a scan remembers the name test's verdict on.
+const WORD_VERDICTS: usize = 16;
+
+/// The name test's verdicts on the words one scan has met, by their bytes. A text
+/// repeats its words, and ordinary ones hold the short stems (every `<span>` of an HTML
+/// page holds `pan`, every `shipping` holds `pin`): the test costs far more than
+/// finding the word here. Kept on the stack, as ranges of the text.
+#[derive(Default)]
+struct WordVerdicts {
+    seen: [(usize, usize, bool); WORD_VERDICTS],
+    len: usize,
+}
+
+impl WordVerdicts {
+    /// Whether `text[word]` is a secret's name, tested once per distinct word (up to
+    /// [`WORD_VERDICTS`] of them).
+    fn is_secret(&mut self, names: &SecretNames, text: &[u8], word: Range<usize>) -> bool {
+        let bytes = &text[word.clone()];
+        if let Some(&(_, _, secret)) = self.seen[..self.len]
+            .iter()
+            .find(|&&(start, end, _)| &text[start..end] == bytes)
+        {
+            return secret;
+        }
+        let secret = names.is_secret(bytes, Place::Parameter);
+        if let Some(slot) = self.seen.get_mut(self.len) {
+            *slot = (word.start, word.end, secret);
+            self.len += 1;
+        }
+        secret
+    }
 }
 
 /// Runs `f` on `text` with ASCII letters lower-cased (same length, same offsets), in a

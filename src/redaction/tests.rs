@@ -763,6 +763,32 @@ const JWT: &str =
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
 
 #[test]
+fn a_text_that_repeats_its_words_has_every_assignment_judged() {
+    // A scan remembers the name test's verdict on each word it met: a word repeated
+    // keeps its verdict (`span` is no name, `password` is one, each time), and words
+    // past the ones remembered are still tested.
+    let mut text = String::from("<span>a</span> password=first1 <span>b</span> password=second2");
+    for i in 0..20 {
+        text.push_str(&format!(" key{i}x=v"));
+    }
+    text.push_str(" pin=4321 <span>c</span>");
+    let redacted = Redaction::default()
+        .body(Some(b"text/html"), text.as_bytes())
+        .expect("secrets found");
+    let redacted = std::str::from_utf8(&redacted).expect("text");
+    assert!(
+        redacted.starts_with(
+            "<span>a</span> password=[redacted] <span>b</span> password=[redacted] key0x=v"
+        ),
+        "{redacted}"
+    );
+    assert!(
+        redacted.ends_with(" pin=[redacted] <span>c</span>"),
+        "{redacted}"
+    );
+}
+
+#[test]
 fn detectors_find_secrets_in_free_text_and_keep_the_rest() {
     let r = Redaction::default();
     let cases: &[(&str, &str)] = &[
