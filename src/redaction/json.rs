@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::Redaction;
 use super::names::Place;
+use super::verdicts::Verdicts;
 use crate::json_path::{PathPattern, Segment};
 
 /// The parsed document with its secrets replaced, or `Err(())` when `body` is not JSON.
@@ -26,7 +27,7 @@ pub(super) fn redact_document(
         redaction,
         patterns,
         depth,
-        verdicts: Vec::new(),
+        verdicts: Verdicts::default(),
     };
     if !walker.walk(&mut document, &states) {
         return Ok(None);
@@ -69,7 +70,7 @@ impl KeyFilter {
     }
 }
 
-/// Distinct member names whose verdict a walk remembers.
+/// Member names whose verdicts a walk remembers.
 const REMEMBERED_NAMES: usize = 32;
 
 struct Walker<'a> {
@@ -77,27 +78,20 @@ struct Walker<'a> {
     patterns: &'a [PathPattern],
     /// How many documents this one is nested in (JSON in a JSON string).
     depth: u8,
-    /// The name test's verdict on each member name met so far (up to
-    /// [`REMEMBERED_NAMES`]): an array of objects repeats its few names in every
-    /// element, and the test costs far more than looking one up here.
-    verdicts: Vec<(String, bool)>,
+    /// The name test's verdicts on the member names met last: an array of objects
+    /// repeats its few names in every element.
+    verdicts: Verdicts<String, REMEMBERED_NAMES>,
 }
 
 impl Walker<'_> {
     /// Whether a member named `key` holds a secret.
     fn is_secret_member(&mut self, key: &str) -> bool {
-        if let Some(&(_, secret)) = self.verdicts.iter().find(|(name, _)| name == key) {
-            return secret;
-        }
-        let secret = self
-            .redaction
-            .inner
-            .names
-            .is_secret(key.as_bytes(), Place::Field);
-        if self.verdicts.len() < REMEMBERED_NAMES {
-            self.verdicts.push((key.to_owned(), secret));
-        }
-        secret
+        let names = &self.redaction.inner.names;
+        self.verdicts.get_or_test(
+            |known| known == key,
+            || key.to_owned(),
+            || names.is_secret(key.as_bytes(), Place::Field),
+        )
     }
 
     /// Replaces `value` if a pattern accepts here, or else the secrets below it; returns

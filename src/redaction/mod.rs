@@ -125,6 +125,7 @@ mod scan;
 mod tests;
 mod trigrams;
 mod value;
+mod verdicts;
 
 pub use builder::{RedactionBuilder, RedactionError};
 pub use detect::{Detector, DetectorKind};

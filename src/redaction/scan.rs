@@ -15,6 +15,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind, 
 use super::detect::{self, ANCHORS, Anchor, Detector, DetectorKind};
 use super::names::{self, Place, SecretNames};
 use super::trigrams::Trigrams;
+use super::verdicts::Verdicts;
 
 /// What a pattern of the automaton stands for.
 #[derive(Clone, Copy, Debug)]
@@ -376,7 +377,13 @@ fn name_at(
 ) -> usize {
     let word = names::word_around(text, stem);
     let end = word.end;
-    if verdicts.is_secret(names, text, word.clone()) {
+    let bytes = &text[word.clone()];
+    let secret = verdicts.get_or_test(
+        |known| text[known.clone()] == *bytes,
+        || word.clone(),
+        || names.is_secret(bytes, Place::Parameter),
+    );
+    if secret {
         found.secret_name = true;
         if let Some(value) = assignments.then(|| assigned_value(text, word)).flatten() {
             found.assigned.push(value);
@@ -385,38 +392,11 @@ fn name_at(
     end
 }
 
-/// Words a scan remembers the name test's verdict on.
+/// Words a scan remembers the name test's verdicts on.
 const WORD_VERDICTS: usize = 16;
 
-/// The name test's verdicts on the words one scan has met, by their bytes. A text
-/// repeats its words, and ordinary ones hold the short stems (every `<span>` of an HTML
-/// page holds `pan`, every `shipping` holds `pin`): the test costs far more than
-/// finding the word here. Kept on the stack, as ranges of the text.
-#[derive(Default)]
-struct WordVerdicts {
-    seen: [(usize, usize, bool); WORD_VERDICTS],
-    len: usize,
-}
-
-impl WordVerdicts {
-    /// Whether `text[word]` is a secret's name, tested once per distinct word (up to
-    /// [`WORD_VERDICTS`] of them).
-    fn is_secret(&mut self, names: &SecretNames, text: &[u8], word: Range<usize>) -> bool {
-        let bytes = &text[word.clone()];
-        if let Some(&(_, _, secret)) = self.seen[..self.len]
-            .iter()
-            .find(|&&(start, end, _)| &text[start..end] == bytes)
-        {
-            return secret;
-        }
-        let secret = names.is_secret(bytes, Place::Parameter);
-        if let Some(slot) = self.seen.get_mut(self.len) {
-            *slot = (word.start, word.end, secret);
-            self.len += 1;
-        }
-        secret
-    }
-}
+/// The name test's verdicts on the words a scan met last, as ranges of its text.
+type WordVerdicts = Verdicts<Range<usize>, WORD_VERDICTS>;
 
 /// Runs `f` on `text` with ASCII letters lower-cased (same length, same offsets), in a
 /// buffer kept per thread so the request path does not allocate for it.

@@ -10,13 +10,14 @@
 //! replacement's bytes, and every leaf of a struct, map or sequence likewise; any other
 //! string passes through the value detectors and the text rules, as a text body does.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt::Display;
 
 use serde::ser::{self, Serialize, Serializer};
 
 use super::Redaction;
 use super::names::Place;
+use super::verdicts::Verdicts;
 
 impl Redaction {
     /// `value` encoded with postcard, its secrets replaced as the
@@ -24,8 +25,7 @@ impl Redaction {
     pub fn encode_value<T: Serialize + ?Sized>(&self, value: &T) -> Option<bytes::Bytes> {
         let ctx = Ctx {
             redaction: self,
-            fields: RefCell::new([None; FIELD_CACHE]),
-            next: Cell::new(0),
+            fields: RefCell::default(),
         };
         postcard::to_stdvec(&Redacted {
             value,
@@ -69,29 +69,17 @@ const FIELD_CACHE: usize = 16;
 /// most of the cost of a row otherwise).
 struct Ctx<'r> {
     redaction: &'r Redaction,
-    fields: RefCell<[Option<(&'static str, bool)>; FIELD_CACHE]>,
-    next: Cell<usize>,
+    fields: RefCell<Verdicts<&'static str, FIELD_CACHE>>,
 }
 
 impl Ctx<'_> {
     /// Whether the field or variant `name` is a secret's, remembered by address.
     fn is_secret_static(&self, name: &'static str) -> bool {
-        if let Some(secret) = self
-            .fields
-            .borrow()
-            .iter()
-            .flatten()
-            .find_map(|(known, secret)| std::ptr::eq(*known, name).then_some(*secret))
-        {
-            return secret;
+        let test = || self.redaction.is_secret_field(name);
+        match self.fields.try_borrow_mut() {
+            Ok(mut fields) => fields.get_or_test(|known| std::ptr::eq(*known, name), || name, test),
+            Err(_) => test(),
         }
-        let secret = self.redaction.is_secret_field(name);
-        let at = self.next.get();
-        if let Ok(mut fields) = self.fields.try_borrow_mut() {
-            fields[at] = Some((name, secret));
-            self.next.set((at + 1) % FIELD_CACHE);
-        }
-        secret
     }
 }
 
