@@ -156,7 +156,7 @@ macro_rules! auth_schemes {
         /// Each scheme's credential as [`RedactionMode::Remove`] records it, when it is
         /// sent spelled as in [`AUTH_SCHEMES`] with one space: a static value, so nearly
         /// every request's credential is replaced without an allocation.
-        const REDACTED_CREDENTIALS: &[&str] = &[$(concat!($scheme, " [redacted]")),*];
+        static REDACTED_CREDENTIALS: &[&str] = &[$(concat!($scheme, " [redacted]")),*];
     };
 }
 
