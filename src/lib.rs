@@ -77,6 +77,7 @@
 #![deny(rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+pub mod arena;
 pub mod audit;
 mod boundary;
 pub mod config;

@@ -126,3 +126,36 @@ fn a_stalled_writer_makes_producers_drop_and_count_never_wait() {
     );
     assert!(stats.written >= 10);
 }
+
+/// The in-flight bytes of the one recording `body` makes (its writer paused so the
+/// message waits in the queue), and the event bytes the writer counted.
+fn in_flight_bytes_of(body: impl FnOnce(&retrace::RecordingHandle) -> bytes::Bytes) -> (u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, guard) = recorder(config(dir.path()));
+    let pause = rec.pause_writer().unwrap();
+    let handle = rec
+        .start(retrace::StartOptions::new(retrace::RecordReason::Sampled))
+        .unwrap();
+    let data = body(&handle);
+    handle.record(retrace::Event::RequestBody(retrace::event::BodyChunk {
+        at_us: 0,
+        data,
+    }));
+    handle.finish(Some(200), retrace::Outcome::Completed);
+    let bytes = rec.stats().in_flight_bytes_high_water;
+    drop(pause);
+    let stats = guard.shutdown().unwrap();
+    assert_eq!(stats.written, 1, "{stats:?}");
+    (bytes, stats.raw_bytes)
+}
+
+#[test]
+fn the_unused_end_of_a_recordings_copy_buffer_counts_as_in_flight() {
+    let (plain, plain_raw) = in_flight_bytes_of(|_| bytes::Bytes::from(vec![7u8; 100]));
+    let (copied, copied_raw) = in_flight_bytes_of(|handle| handle.copy_bytes(&[7u8; 100]));
+    // The same events (their 100 bytes counted in both); the copy's buffer holds
+    // `CHUNK_BYTES`, and its unused rest is counted too, in the budget only: the
+    // writer's count of event bytes is the same.
+    assert_eq!(copied - plain, retrace::arena::CHUNK_BYTES as u64 - 100);
+    assert_eq!(copied_raw, plain_raw);
+}

@@ -72,6 +72,7 @@ pub(crate) struct CallInFlight {
 /// on), stamped `at_us`.
 fn whole_body(
     settings: &CaptureSettings,
+    handle: &RecordingHandle,
     coding: &BodyCoding,
     headers: &HeaderMap,
     body: &Bytes,
@@ -88,7 +89,7 @@ fn whole_body(
         trailers: Vec::new(),
         finished: true,
     };
-    (crate::capture::own(&body.slice(..kept)), end)
+    (crate::capture::own(handle, &body.slice(..kept)), end)
 }
 
 /// Records the start of a call whose request (after propagation headers were added)
@@ -104,8 +105,8 @@ pub(crate) fn start_call(
 ) -> CallInFlight {
     let call_id = handle.next_seq();
     let at_us = handle.elapsed_us();
-    let (head, coding) = settings.request_parts_head(method, uri, version, headers);
-    let (data, end) = whole_body(settings, &coding, headers, body, at_us);
+    let (head, coding) = settings.request_parts_head(&handle, method, uri, version, headers);
+    let (data, end) = whole_body(settings, &handle, &coding, headers, body, at_us);
     handle.record(Event::Call(Box::new(OutboundCall {
         call_id,
         target: uri.authority().map_or("unknown", |a| a.as_str()).to_owned(),
@@ -133,9 +134,9 @@ impl CallInFlight {
         headers: &HeaderMap,
         body: &Bytes,
     ) {
-        let (head, coding) = settings.response_parts_head(status, version, headers);
+        let (head, coding) = settings.response_parts_head(&self.handle, status, version, headers);
         let at_us = self.handle.elapsed_us();
-        let (data, end) = whole_body(settings, &coding, headers, body, at_us);
+        let (data, end) = whole_body(settings, &self.handle, &coding, headers, body, at_us);
         self.answered(head, data, end);
     }
 

@@ -67,6 +67,9 @@ pub(crate) struct ChunkMessage {
     chunk: Option<Chunk>,
     last: bool,
     bytes: usize,
+    /// Memory the chunk keeps alive beyond its events' estimate: the unused end of
+    /// the recording's copy buffer ([`crate::arena`]).
+    retained: usize,
     accounting: Arc<Accounting>,
 }
 
@@ -86,11 +89,16 @@ impl ChunkMessage {
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
+
+    /// The memory the chunk holds: its estimated size and what it keeps alive beyond.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.bytes + self.retained
+    }
 }
 
 impl Drop for ChunkMessage {
     fn drop(&mut self) {
-        self.accounting.release(self.bytes);
+        self.accounting.release(self.held_bytes());
         if self.chunk.is_some() {
             self.accounting
                 .count_loss(self.last, DropReason::WriterGone);
@@ -109,16 +117,17 @@ pub(crate) enum Message {
     Shutdown(Sender<()>),
 }
 
-/// Sends one chunk of `bytes` estimated bytes without blocking. On failure the loss is
-/// already counted.
+/// Sends one chunk of `bytes` estimated bytes, which keeps `retained` bytes more alive,
+/// without blocking. On failure the loss is already counted.
 pub(crate) fn hand_off(
     tx: &Sender<Message>,
     accounting: &Arc<Accounting>,
     chunk: Chunk,
     bytes: usize,
+    retained: usize,
 ) -> Result<(), DropReason> {
     let last = chunk.last;
-    if !accounting.reserve(bytes) {
+    if !accounting.reserve(bytes + retained) {
         accounting.count_loss(last, DropReason::ByteBudget);
         return Err(DropReason::ByteBudget);
     }
@@ -126,6 +135,7 @@ pub(crate) fn hand_off(
         chunk: Some(chunk),
         last,
         bytes,
+        retained,
         accounting: Arc::clone(accounting),
     });
     match tx.try_send(msg) {

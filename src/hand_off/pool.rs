@@ -7,15 +7,23 @@
 //! written buffer back whole (events still in it) when it is small, and the request path
 //! empties it when it takes it: the events are freed on the thread that allocated them,
 //! and the buffer's own allocation is reused. Large buffers are emptied on the writer.
-//! The pool is bounded: at most [`POOL_BUFFERS`] buffers of at most
-//! [`RETURN_BYTES`] each, a fixed overhead of 4 MiB at worst.
+//!
+//! The pool is bounded by what its buffers hold, [`POOL_BYTES`] (their events and,
+//! with a recording's last chunk, what the recording's copy buffers left unused,
+//! [`crate::arena`]), and by count, [`POOL_BUFFERS`]. The writer drains the queue in batches: while traffic flows
+//! it polls every 2 ms, and a bound of 256 buffers, as it was, sent a fifth of a fast
+//! request loop's buffers back to be freed on the writer.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::event::Event;
 
 /// Buffers the pool holds at most.
-pub(crate) const POOL_BUFFERS: usize = 256;
+pub(crate) const POOL_BUFFERS: usize = 1024;
+/// Bytes the pool's buffers hold at most, all together.
+pub(crate) const POOL_BYTES: usize = 4 * 1024 * 1024;
 /// A buffer whose events hold more than this goes back empty.
 pub(crate) const RETURN_BYTES: usize = 16 * 1024;
 /// Buffers larger than this many events are not kept.
@@ -23,20 +31,28 @@ const MAX_KEPT_CAPACITY: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct BufferPool {
-    tx: Sender<Vec<Event>>,
-    rx: Receiver<Vec<Event>>,
+    /// Buffers with the bytes each holds.
+    tx: Sender<(Vec<Event>, usize)>,
+    rx: Receiver<(Vec<Event>, usize)>,
+    /// What the buffers in the pool hold, all together.
+    held: AtomicUsize,
 }
 
 impl BufferPool {
     pub(crate) fn new() -> Self {
         let (tx, rx) = crossbeam_channel::bounded(POOL_BUFFERS);
-        Self { tx, rx }
+        Self {
+            tx,
+            rx,
+            held: AtomicUsize::new(0),
+        }
     }
 
     /// An empty buffer, reused when one is available (its old events are freed here).
     pub(crate) fn take(&self) -> Vec<Event> {
         match self.rx.try_recv() {
-            Ok(mut buffer) => {
+            Ok((mut buffer, bytes)) => {
+                self.held.fetch_sub(bytes, Ordering::Relaxed);
                 buffer.clear();
                 buffer
             }
@@ -44,14 +60,105 @@ impl BufferPool {
         }
     }
 
-    /// Hands a written buffer back; `bytes` is its events' estimated size.
+    /// Hands a written buffer back; `bytes` is what it holds in memory, its events'
+    /// estimated size included.
     pub(crate) fn give(&self, mut buffer: Vec<Event>, bytes: usize) {
         if buffer.capacity() > MAX_KEPT_CAPACITY {
             return;
         }
-        if bytes > RETURN_BYTES {
+        let slots = buffer.capacity() * std::mem::size_of::<Event>();
+        let bytes = if bytes > RETURN_BYTES {
             buffer.clear();
+            slots
+        } else {
+            bytes.max(slots)
+        };
+        if self.held.fetch_add(bytes, Ordering::Relaxed) + bytes > POOL_BYTES {
+            self.held.fetch_sub(bytes, Ordering::Relaxed);
+            return;
         }
-        let _ = self.tx.try_send(buffer);
+        if self.tx.try_send((buffer, bytes)).is_err() {
+            self.held.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// What the buffers in the pool hold, all together.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::event::BodyChunk;
+
+    fn buffer_of(events: usize) -> Vec<Event> {
+        let mut buffer = Vec::with_capacity(8);
+        for _ in 0..events {
+            buffer.push(Event::RequestBody(BodyChunk {
+                at_us: 0,
+                data: Bytes::from_static(b"x"),
+            }));
+        }
+        buffer
+    }
+
+    #[test]
+    fn a_buffer_given_back_is_taken_again_empty_with_its_allocation() {
+        let pool = BufferPool::new();
+        let buffer = buffer_of(3);
+        let at = buffer.as_ptr();
+        pool.give(buffer, 1000);
+        assert_eq!(pool.held(), 1000);
+        let taken = pool.take();
+        assert!(taken.is_empty());
+        assert_eq!(taken.as_ptr(), at);
+        assert_eq!(pool.held(), 0);
+        // Nothing left: a new buffer.
+        let fresh = pool.take();
+        assert_ne!(fresh.as_ptr(), at);
+    }
+
+    #[test]
+    fn the_pool_keeps_buffers_up_to_its_byte_bound_and_no_further() {
+        let pool = BufferPool::new();
+        let each = 10 * 1024;
+        let fit = POOL_BYTES / each;
+        for _ in 0..fit + 5 {
+            pool.give(buffer_of(1), each);
+        }
+        assert_eq!(pool.held(), fit * each);
+        assert_eq!(pool.rx.len(), fit);
+        // Taking one makes room for one.
+        let _ = pool.take();
+        pool.give(buffer_of(1), each);
+        pool.give(buffer_of(1), each);
+        assert_eq!(pool.rx.len(), fit);
+    }
+
+    #[test]
+    fn a_large_buffer_comes_back_empty_and_counts_its_slots_only() {
+        let pool = BufferPool::new();
+        let buffer = buffer_of(2);
+        let slots = buffer.capacity() * std::mem::size_of::<Event>();
+        pool.give(buffer, RETURN_BYTES + 1);
+        assert_eq!(pool.held(), slots);
+        let (kept, bytes) = pool.rx.try_recv().unwrap();
+        assert!(kept.is_empty());
+        assert_eq!(bytes, slots);
+    }
+
+    #[test]
+    fn the_pool_keeps_no_more_buffers_than_its_count_bound() {
+        let pool = BufferPool::new();
+        for _ in 0..POOL_BUFFERS + 10 {
+            pool.give(Vec::new(), 0);
+        }
+        assert_eq!(pool.rx.len(), POOL_BUFFERS);
+        assert_eq!(pool.held(), 0);
     }
 }

@@ -50,7 +50,10 @@ fn signature(token: &str, trace_id: TraceId, parent: RecordingId) -> String {
 pub fn parent_header_value(token: Option<&str>, trace_id: TraceId, parent: RecordingId) -> String {
     let mut id = [0u8; crate::id::RECORDING_ID_LEN];
     parent.encode(&mut id);
-    let mut value = String::with_capacity(id.len() + 5 + 32);
+    // Exactly the capacity it needs, so `Bytes` takes it without an allocation of its
+    // own when it becomes a header value.
+    let signed = if token.is_some() { 5 + 32 } else { 0 };
+    let mut value = String::with_capacity(id.len() + signed);
     // The id alphabet is ASCII.
     value.push_str(std::str::from_utf8(&id).unwrap_or_default());
     if let Some(t) = token {
@@ -86,6 +89,15 @@ pub(crate) fn verify_parent(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parent_value_fills_exactly_the_capacity_it_was_given() {
+        let (trace, parent) = (TraceId::random(), RecordingId::new());
+        for token in [None, Some("s3cret")] {
+            let v = parent_header_value(token, trace, parent);
+            assert_eq!(v.capacity(), v.len(), "{token:?}");
+        }
+    }
 
     #[test]
     fn parent_signatures_verify_only_with_the_token_and_trace() {

@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 
 use super::Shared;
+use crate::arena::ByteArena;
 use crate::event::{Begin, Chunk, End, Event, Loss, Outcome, RecordReason};
 use crate::hand_off::hand_off;
 use crate::id::{RecordingId, TraceId};
@@ -81,6 +82,9 @@ struct Inner {
     max_bytes: usize,
     seq: AtomicU32,
     state: Mutex<State>,
+    /// Where the capture points copy what they keep; apart from `state`, so a head
+    /// is redacted into it without holding up events recorded meanwhile.
+    arena: Mutex<ByteArena>,
     shared: Arc<Shared>,
 }
 
@@ -128,6 +132,7 @@ impl RecordingHandle {
                     events,
                     ..State::default()
                 }),
+                arena: Mutex::new(ByteArena::new()),
                 shared,
             }),
         }
@@ -160,6 +165,20 @@ impl RecordingHandle {
     #[doc(hidden)]
     pub fn propagation_token(&self) -> Option<Arc<str>> {
         self.inner.shared.policy.propagation_token()
+    }
+
+    /// A copy of `data` for an event of this recording: small copies share the
+    /// recording's buffers ([`ByteArena`]), so they cost no allocation of their own.
+    /// The copy keeps its whole buffer alive (4 KiB at most, the recording's other
+    /// copies in it): keep it no longer than the recording's events.
+    pub fn copy_bytes(&self, data: &[u8]) -> bytes::Bytes {
+        self.inner.arena.lock().copy(data)
+    }
+
+    /// Runs `f` with the recording's [`ByteArena`] (locked: `f` must not use the
+    /// handle).
+    pub(crate) fn with_arena<R>(&self, f: impl FnOnce(&mut ByteArena) -> R) -> R {
+        f(&mut self.inner.arena.lock())
     }
 
     /// Whether the recording is tentative.
@@ -294,10 +313,17 @@ impl Inner {
 
     fn send(&self, state: &mut State, last: bool) {
         // What the message holds in memory: the events' contents, the buffer's slots
-        // (used or not) and the chunk itself.
+        // (used or not) and the chunk itself; and, with the last, what the recording's
+        // copy buffers hold unused (freed with the events). Copies made after the end
+        // are not kept: the arena left behind allocates each on its own.
         let bytes = state.buffered
             + (state.events.capacity() - state.events.len() + 2) * std::mem::size_of::<Event>()
             + std::mem::size_of::<Chunk>();
+        let retained = if last {
+            std::mem::replace(&mut *self.arena.lock(), ByteArena::unpooled()).unused()
+        } else {
+            0
+        };
         let chunk = Chunk {
             id: self.id,
             seq: state.next_chunk,
@@ -313,7 +339,13 @@ impl Inner {
         };
         state.next_chunk += 1;
         state.buffered = 0;
-        if let Err(reason) = hand_off(&self.shared.tx, &self.shared.accounting, chunk, bytes) {
+        if let Err(reason) = hand_off(
+            &self.shared.tx,
+            &self.shared.accounting,
+            chunk,
+            bytes,
+            retained,
+        ) {
             state.lost_chunks += 1;
             state.first_chunk_loss.get_or_insert(reason);
         }

@@ -135,11 +135,13 @@ pub use names::{DEFAULT_SECRET_NAMES, NAME_EXCEPTIONS, NameMatch, NameRule, Name
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, Uri};
 
+use crate::arena::ByteArena;
 use crate::event::Header;
 use crate::json_path::PathPattern;
+use crate::recorder::RecordingHandle;
 use names::{Place, SecretNames};
 
 /// What [`RedactionMode::Remove`] writes in place of a secret.
@@ -294,12 +296,24 @@ impl Redaction {
     /// (an authentication scheme in front of it kept), and every secret a detector finds
     /// in any other value replaced in place. Empty values stay empty.
     pub fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
-        // Kept values are copied into one buffer and recorded as slices of it: one
-        // allocation for the whole head instead of one per header. A kept value is left
-        // empty until the buffer is whole; a redacted one is never empty (a value that
-        // is empty is kept), so the second pass tells them apart by that alone.
-        let mut buf = BytesMut::with_capacity(headers.iter().map(|(_, v)| v.len()).sum());
+        self.headers_in(headers, &mut ByteArena::unpooled())
+    }
+
+    /// [`headers`](Self::headers) for an event of `recording`: the kept values are
+    /// copied into the recording's buffers, which its bodies' copies share (see
+    /// [`crate::arena`]).
+    pub fn headers_for(&self, headers: &HeaderMap, recording: &RecordingHandle) -> Vec<Header> {
+        recording.with_arena(|arena| self.headers_in(headers, arena))
+    }
+
+    /// [`headers`](Self::headers), with the kept values copied into `arena`.
+    fn headers_in(&self, headers: &HeaderMap, arena: &mut ByteArena) -> Vec<Header> {
+        // Kept values are copied as one block and recorded as slices of it. A kept
+        // value is left empty until the block is made; a redacted one is never empty
+        // (a value that is empty is kept), so the second pass tells them apart by that
+        // alone.
         let mut out = Vec::with_capacity(headers.len());
+        let mut kept = 0;
         for (name, value) in headers {
             let value = value.as_bytes();
             let redacted = if value.is_empty() || self.inner.plain_headers.contains(name) {
@@ -319,7 +333,7 @@ impl Redaction {
             let value = match redacted {
                 Some(value) => value,
                 None => {
-                    buf.extend_from_slice(value);
+                    kept += value.len();
                     Bytes::new()
                 }
             };
@@ -328,7 +342,12 @@ impl Redaction {
                 value,
             });
         }
-        let buf = buf.freeze();
+        let kept_values = out
+            .iter()
+            .zip(headers)
+            .filter(|(header, _)| header.value.is_empty())
+            .map(|(_, (_, value))| value.as_bytes());
+        let buf = arena.copy_parts(kept, kept_values);
         let mut at = 0;
         for (header, (_, value)) in out.iter_mut().zip(headers) {
             if header.value.is_empty() {

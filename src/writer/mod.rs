@@ -323,6 +323,7 @@ impl Writer {
     fn on_chunk(&mut self, mut msg: ChunkMessage) {
         let last = msg.is_last();
         let bytes = msg.bytes();
+        let held = msg.held_bytes();
         let Some(chunk) = msg.take() else {
             return;
         };
@@ -359,7 +360,7 @@ impl Writer {
                 } else {
                     f.others += 1;
                 }
-                self.buffers.give(chunk.events, bytes);
+                self.buffers.give(chunk.events, held);
             }
             Err(e) => {
                 self.frame.raw.truncate(start);

@@ -11,17 +11,21 @@
 //! the in-flight byte budget counted the slices while memory held their buffers (a
 //! 16 MiB budget let the process grow by 55 MiB in the end-to-end benchmark). A copy
 //! of a small frame costs less than the memory it frees; a large frame is most of its
-//! buffer.
+//! buffer. Copies go into the recording's arena ([`retrace::arena`]), as do the heads'
+//! kept values: a recording's copies share a few buffers instead of an allocation
+//! each.
 
 mod coding;
+mod joined;
 mod tap;
 
 use bytes::Bytes;
 use http::HeaderMap;
-use retrace::Redaction;
 use retrace::event::{Header, RequestHead, ResponseHead};
+use retrace::{RecordingHandle, Redaction};
 
 pub(crate) use coding::BodyCoding;
+pub(crate) use joined::Joined;
 pub(crate) use tap::{BodyEndHook, Side, Tap};
 
 /// How a capture point captures: the recorder's redaction and the body cap.
@@ -32,24 +36,36 @@ pub(crate) struct CaptureSettings {
 }
 
 impl CaptureSettings {
-    pub(crate) fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
-        self.redaction.headers(headers)
+    /// `headers` redacted, their kept values copied into the recording's arena.
+    pub(crate) fn headers(&self, handle: &RecordingHandle, headers: &HeaderMap) -> Vec<Header> {
+        self.redaction.headers_for(headers, handle)
     }
 
     /// The head of an incoming request, and the body's content coding when the body
     /// is recorded decoded (see [`message_headers`](Self::message_headers)).
-    pub(crate) fn request_head<B>(&self, req: &http::Request<B>) -> (RequestHead, BodyCoding) {
-        self.request_parts_head(req.method(), req.uri(), req.version(), req.headers())
+    pub(crate) fn request_head<B>(
+        &self,
+        handle: &RecordingHandle,
+        req: &http::Request<B>,
+    ) -> (RequestHead, BodyCoding) {
+        self.request_parts_head(
+            handle,
+            req.method(),
+            req.uri(),
+            req.version(),
+            req.headers(),
+        )
     }
 
     pub(crate) fn request_parts_head(
         &self,
+        handle: &RecordingHandle,
         method: &http::Method,
         uri: &http::Uri,
         v: http::Version,
         headers: &HeaderMap,
     ) -> (RequestHead, BodyCoding) {
-        let (headers, coding) = self.message_headers(headers);
+        let (headers, coding) = self.message_headers(handle, headers);
         let head = RequestHead {
             method: retrace::names::method(method),
             uri: self.redaction.uri(uri),
@@ -61,19 +77,24 @@ impl CaptureSettings {
 
     /// The head of a response, and the body's content coding when the body is recorded
     /// decoded.
-    pub(crate) fn response_head<B>(&self, resp: &http::Response<B>) -> (ResponseHead, BodyCoding) {
-        self.response_parts_head(resp.status(), resp.version(), resp.headers())
+    pub(crate) fn response_head<B>(
+        &self,
+        handle: &RecordingHandle,
+        resp: &http::Response<B>,
+    ) -> (ResponseHead, BodyCoding) {
+        self.response_parts_head(handle, resp.status(), resp.version(), resp.headers())
     }
 
     /// [`response_head`](Self::response_head) from a response's parts (a client's own
     /// response type, say).
     pub(crate) fn response_parts_head(
         &self,
+        handle: &RecordingHandle,
         status: http::StatusCode,
         version: http::Version,
         headers: &HeaderMap,
     ) -> (ResponseHead, BodyCoding) {
-        let (headers, coding) = self.message_headers(headers);
+        let (headers, coding) = self.message_headers(handle, headers);
         let head = ResponseHead {
             status: status.as_u16(),
             version: retrace::names::version(version),
@@ -82,10 +103,15 @@ impl CaptureSettings {
         (head, coding)
     }
 
-    /// The headers of a message whose body is captured, redacted, and the body's
-    /// coding when it is recorded decoded (see [`BodyCoding::take_from_head`]).
-    fn message_headers(&self, headers: &HeaderMap) -> (Vec<Header>, BodyCoding) {
-        let mut recorded = self.headers(headers);
+    /// The headers of a message whose body is captured, redacted (their kept values
+    /// copied into the recording's arena), and the body's coding when it is recorded
+    /// decoded (see [`BodyCoding::take_from_head`]).
+    fn message_headers(
+        &self,
+        handle: &RecordingHandle,
+        headers: &HeaderMap,
+    ) -> (Vec<Header>, BodyCoding) {
+        let mut recorded = self.headers(handle, headers);
         let coding = BodyCoding::take_from_head(&self.redaction, &mut recorded);
         (recorded, coding)
     }
@@ -101,10 +127,11 @@ impl CaptureSettings {
 /// the module docs).
 pub(crate) const COPY_BELOW: usize = 64 * 1024;
 
-/// `data` as a recording keeps it: a copy when it is small, a reference otherwise.
-pub(crate) fn own(data: &Bytes) -> Bytes {
+/// `data` as a recording keeps it: a copy (into the recording's arena) when it is
+/// small, a reference otherwise.
+pub(crate) fn own(handle: &RecordingHandle, data: &Bytes) -> Bytes {
     if data.len() <= COPY_BELOW {
-        Bytes::copy_from_slice(data)
+        handle.copy_bytes(data)
     } else {
         data.clone()
     }

@@ -4,15 +4,14 @@
 //! bodies (the default), since a secret can only be found once the body is whole: a
 //! JSON field, a token split across two frames.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::HeaderMap;
 use retrace::RecordingHandle;
 use retrace::event::{BodyChunk, BodyEnd, Event, Header, Loss};
 
-use super::{BodyCoding, CaptureSettings, own};
+use super::{BodyCoding, CaptureSettings, Joined, own};
 
 /// Which body a tap sees, and so where its frames go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,42 +45,6 @@ impl BodyEndHook {
     }
 }
 
-/// A body held back until its end: most bodies arrive as one frame, which is kept as
-/// [`own`] keeps any frame; a second frame makes them one buffer of the recording's,
-/// copied once.
-#[derive(Debug)]
-enum Held {
-    Empty,
-    One(Bytes),
-    Many(BytesMut),
-}
-
-impl Held {
-    fn push(&mut self, data: &Bytes) {
-        *self = match std::mem::replace(self, Held::Empty) {
-            Held::Empty => Held::One(own(data)),
-            Held::One(first) => {
-                let mut buf = BytesMut::with_capacity(first.len() + data.len());
-                buf.extend_from_slice(&first);
-                buf.extend_from_slice(data);
-                Held::Many(buf)
-            }
-            Held::Many(mut buf) => {
-                buf.extend_from_slice(data);
-                Held::Many(buf)
-            }
-        };
-    }
-
-    fn into_bytes(self) -> Bytes {
-        match self {
-            Held::Empty => Bytes::new(),
-            Held::One(data) => data,
-            Held::Many(buf) => buf.freeze(),
-        }
-    }
-}
-
 /// Tees one body's frames into a recording.
 pub(crate) struct Tap {
     handle: RecordingHandle,
@@ -93,13 +56,14 @@ pub(crate) struct Tap {
     // when the body may pass the cap); inline, it made every tap a 2 KiB allocation
     // copied on each move.
     hasher: Option<Box<blake3::Hasher>>,
-    held: Option<Held>,
+    /// The body held back until its end (see [`Joined`]).
+    held: Option<Joined>,
     /// The body's content type, for redaction; only kept when the body is held.
     content_type: ContentType,
     /// The body's content coding, when it is recorded decoded.
     coding: BodyCoding,
     trailers: Vec<Header>,
-    settings: Arc<CaptureSettings>,
+    settings: CaptureSettings,
     on_end: Option<BodyEndHook>,
     ended: bool,
     started: Instant,
@@ -152,7 +116,7 @@ impl Tap {
     pub(crate) fn new(
         handle: RecordingHandle,
         side: Side,
-        settings: &Arc<CaptureSettings>,
+        settings: &CaptureSettings,
         headers: &HeaderMap,
         coding: BodyCoding,
         exact_len: Option<u64>,
@@ -160,8 +124,8 @@ impl Tap {
     ) -> Self {
         let cap = settings.body_cap;
         let may_exceed = exact_len.is_none_or(|n| n > cap as u64);
-        let held =
-            (side == Side::Collect || settings.redaction.inspects_bodies()).then_some(Held::Empty);
+        let held = (side == Side::Collect || settings.redaction.inspects_bodies())
+            .then_some(Joined::Empty);
         let content_type = match (&held, headers.get(http::header::CONTENT_TYPE)) {
             (Some(_), Some(value)) => ContentType::of(value),
             _ => ContentType::Absent,
@@ -177,7 +141,7 @@ impl Tap {
             content_type,
             coding,
             trailers: Vec::new(),
-            settings: Arc::clone(settings),
+            settings: settings.clone(),
             on_end: None,
             ended: false,
             started,
@@ -206,12 +170,14 @@ impl Tap {
         self.captured += take;
         let kept = data.slice(..take);
         if let Some(held) = self.held.as_mut() {
-            held.push(&kept);
+            // Referenced while held (the body is alive meanwhile anyway); a body
+            // of one frame is copied into the recording at its end, once.
+            held.push(&kept, Bytes::clone);
             return;
         }
         let chunk = BodyChunk {
             at_us: self.at_us(),
-            data: own(&kept),
+            data: own(&self.handle, &kept),
         };
         self.handle.record(match self.side {
             Side::Request => Event::RequestBody(chunk),
@@ -241,7 +207,7 @@ impl Tap {
     }
 
     pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {
-        let redacted = self.settings.headers(trailers);
+        let redacted = self.settings.headers(&self.handle, trailers);
         self.trailers.extend(redacted);
     }
 
@@ -254,16 +220,26 @@ impl Tap {
         let at_us = self.at_us();
         let mut collected = Bytes::new();
         if let Some(held) = self.held.take() {
+            // A body of one frame still refers to the frame; several were joined
+            // into a buffer of the tap's own, and decoding makes another.
+            let mut referenced = matches!(held, Joined::One(_));
             let mut held = held.into_bytes();
             if self.coding.is_some() {
                 held = self.decoded(&held);
+                referenced = false;
             }
             let content_type = self.content_type.as_bytes();
             let data = self
                 .settings
                 .redaction
                 .body(content_type, &held)
-                .unwrap_or(held);
+                .unwrap_or_else(|| {
+                    if referenced {
+                        own(&self.handle, &held)
+                    } else {
+                        held
+                    }
+                });
             match self.side {
                 Side::Request => self
                     .handle

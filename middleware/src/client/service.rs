@@ -18,7 +18,7 @@ use super::body::ClientBody;
 use super::future::ClientFuture;
 use super::seal::SealWatch;
 use crate::call::{self, CallInFlight};
-use crate::capture::{BodyEndHook, CaptureSettings, Side, Tap};
+use crate::capture::{BodyEndHook, CaptureSettings, Joined, Side, Tap};
 use crate::record::RecordBody;
 
 /// Why a call through a [`RecordedClient`] failed.
@@ -86,10 +86,14 @@ where
     if body.is_end_stream() {
         return Ok(Bytes::new());
     }
-    body.collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|e| e.to_string())
+    let mut body = std::pin::pin!(body);
+    let mut joined = Joined::Empty;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() {
+            joined.push(&data, Bytes::clone);
+        }
+    }
+    Ok(joined.into_bytes())
 }
 
 impl<S, B, ResB> Service<Request<B>> for RecordedClient<S>
@@ -128,10 +132,10 @@ where
             RetraceContext::Recording(handle) => handle.redaction(),
             RetraceContext::Replay(session) => session.redaction(),
         };
-        let settings = Arc::new(CaptureSettings {
+        let settings = CaptureSettings {
             redaction: redaction.clone(),
             body_cap: self.body_cap,
-        });
+        };
         match context {
             RetraceContext::Recording(handle) => {
                 ClientFuture::boxed(Box::pin(record_call(inner, settings, handle, req)))
@@ -146,7 +150,7 @@ where
 
 async fn record_call<S, B, ResB>(
     mut inner: S,
-    settings: Arc<CaptureSettings>,
+    settings: CaptureSettings,
     handle: RecordingHandle,
     req: Request<B>,
 ) -> Result<Response<ClientBody<ResB>>, ClientError<S::Error>>
@@ -171,7 +175,7 @@ where
     );
     match inner.call(Request::from_parts(parts, B::from(bytes))).await {
         Ok(response) => {
-            let (head, coding) = settings.response_head(&response);
+            let (head, coding) = settings.response_head(&handle, &response);
             let (parts, body) = response.into_parts();
             let tap = Tap::new(
                 handle,
@@ -197,7 +201,7 @@ where
 
 async fn replay_call<S, B, ResB>(
     mut inner: S,
-    settings: Arc<CaptureSettings>,
+    settings: CaptureSettings,
     session: Arc<ReplaySession>,
     req: Request<B>,
 ) -> Result<Response<ClientBody<ResB>>, ClientError<S::Error>>

@@ -147,7 +147,10 @@ where
                     pending.handle.discard();
                     return Poll::Ready(Ok(response.map(RecordBody::passthrough)));
                 }
-                let (head, coding) = pending.shared.capture.response_head(&response);
+                let (head, coding) = pending
+                    .shared
+                    .capture
+                    .response_head(&pending.handle, &response);
                 pending.handle.record(Event::Response(head));
                 if pending.shared.echo_id
                     && let Ok(v) = HeaderValue::from_str(&pending.handle.id().to_string())

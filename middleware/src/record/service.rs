@@ -104,7 +104,7 @@ where
             return ResponseFuture::passthrough(self.inner.call(req.map(RecordBody::passthrough)));
         };
         let started = Instant::now();
-        let (head, coding) = shared.capture.request_head(&req);
+        let (head, coding) = shared.capture.request_head(&handle, &req);
         handle.record(Event::Request(head));
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(handle.id());
