@@ -103,6 +103,17 @@ impl ByteArena {
         self.free.split().freeze()
     }
 
+    /// This arena made whole again for new copies when none of its copies is left
+    /// (their events were dropped), else a new one: a written recording's buffer
+    /// serves the next recording without an allocation.
+    pub(crate) fn reclaimed(mut self) -> Self {
+        self.retired = 0;
+        if self.chunk == 0 || !self.free.try_reclaim(self.chunk) {
+            self.free = BytesMut::new();
+        }
+        self
+    }
+
     /// Bytes allocated for copies and left unused: the current buffer's free part and
     /// the free parts of the buffers given up before it.
     pub fn unused(&self) -> usize {
@@ -175,6 +186,29 @@ mod tests {
         let b = arena.copy_parts(3, [&b"t"[..], b"wo"]);
         assert_eq!((&a[..], &b[..]), (&b"one"[..], &b"two"[..]));
         assert_eq!(arena.unused(), 0);
+    }
+
+    #[test]
+    fn a_buffer_whose_copies_are_gone_is_reclaimed_whole() {
+        let mut arena = ByteArena::new();
+        let first = arena.copy(b"first recording");
+        let start = first.as_ptr();
+        drop(first);
+        let mut again = arena.reclaimed();
+        assert_eq!(again.unused(), CHUNK_BYTES);
+        let copy = again.copy(b"next");
+        assert_eq!(copy.as_ptr(), start, "the same buffer, from its start");
+    }
+
+    #[test]
+    fn a_buffer_still_referred_to_is_not_reclaimed() {
+        let mut arena = ByteArena::new();
+        let kept = arena.copy(b"kept elsewhere");
+        let mut again = arena.reclaimed();
+        assert_eq!(again.unused(), 0, "let go");
+        let copy = again.copy(b"next");
+        assert_eq!(&kept[..], b"kept elsewhere");
+        assert_eq!(&copy[..], b"next");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crossbeam_channel::{Sender, TrySendError};
 use crossbeam_utils::CachePadded;
 
+use crate::arena::ByteArena;
 use crate::event::Chunk;
 use crate::stats::{Counters, DropReason};
 
@@ -70,6 +71,9 @@ pub(crate) struct ChunkMessage {
     /// Memory the chunk keeps alive beyond its events' estimate: the unused end of
     /// the recording's copy buffer ([`crate::arena`]).
     retained: usize,
+    /// With a recording's last chunk, its copy buffer, for the next recording to
+    /// reuse once these events are gone.
+    remnant: Option<ByteArena>,
     accounting: Arc<Accounting>,
 }
 
@@ -94,6 +98,11 @@ impl ChunkMessage {
     pub(crate) fn held_bytes(&self) -> usize {
         self.bytes + self.retained
     }
+
+    /// The recording's copy buffer, when this is its last chunk.
+    pub(crate) fn take_remnant(&mut self) -> Option<ByteArena> {
+        self.remnant.take()
+    }
 }
 
 impl Drop for ChunkMessage {
@@ -117,16 +126,18 @@ pub(crate) enum Message {
     Shutdown(Sender<()>),
 }
 
-/// Sends one chunk of `bytes` estimated bytes, which keeps `retained` bytes more alive,
-/// without blocking. On failure the loss is already counted.
+/// Sends one chunk of `bytes` estimated bytes without blocking; with a recording's last
+/// chunk, its copy buffer `remnant`, whose unused bytes the chunk keeps alive too. On
+/// failure the loss is already counted.
 pub(crate) fn hand_off(
     tx: &Sender<Message>,
     accounting: &Arc<Accounting>,
     chunk: Chunk,
     bytes: usize,
-    retained: usize,
+    remnant: Option<ByteArena>,
 ) -> Result<(), DropReason> {
     let last = chunk.last;
+    let retained = remnant.as_ref().map_or(0, ByteArena::unused);
     if !accounting.reserve(bytes + retained) {
         accounting.count_loss(last, DropReason::ByteBudget);
         return Err(DropReason::ByteBudget);
@@ -136,6 +147,7 @@ pub(crate) fn hand_off(
         last,
         bytes,
         retained,
+        remnant,
         accounting: Arc::clone(accounting),
     });
     match tx.try_send(msg) {

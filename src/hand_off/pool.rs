@@ -18,7 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::arena::ByteArena;
 use crate::event::Event;
+
+/// A buffer handed back: its events, what they hold, and their copy buffer.
+type Returned = (Vec<Event>, usize, Option<ByteArena>);
 
 /// Buffers the pool holds at most.
 pub(crate) const POOL_BUFFERS: usize = 1024;
@@ -31,9 +35,10 @@ const MAX_KEPT_CAPACITY: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct BufferPool {
-    /// Buffers with the bytes each holds.
-    tx: Sender<(Vec<Event>, usize)>,
-    rx: Receiver<(Vec<Event>, usize)>,
+    /// Buffers with the bytes each holds and, with a recording's last, its copy
+    /// buffer.
+    tx: Sender<Returned>,
+    rx: Receiver<Returned>,
     /// What the buffers in the pool hold, all together.
     held: AtomicUsize,
 }
@@ -50,19 +55,25 @@ impl BufferPool {
 
     /// An empty buffer, reused when one is available (its old events are freed here).
     pub(crate) fn take(&self) -> Vec<Event> {
+        self.take_draining(drop).0
+    }
+
+    /// [`take`](Self::take), handing each old event to `old` instead of dropping it,
+    /// and the copy buffer of the recording they were, if it came back with them.
+    pub(crate) fn take_draining(&self, old: impl FnMut(Event)) -> (Vec<Event>, Option<ByteArena>) {
         match self.rx.try_recv() {
-            Ok((mut buffer, bytes)) => {
+            Ok((mut buffer, bytes, remnant)) => {
                 self.held.fetch_sub(bytes, Ordering::Relaxed);
-                buffer.clear();
-                buffer
+                buffer.drain(..).for_each(old);
+                (buffer, remnant)
             }
-            Err(_) => Vec::with_capacity(8),
+            Err(_) => (Vec::with_capacity(8), None),
         }
     }
 
-    /// Hands a written buffer back; `bytes` is what it holds in memory, its events'
-    /// estimated size included.
-    pub(crate) fn give(&self, mut buffer: Vec<Event>, bytes: usize) {
+    /// Hands a written buffer back, with its recording's copy buffer when it was the
+    /// last; `bytes` is what it holds in memory, its events' estimated size included.
+    pub(crate) fn give(&self, mut buffer: Vec<Event>, bytes: usize, remnant: Option<ByteArena>) {
         if buffer.capacity() > MAX_KEPT_CAPACITY {
             return;
         }
@@ -77,7 +88,7 @@ impl BufferPool {
             self.held.fetch_sub(bytes, Ordering::Relaxed);
             return;
         }
-        if self.tx.try_send((buffer, bytes)).is_err() {
+        if self.tx.try_send((buffer, bytes, remnant)).is_err() {
             self.held.fetch_sub(bytes, Ordering::Relaxed);
         }
     }
@@ -112,7 +123,7 @@ mod tests {
         let pool = BufferPool::new();
         let buffer = buffer_of(3);
         let at = buffer.as_ptr();
-        pool.give(buffer, 1000);
+        pool.give(buffer, 1000, None);
         assert_eq!(pool.held(), 1000);
         let taken = pool.take();
         assert!(taken.is_empty());
@@ -124,19 +135,39 @@ mod tests {
     }
 
     #[test]
+    fn a_recordings_copy_buffer_comes_back_with_its_events() {
+        let pool = BufferPool::new();
+        let mut arena = ByteArena::new();
+        let copy = arena.copy(b"body");
+        let at = copy.as_ptr();
+        let mut events = buffer_of(0);
+        events.push(Event::RequestBody(BodyChunk {
+            at_us: 0,
+            data: copy,
+        }));
+        pool.give(events, 1000, Some(arena));
+        let mut dropped = 0;
+        let (buffer, remnant) = pool.take_draining(|_| dropped += 1);
+        assert!(buffer.is_empty());
+        assert_eq!(dropped, 1);
+        let mut reused = remnant.expect("the copy buffer").reclaimed();
+        assert_eq!(reused.copy(b"next").as_ptr(), at);
+    }
+
+    #[test]
     fn the_pool_keeps_buffers_up_to_its_byte_bound_and_no_further() {
         let pool = BufferPool::new();
         let each = 10 * 1024;
         let fit = POOL_BYTES / each;
         for _ in 0..fit + 5 {
-            pool.give(buffer_of(1), each);
+            pool.give(buffer_of(1), each, None);
         }
         assert_eq!(pool.held(), fit * each);
         assert_eq!(pool.rx.len(), fit);
         // Taking one makes room for one.
         let _ = pool.take();
-        pool.give(buffer_of(1), each);
-        pool.give(buffer_of(1), each);
+        pool.give(buffer_of(1), each, None);
+        pool.give(buffer_of(1), each, None);
         assert_eq!(pool.rx.len(), fit);
     }
 
@@ -145,9 +176,9 @@ mod tests {
         let pool = BufferPool::new();
         let buffer = buffer_of(2);
         let slots = buffer.capacity() * std::mem::size_of::<Event>();
-        pool.give(buffer, RETURN_BYTES + 1);
+        pool.give(buffer, RETURN_BYTES + 1, None);
         assert_eq!(pool.held(), slots);
-        let (kept, bytes) = pool.rx.try_recv().unwrap();
+        let (kept, bytes, _) = pool.rx.try_recv().unwrap();
         assert!(kept.is_empty());
         assert_eq!(bytes, slots);
     }
@@ -156,7 +187,7 @@ mod tests {
     fn the_pool_keeps_no_more_buffers_than_its_count_bound() {
         let pool = BufferPool::new();
         for _ in 0..POOL_BUFFERS + 10 {
-            pool.give(Vec::new(), 0);
+            pool.give(Vec::new(), 0, None);
         }
         assert_eq!(pool.rx.len(), POOL_BUFFERS);
         assert_eq!(pool.held(), 0);

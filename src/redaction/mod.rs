@@ -296,23 +296,32 @@ impl Redaction {
     /// (an authentication scheme in front of it kept), and every secret a detector finds
     /// in any other value replaced in place. Empty values stay empty.
     pub fn headers(&self, headers: &HeaderMap) -> Vec<Header> {
-        self.headers_in(headers, &mut ByteArena::unpooled())
+        let out = Vec::with_capacity(headers.len());
+        self.headers_in(headers, &mut ByteArena::unpooled(), out)
     }
 
     /// [`headers`](Self::headers) for an event of `recording`: the kept values are
     /// copied into the recording's buffers, which its bodies' copies share (see
     /// [`crate::arena`]).
     pub fn headers_for(&self, headers: &HeaderMap, recording: &RecordingHandle) -> Vec<Header> {
-        recording.with_arena(|arena| self.headers_in(headers, arena))
+        recording.with_copies(|copies| {
+            let out = copies.header_list(headers.len());
+            self.headers_in(headers, &mut copies.bytes, out)
+        })
     }
 
-    /// [`headers`](Self::headers), with the kept values copied into `arena`.
-    fn headers_in(&self, headers: &HeaderMap, arena: &mut ByteArena) -> Vec<Header> {
+    /// [`headers`](Self::headers) into `out` (empty), with the kept values copied into
+    /// `arena`.
+    fn headers_in(
+        &self,
+        headers: &HeaderMap,
+        arena: &mut ByteArena,
+        mut out: Vec<Header>,
+    ) -> Vec<Header> {
         // Kept values are copied as one block and recorded as slices of it. A kept
         // value is left empty until the block is made; a redacted one is never empty
         // (a value that is empty is kept), so the second pass tells them apart by that
         // alone.
-        let mut out = Vec::with_capacity(headers.len());
         let mut kept = 0;
         for (name, value) in headers {
             let value = value.as_bytes();
@@ -450,7 +459,19 @@ impl Redaction {
     /// parameter (by name or by value) replaced, percent-encoded where the query syntax
     /// needs it. Everything else is kept byte for byte.
     pub fn uri(&self, uri: &Uri) -> String {
-        let text = printed_uri(uri);
+        self.uri_into(uri, String::new())
+    }
+
+    /// [`uri`](Self::uri) for an event of `recording`, reusing an allocation the
+    /// recording holds for it when there is one.
+    pub fn uri_for(&self, uri: &Uri, recording: &RecordingHandle) -> String {
+        let text = recording.with_copies(|copies| copies.uri_text());
+        self.uri_into(uri, text)
+    }
+
+    /// [`uri`](Self::uri), printed into `text` (empty).
+    fn uri_into(&self, uri: &Uri, text: String) -> String {
+        let text = printed_uri(uri, text);
         if !self.inspects_bodies() {
             return text;
         }
@@ -565,17 +586,22 @@ impl fmt::Debug for Redaction {
 }
 
 /// The URI as `http` prints it (scheme, authority, path, query), built from its parts
-/// without going through `fmt`: it is done for every recorded request and call.
-fn printed_uri(uri: &Uri) -> String {
+/// without going through `fmt` (it is done for every recorded request and call), into
+/// `text`: emptied first, its allocation reused.
+fn printed_uri(uri: &Uri, mut text: String) -> String {
     let (path, query) = (uri.path(), uri.query());
     let scheme = uri.scheme_str();
     let authority = uri.authority().map(|a| a.as_str());
-    let mut text = String::with_capacity(
-        scheme.map_or(0, |s| s.len() + 3)
-            + authority.map_or(0, str::len)
-            + path.len()
-            + query.map_or(0, |q| q.len() + 1),
-    );
+    let len = scheme.map_or(0, |s| s.len() + 3)
+        + authority.map_or(0, str::len)
+        + path.len()
+        + query.map_or(0, |q| q.len() + 1);
+    if text.capacity() == 0 {
+        text = String::with_capacity(len);
+    } else {
+        text.clear();
+        text.reserve_exact(len);
+    }
     if let Some(scheme) = scheme {
         text.push_str(scheme);
         text.push_str("://");

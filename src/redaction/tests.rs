@@ -642,7 +642,11 @@ fn uris_are_printed_as_http_prints_them() {
         "/a%20b?q=%22quoted%22",
     ] {
         let uri: http::Uri = text.parse().expect("a valid uri");
-        assert_eq!(super::printed_uri(&uri), uri.to_string(), "{text}");
+        assert_eq!(
+            super::printed_uri(&uri, String::new()),
+            uri.to_string(),
+            "{text}"
+        );
     }
 }
 

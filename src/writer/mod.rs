@@ -324,6 +324,7 @@ impl Writer {
         let last = msg.is_last();
         let bytes = msg.bytes();
         let held = msg.held_bytes();
+        let remnant = msg.take_remnant();
         let Some(chunk) = msg.take() else {
             return;
         };
@@ -360,7 +361,7 @@ impl Writer {
                 } else {
                     f.others += 1;
                 }
-                self.buffers.give(chunk.events, held);
+                self.buffers.give(chunk.events, held, remnant);
             }
             Err(e) => {
                 self.frame.raw.truncate(start);

@@ -68,7 +68,7 @@ impl CaptureSettings {
         let (headers, coding) = self.message_headers(handle, headers);
         let head = RequestHead {
             method: retrace::names::method(method),
-            uri: self.redaction.uri(uri),
+            uri: self.redaction.uri_for(uri, handle),
             version: retrace::names::version(v),
             headers,
         };
