@@ -69,7 +69,8 @@ pub(crate) struct ChunkMessage {
     last: bool,
     bytes: usize,
     /// Memory the chunk keeps alive beyond its events' estimate: the unused end of
-    /// the recording's copy buffer ([`crate::arena`]).
+    /// the recording's copy buffer ([`crate::arena`]). Kept apart from `remnant`,
+    /// which the writer takes before the message gives its bytes back to the budget.
     retained: usize,
     /// With a recording's last chunk, its copy buffer, for the next recording to
     /// reuse once these events are gone.

@@ -151,6 +151,11 @@ mod tests {
         assert!(buffer.is_empty());
         assert_eq!(dropped, 1);
         let mut reused = remnant.expect("the copy buffer").reclaimed();
+        assert_eq!(
+            reused.unused(),
+            crate::arena::CHUNK_BYTES,
+            "reclaimed whole"
+        );
         assert_eq!(reused.copy(b"next").as_ptr(), at);
     }
 
