@@ -1,10 +1,9 @@
 //! [`Joined`]: a body's data frames as one buffer, without copying the only frame.
 //!
 //! Most bodies arrive as one frame. Gathering frames into a list and then into one
-//! buffer (as `http_body_util`'s `collect` does) costs the list's allocation and a
-//! copy even then; a body held whole here keeps its one frame as it came (or as the
-//! caller's `first` makes it), and only a second frame makes them one buffer, copied
-//! once.
+//! buffer (as `http_body_util`'s `collect` does) costs the list's allocation even
+//! then; a body held whole here keeps its one frame by reference, and only a second
+//! frame makes them one buffer, copied once.
 
 use bytes::{Bytes, BytesMut};
 
@@ -14,18 +13,17 @@ pub(crate) enum Joined {
     /// No data yet.
     #[default]
     Empty,
-    /// One frame, in the form `first` gave it.
+    /// One frame, referred to as it came.
     One(Bytes),
     /// Several frames, copied into one buffer.
     Many(BytesMut),
 }
 
 impl Joined {
-    /// Adds a frame; `first` makes the form a body's first frame is kept in (shared
-    /// or copied) while it is the only one.
-    pub(crate) fn push(&mut self, data: &Bytes, first: impl FnOnce(&Bytes) -> Bytes) {
+    /// Adds a frame.
+    pub(crate) fn push(&mut self, data: &Bytes) {
         *self = match std::mem::take(self) {
-            Self::Empty => Self::One(first(data)),
+            Self::Empty => Self::One(data.clone()),
             Self::One(first) => {
                 let mut buf = BytesMut::with_capacity(first.len() + data.len());
                 buf.extend_from_slice(&first);
@@ -57,7 +55,7 @@ mod tests {
     fn one_frame_is_kept_as_it_came() {
         let frame = Bytes::from(vec![1u8, 2, 3]);
         let mut joined = Joined::Empty;
-        joined.push(&frame, Bytes::clone);
+        joined.push(&frame);
         let whole = joined.into_bytes();
         assert_eq!(whole.as_ptr(), frame.as_ptr());
     }
@@ -66,7 +64,7 @@ mod tests {
     fn several_frames_are_joined_in_order() {
         let mut joined = Joined::Empty;
         for part in [&b"ab"[..], b"", b"cde", b"f"] {
-            joined.push(&Bytes::copy_from_slice(part), Bytes::clone);
+            joined.push(&Bytes::copy_from_slice(part));
         }
         assert_eq!(&joined.into_bytes()[..], b"abcdef");
     }

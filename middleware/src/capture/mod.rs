@@ -146,3 +146,40 @@ pub(crate) fn redact_whole_body(redaction: &Redaction, headers: &HeaderMap, body
         .map(http::HeaderValue::as_bytes);
     redaction.body(content_type, &body).unwrap_or(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use retrace::event::RecordReason;
+    use retrace::{Config, Recorder, StartOptions};
+
+    use super::*;
+
+    #[test]
+    fn a_small_frame_is_copied_out_of_its_buffer_and_a_large_one_referenced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config::builder()
+            .enabled(true)
+            .service("own")
+            .recording_path(dir.path())
+            .build()
+            .expect("config");
+        let (recorder, guard) = Recorder::new(config).expect("recorder");
+        let handle = recorder
+            .start(StartOptions::new(RecordReason::Sampled))
+            .expect("started");
+        // A frame as hyper hands it out: a slice of a larger read buffer.
+        let read_buffer = Bytes::from(vec![b'x'; 4 * COPY_BELOW]);
+        let small = read_buffer.slice(10..110);
+        let kept = own(&handle, &small);
+        assert_eq!(kept, small);
+        let inside = read_buffer.as_ptr_range();
+        assert!(
+            !inside.contains(&kept.as_ptr()),
+            "a copy, not a slice of the buffer"
+        );
+        let large = read_buffer.slice(..COPY_BELOW + 1);
+        assert_eq!(own(&handle, &large).as_ptr(), large.as_ptr());
+        handle.finish(Some(200), retrace::event::Outcome::Completed);
+        guard.shutdown().expect("shutdown");
+    }
+}

@@ -172,7 +172,7 @@ impl Tap {
         if let Some(held) = self.held.as_mut() {
             // Referenced while held (the body is alive meanwhile anyway); a body
             // of one frame is copied into the recording at its end, once.
-            held.push(&kept, Bytes::clone);
+            held.push(&kept);
             return;
         }
         let chunk = BodyChunk {

@@ -90,7 +90,7 @@ where
     let mut joined = Joined::Empty;
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() {
-            joined.push(&data, Bytes::clone);
+            joined.push(&data);
         }
     }
     Ok(joined.into_bytes())
