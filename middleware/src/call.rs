@@ -6,9 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use retrace::RecordingHandle;
-use retrace::event::{
-    BodyEnd, CallOutcome, Event, OutboundCall, OutboundResult, ResponseHead, WholeBody,
-};
+use retrace::event::{BodyEnd, CallOutcome, OutboundCall, OutboundResult, ResponseHead, WholeBody};
 use retrace::policy::{PARENT_HEADER, parent_header_value};
 use retrace::{SpanId, TraceId, TraceParent};
 
@@ -107,13 +105,13 @@ pub(crate) fn start_call(
     let at_us = handle.elapsed_us();
     let (head, coding) = settings.request_parts_head(&handle, method, uri, version, headers);
     let (data, end) = whole_body(settings, &handle, &coding, headers, body, at_us);
-    handle.record(Event::Call(Box::new(OutboundCall {
+    handle.record_call(OutboundCall {
         call_id,
-        target: uri.authority().map_or("unknown", |a| a.as_str()).to_owned(),
+        target: handle.copy_text(uri.authority().map_or("unknown", |a| a.as_str())),
         at_us,
         head,
         body: WholeBody { data, end },
-    })));
+    });
     CallInFlight {
         handle,
         call_id,
@@ -154,12 +152,11 @@ impl CallInFlight {
     }
 
     fn finish(self, outcome: CallOutcome) {
-        self.handle
-            .record(Event::CallResult(Box::new(OutboundResult {
-                call_id: self.call_id,
-                duration_us: self.started.elapsed().as_micros() as u64,
-                outcome,
-            })));
+        self.handle.record_call_result(OutboundResult {
+            call_id: self.call_id,
+            duration_us: self.started.elapsed().as_micros() as u64,
+            outcome,
+        });
     }
 }
 

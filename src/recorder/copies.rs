@@ -1,11 +1,12 @@
 //! [`Copies`]: where a recording's capture points put what they copy out of the
 //! messages it sees, and the allocations reused for it.
 //!
-//! Bytes go into the recording's [`ByteArena`]. The lists of headers and the URI texts
-//! of its heads are `Vec`s and `String`s (public event types); a new recording takes
-//! them from the events of one written before, which the request path frees anyway
-//! when it takes their buffer back from the pool ([`crate::hand_off`]): emptied and
-//! refilled, instead of freed and allocated again. The written recording's copy buffer
+//! Bytes go into the recording's [`ByteArena`]. The lists of headers and the texts of
+//! its heads are `Vec`s and `String`s, and an outgoing call and its answer are boxed
+//! (public event types); a new recording takes them from the events of one written
+//! before, which the request path frees anyway when it takes their buffer back from
+//! the pool ([`crate::hand_off`]): emptied and refilled, instead of freed and
+//! allocated again. The written recording's copy buffer
 //! comes back with its events too; once they are gone it serves the new recording
 //! from its start ([`ByteArena::reclaimed`]).
 //!
@@ -14,20 +15,23 @@
 //! it saved.
 
 use crate::arena::ByteArena;
-use crate::event::{CallOutcome, Event, Header};
+use crate::event::{CallOutcome, Event, Header, OutboundCall, OutboundResult, WholeBody};
 
 /// Lists of headers a recording keeps for reuse: a recorded request's two heads and
 /// one outgoing call's two.
 const HEADER_LISTS: usize = 4;
-/// URI texts a recording keeps for reuse: the request's and one call's.
-const URI_TEXTS: usize = 2;
+/// Texts a recording keeps for reuse: the request's URI, and one call's URI and target.
+const TEXTS: usize = 3;
 
 /// A recording's copies: its arena, and allocations reused from a recording before.
 #[derive(Debug)]
 pub(crate) struct Copies {
     pub(crate) bytes: ByteArena,
     header_lists: [Vec<Header>; HEADER_LISTS],
-    uri_texts: [String; URI_TEXTS],
+    texts: [String; TEXTS],
+    /// One outgoing call's box and its answer's, emptied.
+    call: Option<Box<OutboundCall>>,
+    result: Option<Box<OutboundResult>>,
 }
 
 impl Copies {
@@ -44,27 +48,35 @@ impl Copies {
         Self {
             bytes,
             header_lists: Default::default(),
-            uri_texts: Default::default(),
+            texts: Default::default(),
+            call: None,
+            result: None,
         }
     }
 
-    /// Frees `event`, keeping its heads' allocations for reuse while there is room.
+    /// Frees `event`, keeping its allocations for reuse while there is room. What is
+    /// kept refers to nothing of the event's bytes, so its copy buffer can be reclaimed.
     pub(crate) fn salvage(&mut self, event: Event) {
         match event {
             Event::Request(head) => {
                 self.keep_headers(head.headers);
-                self.keep_uri(head.uri);
+                self.keep_text(head.uri);
             }
             Event::Response(head) => self.keep_headers(head.headers),
-            Event::Call(call) => {
-                let call = *call;
-                self.keep_headers(call.head.headers);
-                self.keep_uri(call.head.uri);
+            Event::Call(mut call) => {
+                self.keep_headers(std::mem::take(&mut call.head.headers));
+                self.keep_text(std::mem::take(&mut call.head.uri));
+                self.keep_text(std::mem::take(&mut call.target));
+                call.body = WholeBody::default();
+                self.call.get_or_insert(call);
             }
-            Event::CallResult(result) => {
-                if let CallOutcome::Response { head, .. } = result.outcome {
+            Event::CallResult(mut result) => {
+                let outcome =
+                    std::mem::replace(&mut result.outcome, CallOutcome::Error(String::new()));
+                if let CallOutcome::Response { head, .. } = outcome {
                     self.keep_headers(head.headers);
                 }
+                self.result.get_or_insert(result);
             }
             _ => {}
         }
@@ -77,8 +89,8 @@ impl Copies {
         }
     }
 
-    fn keep_uri(&mut self, mut text: String) {
-        if let Some(slot) = self.uri_texts.iter_mut().find(|s| s.capacity() == 0) {
+    fn keep_text(&mut self, mut text: String) {
+        if let Some(slot) = self.texts.iter_mut().find(|s| s.capacity() == 0) {
             text.clear();
             *slot = text;
         }
@@ -98,20 +110,42 @@ impl Copies {
         }
     }
 
-    /// An empty text for a URI.
-    pub(crate) fn uri_text(&mut self) -> String {
-        self.uri_texts
+    /// An empty text (for a URI, a call's target).
+    pub(crate) fn text(&mut self) -> String {
+        self.texts
             .iter_mut()
             .find(|s| s.capacity() > 0)
             .map(std::mem::take)
             .unwrap_or_default()
+    }
+
+    /// `call` in the box a written recording's call left, if there is one.
+    pub(crate) fn boxed_call(&mut self, call: OutboundCall) -> Box<OutboundCall> {
+        refill(self.call.take(), call)
+    }
+
+    /// `result` in the box a written recording's call result left, if there is one.
+    pub(crate) fn boxed_result(&mut self, result: OutboundResult) -> Box<OutboundResult> {
+        refill(self.result.take(), result)
+    }
+}
+
+/// `value` in `kept`'s allocation, or in a new box.
+fn refill<T>(kept: Option<Box<T>>, value: T) -> Box<T> {
+    match kept {
+        Some(mut boxed) => {
+            *boxed = value;
+            boxed
+        }
+        None => Box::new(value),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{RequestHead, ResponseHead};
+    use crate::event::{BodyEnd, RequestHead, ResponseHead};
+    use bytes::Bytes;
 
     fn request(headers: usize) -> Event {
         Event::Request(RequestHead {
@@ -135,12 +169,85 @@ mod tests {
         let list = copies.header_list(2);
         assert!(list.is_empty());
         assert_eq!(list.as_ptr(), list_at);
-        let text = copies.uri_text();
+        let text = copies.text();
         assert!(text.is_empty());
         assert_eq!(text.as_ptr(), text_at);
         // Nothing left to reuse: new ones.
         assert_eq!(copies.header_list(1).capacity(), 1);
-        assert_eq!(copies.uri_text().capacity(), 0);
+        assert_eq!(copies.text().capacity(), 0);
+    }
+
+    fn call(target: &str, body: Bytes) -> OutboundCall {
+        OutboundCall {
+            call_id: 1,
+            target: target.to_owned(),
+            at_us: 5,
+            head: RequestHead {
+                method: "POST".into(),
+                uri: "http://upstream/orders".to_owned(),
+                version: "HTTP/1.1".into(),
+                headers: vec![Header::new("content-type", "application/json")],
+            },
+            body: WholeBody {
+                data: body,
+                end: BodyEnd::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_salvaged_calls_boxes_and_texts_serve_the_next_call_and_its_bytes_are_let_go() {
+        let mut copies = Copies::new();
+        let (request_body, answer_body) = (Bytes::from(vec![1u8; 64]), Bytes::from(vec![2u8; 64]));
+        let written = Box::new(call("upstream:80", request_body.clone()));
+        let (call_at, uri_at, target_at) = (
+            &raw const *written,
+            written.head.uri.as_ptr(),
+            written.target.as_ptr(),
+        );
+        let answer = Box::new(OutboundResult {
+            call_id: 1,
+            duration_us: 9,
+            outcome: CallOutcome::Response {
+                head: ResponseHead {
+                    status: 200,
+                    version: "HTTP/1.1".into(),
+                    headers: vec![Header::new("x", "y")],
+                },
+                body: WholeBody {
+                    data: answer_body.clone(),
+                    end: BodyEnd::default(),
+                },
+            },
+        });
+        let result_at = &raw const *answer;
+        copies.salvage(Event::Call(written));
+        copies.salvage(Event::CallResult(answer));
+        // Nothing kept refers to the bodies: a copy buffer they lived in is free again.
+        assert!(request_body.is_unique() && answer_body.is_unique());
+
+        let next = call("other:8080", Bytes::new());
+        let boxed = copies.boxed_call(next.clone());
+        assert_eq!(&raw const *boxed, call_at);
+        assert_eq!(*boxed, next);
+        let result = OutboundResult {
+            call_id: 2,
+            duration_us: 3,
+            outcome: CallOutcome::Error("refused".to_owned()),
+        };
+        let boxed = copies.boxed_result(result.clone());
+        assert_eq!(&raw const *boxed, result_at);
+        assert_eq!(*boxed, result);
+        // Spent: new boxes.
+        assert_ne!(&raw const *copies.boxed_call(next), call_at);
+
+        let texts = [copies.text(), copies.text()];
+        let mut at: Vec<_> = texts.iter().map(|t| t.as_ptr()).collect();
+        at.sort();
+        let mut expected = vec![uri_at, target_at];
+        expected.sort();
+        assert_eq!(at, expected);
+        assert!(texts.iter().all(String::is_empty));
     }
 
     #[test]
@@ -158,10 +265,10 @@ mod tests {
             .filter(|_| copies.header_list(0).capacity() > 0)
             .count();
         assert_eq!(kept, HEADER_LISTS);
-        let texts = (0..URI_TEXTS + 2)
-            .filter(|_| copies.uri_text().capacity() > 0)
+        let texts = (0..TEXTS + 2)
+            .filter(|_| copies.text().capacity() > 0)
             .count();
-        assert_eq!(texts, URI_TEXTS);
+        assert_eq!(texts, TEXTS);
     }
 
     #[test]

@@ -181,6 +181,29 @@ impl RecordingHandle {
         self.inner.copies.lock().bytes.copy(data)
     }
 
+    /// A copy of `text` for an event of this recording (a call's target, say), in an
+    /// allocation a written recording's events left where there is one.
+    pub fn copy_text(&self, text: &str) -> String {
+        let mut copy = self.inner.copies.lock().text();
+        copy.push_str(text);
+        copy
+    }
+
+    /// Adds an outgoing call's start: [`record`](Self::record) of an
+    /// [`Event::Call`], boxed in the box a written recording's call left where there
+    /// is one.
+    pub fn record_call(&self, call: crate::event::OutboundCall) {
+        let boxed = self.inner.copies.lock().boxed_call(call);
+        self.record(Event::Call(boxed));
+    }
+
+    /// Adds an outgoing call's answer or failure: [`record`](Self::record) of an
+    /// [`Event::CallResult`], boxed as [`record_call`](Self::record_call) boxes.
+    pub fn record_call_result(&self, result: crate::event::OutboundResult) {
+        let boxed = self.inner.copies.lock().boxed_result(result);
+        self.record(Event::CallResult(boxed));
+    }
+
     /// Runs `f` with the recording's [`Copies`] (locked: `f` must not use the handle).
     pub(crate) fn with_copies<R>(&self, f: impl FnOnce(&mut Copies) -> R) -> R {
         f(&mut self.inner.copies.lock())

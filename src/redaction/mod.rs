@@ -465,7 +465,7 @@ impl Redaction {
     /// [`uri`](Self::uri) for an event of `recording`, reusing an allocation the
     /// recording holds for it when there is one.
     pub fn uri_for(&self, uri: &Uri, recording: &RecordingHandle) -> String {
-        let text = recording.with_copies(|copies| copies.uri_text());
+        let text = recording.with_copies(|copies| copies.text());
         self.uri_into(uri, text)
     }
 

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
+use serde::Serialize;
+
 use super::segment_file::{IdHasher, MAX_INDEX_ENTRIES};
 use crate::encryption::{SEAL_OVERHEAD, Sealer};
 use crate::id::RecordingId;
@@ -71,17 +73,17 @@ impl IndexBuilder {
     /// they merge a recording's entries across segments.
     pub(crate) fn note(&mut self, offset: u64, summary: Summary) {
         let Some(&slot) = self.open.get(&summary.id) else {
-            let entry = IndexEntry {
-                id: summary.id,
-                frames: vec![offset],
-                summary,
-            };
-            // Most recordings are one chunk: encoded without ever being boxed.
-            let slot = match encode_if_ended(&entry, &mut self.encoded) {
+            // Most recordings are one chunk: encoded from their parts, without an
+            // entry (whose frame list is an allocation of its own).
+            let slot = match encode_if_ended(summary.id, &[offset], &summary, &mut self.encoded) {
                 Some(range) => Slot::Encoded(range),
                 None => {
-                    self.open.insert(entry.id, self.slots.len());
-                    Slot::Open(Box::new(entry))
+                    self.open.insert(summary.id, self.slots.len());
+                    Slot::Open(Box::new(IndexEntry {
+                        id: summary.id,
+                        frames: vec![offset],
+                        summary,
+                    }))
                 }
             };
             self.slots.push(slot);
@@ -94,7 +96,9 @@ impl IndexBuilder {
             entry.frames.push(offset);
         }
         entry.summary.merge(&summary);
-        if let Some(range) = encode_if_ended(entry, &mut self.encoded) {
+        if let Some(range) =
+            encode_if_ended(entry.id, &entry.frames, &entry.summary, &mut self.encoded)
+        {
             self.open.remove(&summary.id);
             self.slots[slot] = Slot::Encoded(range);
         }
@@ -174,15 +178,36 @@ impl IndexBuilder {
     }
 }
 
-/// Appends `entry` to `encoded` if its recording has ended, and says where. `None`
-/// keeps it open, also when it cannot be encoded (closing the segment then reports
-/// the error).
-fn encode_if_ended(entry: &IndexEntry, encoded: &mut Vec<u8>) -> Option<Range<usize>> {
-    if !entry.summary.ended() {
+/// An [`IndexEntry`] as borrowed parts: encodes to the same bytes (postcard writes a
+/// struct as its fields in order, and a slice as a `Vec`).
+#[derive(Serialize)]
+struct EntryParts<'a> {
+    id: RecordingId,
+    frames: &'a [u64],
+    summary: &'a Summary,
+}
+
+/// Appends the entry of recording `id` to `encoded` if the recording has ended, and
+/// says where. `None` keeps it open, also when it cannot be encoded (closing the
+/// segment then reports the error).
+fn encode_if_ended(
+    id: RecordingId,
+    frames: &[u64],
+    summary: &Summary,
+    encoded: &mut Vec<u8>,
+) -> Option<Range<usize>> {
+    if !summary.ended() {
         return None;
     }
     let start = encoded.len();
-    match append_encoded(entry, encoded) {
+    match append_encoded(
+        &EntryParts {
+            id,
+            frames,
+            summary,
+        },
+        encoded,
+    ) {
         Ok(()) => Some(start..encoded.len()),
         Err(_) => {
             encoded.truncate(start);
