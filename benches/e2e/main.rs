@@ -140,7 +140,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    println!("machine: {}", machine());
+    let allocator = report::allocator().unwrap_or_else(|problem| {
+        eprintln!("e2e: {problem}");
+        std::process::exit(2)
+    });
+    println!("machine: {}", machine(&allocator));
     println!("load average at start: {}", load_average());
     println!(
         "plan: {} rounds, concurrency {}, {} / {} measured requests per run (realistic / hello), {} warm-up",

@@ -252,7 +252,8 @@ pub(super) fn print_targets(realistic: &[Summary], hello: &[Summary]) {
     }
 }
 
-pub(super) fn machine() -> String {
+/// The machine's cores, CPU and memory, and `allocator`.
+pub(super) fn machine(allocator: &str) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -274,20 +275,33 @@ pub(super) fn machine() -> String {
             format!("{:.1} GiB", kib / 1024.0 / 1024.0)
         });
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!(
-        "{cores} cores, {cpu}, {mem} RAM, allocator: {}",
-        allocator()
-    )
+    format!("{cores} cores, {cpu}, {mem} RAM, allocator: {allocator}")
 }
 
-/// The allocator serving this process: glibc's malloc unless another one is preloaded.
-pub(super) fn allocator() -> String {
-    match std::env::var("LD_PRELOAD") {
-        Ok(preload) if preload.contains("jemalloc") => "jemalloc (LD_PRELOAD)".to_owned(),
-        Ok(preload) if preload.contains("mimalloc") => "mimalloc (LD_PRELOAD)".to_owned(),
-        Ok(preload) if !preload.trim().is_empty() => format!("LD_PRELOAD={preload}"),
-        _ => "glibc malloc".to_owned(),
+/// The allocator serving this process: glibc's malloc unless another one is preloaded
+/// and loaded. A preload the loader could not open (the library not installed) only
+/// warns, so a run would otherwise measure glibc under another allocator's name: that
+/// is an error naming the library.
+pub(super) fn allocator() -> Result<String, String> {
+    let preload = std::env::var("LD_PRELOAD").unwrap_or_default();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut named = None;
+    for library in preload.split([' ', ':']).filter(|l| !l.is_empty()) {
+        let file = library.rsplit('/').next().unwrap_or(library);
+        if !maps.contains(file) {
+            return Err(format!(
+                "LD_PRELOAD names {library}, which is not loaded in this process (not \
+                 installed? Debian's package for jemalloc is libjemalloc2)"
+            ));
+        }
+        for (marker, name) in [("jemalloc", "jemalloc"), ("mimalloc", "mimalloc")] {
+            if file.contains(marker) {
+                named = Some(format!("{name} (LD_PRELOAD)"));
+            }
+        }
+        named.get_or_insert_with(|| format!("LD_PRELOAD={preload}"));
     }
+    Ok(named.unwrap_or_else(|| "glibc malloc".to_owned()))
 }
 
 pub(super) fn load_average() -> String {

@@ -226,7 +226,15 @@ mod tests {
         // Nothing kept refers to the bodies: a copy buffer they lived in is free again.
         assert!(request_body.is_unique() && answer_body.is_unique());
 
-        let next = call("other:8080", Bytes::new());
+        let mut next = call("other:8080", Bytes::from_static(b"{}"));
+        next.call_id = 2;
+        next.at_us = 7;
+        next.head = RequestHead {
+            method: "GET".into(),
+            uri: "http://other:8080/".to_owned(),
+            version: "HTTP/2.0".into(),
+            headers: Vec::new(),
+        };
         let boxed = copies.boxed_call(next.clone());
         assert_eq!(&raw const *boxed, call_at);
         assert_eq!(*boxed, next);
@@ -240,6 +248,7 @@ mod tests {
         assert_eq!(*boxed, result);
         // Spent: new boxes.
         assert_ne!(&raw const *copies.boxed_call(next), call_at);
+        assert_ne!(&raw const *copies.boxed_result(result), result_at);
 
         let texts = [copies.text(), copies.text()];
         let mut at: Vec<_> = texts.iter().map(|t| t.as_ptr()).collect();

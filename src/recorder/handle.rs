@@ -15,7 +15,9 @@ use parking_lot::Mutex;
 
 use super::Shared;
 use super::copies::Copies;
-use crate::event::{Begin, Chunk, End, Event, Loss, Outcome, RecordReason};
+use crate::event::{
+    Begin, Chunk, End, Event, Loss, OutboundCall, OutboundResult, Outcome, RecordReason,
+};
 use crate::hand_off::hand_off;
 use crate::id::{RecordingId, TraceId};
 use crate::stats::{Counters, DropReason};
@@ -182,7 +184,8 @@ impl RecordingHandle {
     }
 
     /// A copy of `text` for an event of this recording (a call's target, say), in an
-    /// allocation a written recording's events left where there is one.
+    /// allocation a written recording's events left where there is one (so its
+    /// capacity may well exceed `text`'s length).
     pub fn copy_text(&self, text: &str) -> String {
         let mut copy = self.inner.copies.lock().text();
         copy.push_str(text);
@@ -192,14 +195,14 @@ impl RecordingHandle {
     /// Adds an outgoing call's start: [`record`](Self::record) of an
     /// [`Event::Call`], boxed in the box a written recording's call left where there
     /// is one.
-    pub fn record_call(&self, call: crate::event::OutboundCall) {
+    pub fn record_call(&self, call: OutboundCall) {
         let boxed = self.inner.copies.lock().boxed_call(call);
         self.record(Event::Call(boxed));
     }
 
     /// Adds an outgoing call's answer or failure: [`record`](Self::record) of an
     /// [`Event::CallResult`], boxed as [`record_call`](Self::record_call) boxes.
-    pub fn record_call_result(&self, result: crate::event::OutboundResult) {
+    pub fn record_call_result(&self, result: OutboundResult) {
         let boxed = self.inner.copies.lock().boxed_result(result);
         self.record(Event::CallResult(boxed));
     }
@@ -398,30 +401,49 @@ impl Drop for Inner {
 mod tests {
     use http::HeaderMap;
 
-    use crate::event::{RecordReason, RequestHead};
+    use crate::event::{
+        BodyEnd, CallOutcome, OutboundCall, OutboundResult, RecordReason, RequestHead,
+        ResponseHead, WholeBody,
+    };
     use crate::{Config, Recorder};
 
     use super::*;
 
-    #[test]
-    fn a_written_recordings_heads_are_reused_by_the_next_recording() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    /// A recorder writing into `dir`.
+    fn recorder_in(dir: &tempfile::TempDir) -> (Recorder, crate::RecorderGuard) {
         let config = Config::builder()
             .enabled(true)
             .service("reuse")
             .recording_path(dir.path())
             .build()
             .expect("config");
-        let (recorder, guard) = Recorder::new(config).expect("recorder");
+        Recorder::new(config).expect("recorder")
+    }
+
+    /// Headers `x-h0` to `x-h{n-1}`, each `v`.
+    fn head_of(n: usize) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for i in 0..n {
+            let name = http::HeaderName::try_from(format!("x-h{i}")).expect("name");
+            headers.insert(name, "v".parse().expect("value"));
+        }
+        headers
+    }
+
+    /// Where the box of the last event of `handle`, a call or a call's result, is.
+    fn last_box(handle: &RecordingHandle) -> *const u8 {
+        match handle.inner.state.lock().events.last() {
+            Some(Event::Call(call)) => (&raw const **call).cast(),
+            Some(Event::CallResult(result)) => (&raw const **result).cast(),
+            other => panic!("not a call: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_written_recordings_heads_are_reused_by_the_next_recording() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (recorder, guard) = recorder_in(&dir);
         let options = StartOptions::new(RecordReason::Sampled);
-        let head_of = |n: usize| {
-            let mut headers = HeaderMap::new();
-            for i in 0..n {
-                let name = http::HeaderName::try_from(format!("x-h{i}")).expect("name");
-                headers.insert(name, "v".parse().expect("value"));
-            }
-            headers
-        };
         let (long, short): (http::Uri, http::Uri) = (
             "/orders?page=2&size=50&sort=created".parse().expect("uri"),
             "/orders".parse().expect("uri"),
@@ -454,6 +476,109 @@ mod tests {
         assert_eq!(uri_again, "/orders");
         assert_eq!(headers_again.len(), 2);
         assert_eq!(headers_again[1].name.as_ref(), "x-h1");
+        second.finish(Some(200), Outcome::Completed);
+        guard.shutdown().expect("shutdown");
+    }
+
+    #[test]
+    fn a_written_recordings_call_lends_its_boxes_and_its_copy_buffer_comes_back_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (recorder, guard) = recorder_in(&dir);
+        let options = StartOptions::new(RecordReason::Sampled);
+        let first = recorder.start(options.clone()).expect("started");
+        let redaction = first.redaction().clone();
+        let call_id = first.next_seq();
+        // Every byte of the call copied into the recording's copy buffer.
+        first.record_call(OutboundCall {
+            call_id,
+            target: first.copy_text("upstream:8080"),
+            at_us: 1,
+            head: RequestHead {
+                method: "POST".into(),
+                uri: "http://upstream:8080/stock".to_owned(),
+                version: "HTTP/1.1".into(),
+                headers: redaction.headers_for(&head_of(2), &first),
+            },
+            body: WholeBody {
+                data: first.copy_bytes(b"{\"sku\":1}"),
+                end: BodyEnd {
+                    trailers: redaction.headers_for(&head_of(1), &first),
+                    ..BodyEnd::default()
+                },
+            },
+        });
+        let call_at = last_box(&first);
+        first.record_call_result(OutboundResult {
+            call_id,
+            duration_us: 5,
+            outcome: CallOutcome::Response {
+                head: ResponseHead {
+                    status: 200,
+                    version: "HTTP/1.1".into(),
+                    headers: redaction.headers_for(&head_of(3), &first),
+                },
+                body: WholeBody {
+                    data: first.copy_bytes(b"{\"available\":41}"),
+                    end: BodyEnd::default(),
+                },
+            },
+        });
+        let result_at = last_box(&first);
+        first.finish(Some(200), Outcome::Completed);
+        recorder
+            .flush(std::time::Duration::from_secs(10))
+            .expect("flushed");
+
+        // Nothing the next recording keeps of the call pins the copy buffer: it comes
+        // back whole, and the call's boxes and target serve the next call.
+        let second = recorder.start(options).expect("started");
+        assert_eq!(
+            second.with_copies(|copies| copies.bytes.unused()),
+            crate::arena::CHUNK_BYTES,
+            "the copy buffer reclaimed whole"
+        );
+        let target = second.copy_text("db:5432");
+        assert_eq!(target, "db:5432");
+        assert!(target.capacity() >= "upstream:8080".len());
+        second.record_call(OutboundCall {
+            call_id: second.next_seq(),
+            target,
+            at_us: 2,
+            head: RequestHead {
+                method: "GET".into(),
+                uri: "http://db:5432/q".to_owned(),
+                version: "HTTP/2.0".into(),
+                headers: Vec::new(),
+            },
+            body: WholeBody::default(),
+        });
+        assert_eq!(last_box(&second), call_at);
+        second.record_call_result(OutboundResult {
+            call_id: 0,
+            duration_us: 9,
+            outcome: CallOutcome::Error("refused".to_owned()),
+        });
+        assert_eq!(last_box(&second), result_at);
+        let Some(Event::Call(call)) = second
+            .inner
+            .state
+            .lock()
+            .events
+            .iter()
+            .rev()
+            .nth(1)
+            .cloned()
+        else {
+            panic!("the call is the event before last");
+        };
+        assert_eq!(
+            (
+                call.target.as_str(),
+                call.head.uri.as_str(),
+                call.head.version.as_ref()
+            ),
+            ("db:5432", "http://db:5432/q", "HTTP/2.0")
+        );
         second.finish(Some(200), Outcome::Completed);
         guard.shutdown().expect("shutdown");
     }

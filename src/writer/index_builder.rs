@@ -179,7 +179,9 @@ impl IndexBuilder {
 }
 
 /// An [`IndexEntry`] as borrowed parts: encodes to the same bytes (postcard writes a
-/// struct as its fields in order, and a slice as a `Vec`).
+/// struct as its fields in order, and a slice as a `Vec`), so its fields follow
+/// `IndexEntry`'s; `the_index_is_the_bytes_of_the_segment_index_it_holds` fails when
+/// they part.
 #[derive(Serialize)]
 struct EntryParts<'a> {
     id: RecordingId,
