@@ -6,9 +6,9 @@
 //! (public event types); a new recording takes them from the events of one written
 //! before, which the request path frees anyway when it takes their buffer back from
 //! the pool ([`crate::hand_off`]): emptied and refilled, instead of freed and
-//! allocated again. The written recording's copy buffer
-//! comes back with its events too; once they are gone it serves the new recording
-//! from its start ([`ByteArena::reclaimed`]).
+//! allocated again. The written recording's copy buffer comes back with its events
+//! too; once they are gone it serves the new recording from its start
+//! ([`ByteArena::reclaimed`]).
 //!
 //! Only written recordings are reused: handing a discarded tentative one to the pool
 //! cost tail keep more instructions (about 500 a request) than the three allocations

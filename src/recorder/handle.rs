@@ -401,10 +401,7 @@ impl Drop for Inner {
 mod tests {
     use http::HeaderMap;
 
-    use crate::event::{
-        BodyEnd, CallOutcome, OutboundCall, OutboundResult, RecordReason, RequestHead,
-        ResponseHead, WholeBody,
-    };
+    use crate::event::{BodyEnd, CallOutcome, RecordReason, RequestHead, ResponseHead, WholeBody};
     use crate::{Config, Recorder};
 
     use super::*;
