@@ -139,7 +139,7 @@ pub struct Config {
     pub max_capture_rate: u64,
     /// Where a background thread ships closed segments (`s3://bucket/prefix`, `gs://…`,
     /// `az://…`, a directory), as `retrace ship --watch` would; `None`: not shipped.
-    /// Needs the `ship` feature. See [`ship`](crate::ship) (with that feature).
+    /// Needs the `ship` feature; see the `retrace::ship` module it enables.
     #[serde(default)]
     pub ship_url: Option<String>,
     /// How often the shipping thread looks for closed segments.
